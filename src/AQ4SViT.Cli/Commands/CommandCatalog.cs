@@ -1,0 +1,10 @@
+namespace AQ4SViT.Cli.Commands;
+
+/// <summary>Every verb of the <c>aq4svit</c> command, in the order <c>--help</c> lists them.</summary>
+internal static class CommandCatalog
+{
+    public static Type[] Verbs { get; } =
+    [
+        typeof(EvalCommand),
+    ];
+}

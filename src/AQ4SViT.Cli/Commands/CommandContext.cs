@@ -1,0 +1,24 @@
+using System.Text.Json;
+
+namespace AQ4SViT.Cli.Commands;
+
+/// <summary>Where a command writes: results to stdout, messages to stderr; Ctrl-C arrives as <see cref="Cancellation"/>.</summary>
+internal sealed class CommandContext(TextWriter output, TextWriter messages, CancellationToken cancellation)
+{
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+    };
+
+    public TextWriter Output { get; } = output;
+    public TextWriter Messages { get; } = messages;
+    public CancellationToken Cancellation { get; } = cancellation;
+
+    /// <summary>True when stderr is a terminal, so live progress can redraw; plain lines otherwise.</summary>
+    public static bool Interactive => !Console.IsErrorRedirected;
+
+    public void WriteJson(object value) => Output.WriteLine(JsonSerializer.Serialize(value, value.GetType(), s_json));
+
+    public void Info(string line) => Messages.WriteLine(line);
+}

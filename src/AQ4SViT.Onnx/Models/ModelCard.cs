@@ -1,0 +1,54 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using AQ4SViT.Onnx.Errors;
+
+namespace AQ4SViT.Onnx.Models;
+
+/// <summary>
+/// <c>card.json</c> beside a model: what it is, how it was made, what data it expects and what it scored.
+/// Only the fields the tool reads are typed; the file may hold more.
+/// </summary>
+public sealed record ModelCard
+{
+    public const string FileName = "card.json";
+
+    [JsonPropertyName("name")] public string Name { get; init; } = "";
+    [JsonPropertyName("architecture")] public string Architecture { get; init; } = "";
+    [JsonPropertyName("dim")] public int Dim { get; init; }
+    [JsonPropertyName("depth")] public int Depth { get; init; }
+    [JsonPropertyName("heads")] public int Heads { get; init; }
+    [JsonPropertyName("time_steps")] public int TimeSteps { get; init; }
+    [JsonPropertyName("dataset")] public string Dataset { get; init; } = "";
+    [JsonPropertyName("exporter")] public string Exporter { get; init; } = "";
+    [JsonPropertyName("torch_version")] public string TorchVersion { get; init; } = "";
+    [JsonPropertyName("opset")] public int Opset { get; init; }
+    [JsonPropertyName("params")] public long Params { get; init; }
+    [JsonPropertyName("top1_torch")] public double Top1Torch { get; init; }
+    [JsonPropertyName("input")] public CardInput? Input { get; init; }
+
+    /// <summary>The card beside <paramref name="modelPath"/>, or null when there is none.</summary>
+    public static ModelCard? TryLoadBeside(string modelPath)
+    {
+        string path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".", FileName);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<ModelCard>(File.ReadAllText(path))
+                ?? Throw.BadInput<ModelCard>($"{path}: empty model card");
+        }
+        catch (JsonException e)
+        {
+            return Throw.BadInput<ModelCard>($"{path}: not a valid model card ({e.Message})", e);
+        }
+    }
+}
+
+public sealed record CardInput
+{
+    [JsonPropertyName("name")] public string Name { get; init; } = "";
+    [JsonPropertyName("scaling")] public string Scaling { get; init; } = "pixel/255";
+}

@@ -1,0 +1,126 @@
+using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Errors;
+using Microsoft.ML.OnnxRuntime;
+
+namespace AQ4SViT.Onnx.Validate;
+
+/// <summary>Runs an ONNX image classifier in ONNX Runtime: the independent oracle and the deployment check.</summary>
+public sealed class OrtClassifier : IClassifier
+{
+    private readonly InferenceSession _session;
+    private readonly string _inputName;
+    private readonly string _outputName;
+    private readonly int[] _inputDims;
+    private readonly InputScaling _scaling;
+
+    /// <param name="device">"cpu", "cuda" or "cuda:N".</param>
+    /// <param name="onFallback">Told (one line) when CUDA was asked for but could not be used.</param>
+    public OrtClassifier(string modelPath, InputScaling scaling, int threads = 0, string device = "cpu", Action<string>? onFallback = null)
+    {
+        if (!File.Exists(modelPath))
+        {
+            Throw.FileMissing(modelPath, "model");
+        }
+
+        _scaling = scaling;
+        ActualDevice = "cpu";
+        try
+        {
+            _session = new InferenceSession(modelPath, CreateOptions(threads, device, onFallback));
+        }
+        catch (OnnxRuntimeException e)
+        {
+            Throw.BadFile(modelPath, $"ONNX Runtime cannot load the model: {FirstLine(e.Message)}", e);
+            throw; // unreachable
+        }
+
+        if (device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) && !_fellBack)
+        {
+            ActualDevice = device;
+        }
+
+        var input = _session.InputMetadata.Single();
+        _inputName = input.Key;
+        _inputDims = input.Value.Dimensions;
+        if (_inputDims.Length != 4)
+        {
+            Throw.BadTensor(_inputName, $"{modelPath}: expected an NCHW image input, found rank {_inputDims.Length}");
+        }
+
+        var output = _session.OutputMetadata.First();
+        _outputName = output.Key;
+        int[] outDims = output.Value.Dimensions;
+        Classes = outDims[^1] > 0
+            ? outDims[^1]
+            : Throw.BadTensor<int>(_outputName, $"{modelPath}: the class dimension of the output is not fixed");
+    }
+
+    private bool _fellBack;
+
+    public string Engine => "ort";
+
+    public int Classes { get; }
+
+    /// <summary>The device actually used ("cpu" after a CUDA fallback).</summary>
+    public string ActualDevice { get; }
+
+    /// <summary>The fixed batch of the model's input, or null when the batch dimension is dynamic.</summary>
+    public int? FixedBatch => _inputDims[0] > 0 ? _inputDims[0] : null;
+
+    public int Channels => _inputDims[1];
+    public int Height => _inputDims[2];
+    public int Width => _inputDims[3];
+
+    public void Logits(ImageSet set, int start, int count, Span<float> logits)
+    {
+        if (set.Rows != Height || set.Cols != Width)
+        {
+            Throw.BadInput($"{set.Source}: images are {set.Rows}x{set.Cols} but the model's input '{_inputName}' takes {Height}x{Width}");
+        }
+
+        // A model exported with a fixed batch still evaluates any number of images: feed it chunk by chunk.
+        int step = FixedBatch ?? count;
+        var buffer = new float[step * Channels * Height * Width];
+        for (int done = 0; done < count; done += step)
+        {
+            int n = Math.Min(step, count - done);
+            int feed = FixedBatch ?? n;
+            Array.Clear(buffer);
+            _scaling.Fill(set, start + done, n, Channels, buffer);
+            using var value = OrtValue.CreateTensorValueFromMemory(buffer, [feed, Channels, Height, Width]);
+            using var results = _session.Run(new RunOptions(), [_inputName], [value], [_outputName]);
+            ReadOnlySpan<float> output = results[0].GetTensorDataAsSpan<float>();
+            output[..(n * Classes)].CopyTo(logits.Slice(done * Classes, n * Classes));
+        }
+    }
+
+    private SessionOptions CreateOptions(int threads, string device, Action<string>? onFallback)
+    {
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (threads > 0)
+        {
+            options.IntraOpNumThreads = threads;
+            options.InterOpNumThreads = 1;
+        }
+
+        if (device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase))
+        {
+            int id = device.Length > 5 && int.TryParse(device.AsSpan(5), out int n) ? n : 0;
+            try
+            {
+                options.AppendExecutionProvider_CUDA(id);
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                _fellBack = true;
+                onFallback?.Invoke($"CUDA is not available ({FirstLine(e.Message)}); running on the CPU");
+            }
+        }
+
+        return options;
+    }
+
+    private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+
+    public void Dispose() => _session.Dispose();
+}
