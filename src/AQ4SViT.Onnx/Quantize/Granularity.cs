@@ -1,9 +1,0 @@
-namespace AQ4SViT.Onnx.Quantize;
-
-/// <summary>How weights are grouped to share one bit-width.</summary>
-public enum Granularity
-{
-    Network,
-    Block,
-    Layer,
-}
