@@ -6,5 +6,7 @@ internal static class CommandCatalog
     public static Type[] Verbs { get; } =
     [
         typeof(EvalCommand),
+        typeof(ApplyCommand),
+        typeof(ValidateCommand),
     ];
 }
