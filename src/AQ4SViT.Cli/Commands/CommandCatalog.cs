@@ -5,6 +5,8 @@ internal static class CommandCatalog
 {
     public static Type[] Verbs { get; } =
     [
+        typeof(InspectCommand),
         typeof(EvalCommand),
+        typeof(BenchCommand),
     ];
 }
