@@ -199,7 +199,7 @@ public static class LifRecognizer
             x = source;
             if (t == 0)
             {
-                initial = InitialFill(vp, c);
+                initial = InitialFill(vp, c, used);
                 if (initial is null)
                 {
                     return null;
@@ -300,8 +300,18 @@ public static class LifRecognizer
     }
 
     /// <summary>The fill value of the initial membrane: a constant, ConstantOfShape, or Expand of a scalar constant.</summary>
-    private static float? InitialFill(string vp, Ctx c)
+    private static float? InitialFill(string vp, Ctx c, HashSet<Node> used)
     {
+        // The fill's shape usually comes from Shape(x_0): that Shape belongs to the pattern too.
+        void TakeShapeOf(Node fill, int input)
+        {
+            used.Add(fill);
+            if (fill.HasInput(input) && c.Op(fill.Inputs[input], "Shape") is { } shape)
+            {
+                used.Add(shape);
+            }
+        }
+
         if (c.Scalar(vp) is { } k)
         {
             return k;
@@ -309,12 +319,14 @@ public static class LifRecognizer
 
         if (c.Op(vp, "ConstantOfShape") is { } cos)
         {
+            TakeShapeOf(cos, 0);
             var value = cos.TensorAttribute("value");
             return value is null ? 0f : Import.TensorDecoder.ToFloats(value, ".")[0];
         }
 
         if (c.Op(vp, "Expand") is { } expand && c.Scalar(expand.Inputs[0]) is { } e)
         {
+            TakeShapeOf(expand, 1);
             return e;
         }
 
@@ -414,7 +426,9 @@ public static class LifRecognizer
         {
             if (Vars.TryGetValue(name, out var bound))
             {
-                return bound == value;
+                // Fixed-shape exports fold the initial fill into separate but equal constants.
+                return bound == value || (c.Scalar(bound) is { } kb && c.Scalar(value) == kb &&
+                    c.Constants[bound].Shape.AsSpan().SequenceEqual(c.Constants[value].Shape));
             }
 
             Vars[name] = value;

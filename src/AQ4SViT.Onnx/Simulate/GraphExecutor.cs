@@ -6,6 +6,27 @@ namespace AQ4SViT.Onnx.Simulate;
 /// <summary>Runs a prepared graph once on one input tensor; values are dropped after their last reader.</summary>
 internal static class GraphExecutor
 {
+    /// <summary>Milliseconds per op type when AQ4SVIT_PROFILE=1 (printed at exit); null otherwise.</summary>
+    private static readonly Dictionary<string, double>? s_profile = CreateProfile();
+
+    private static Dictionary<string, double>? CreateProfile()
+    {
+        if (Environment.GetEnvironmentVariable("AQ4SVIT_PROFILE") != "1")
+        {
+            return null;
+        }
+
+        var profile = new Dictionary<string, double>(StringComparer.Ordinal);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            foreach (var (op, ms) in profile.OrderByDescending(p => p.Value))
+            {
+                Console.Error.WriteLine($"profile {op,-24} {ms,10:F1} ms");
+            }
+        };
+        return profile;
+    }
+
     public static Tensor Run(SpikingGraph graph, Tensor input, IReadOnlyDictionary<string, Tensor>? overrides, ExecContext ctx)
     {
         var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [graph.InputName] = input };
@@ -20,6 +41,7 @@ internal static class GraphExecutor
             }
 
             Tensor[] outputs;
+            long started = s_profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 outputs = OpKernels.Run(node, inputs, ctx, graph.BaseDirectory);
@@ -28,6 +50,14 @@ internal static class GraphExecutor
             {
                 throw new InvalidOperationException(
                     $"node '{node.DisplayName}' ({node.OpType}) failed on inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "-"))}: {e.Message}", e);
+            }
+
+            if (s_profile is not null)
+            {
+                lock (s_profile)
+                {
+                    s_profile[node.OpType] = s_profile.GetValueOrDefault(node.OpType) + System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                }
             }
 
             for (int k = 0; k < node.Outputs.Length && k < outputs.Length; k++)

@@ -68,38 +68,51 @@ internal static class Conv
         int mg = m / group;
         var result = Tensor.NewFloats([n, m, oh, ow]);
 
-        // Wᵀ per group: [K × Mg].
-        var wt = new float[group * kdim * mg];
-        for (int g = 0; g < group; g++)
-        {
-            GemmKernel.Transpose(w.Floats.Slice(g * mg * kdim, mg * kdim), wt.AsSpan(g * kdim * mg, kdim * mg), mg, kdim);
-        }
-
         float[] xf = x.FloatData!;
         float[] of = result.FloatData!;
         float[]? bf = bias?.FloatData;
         bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && pb == 0 && pr == 0;
+
+        // Orientation: the GEMM's inner axpy runs over its N; take the larger of P (pixels) and Mg (channels).
+        // W·col writes the output directly; colᵀ·Wᵀ skips zero (non-spiking) inputs but needs a transpose back.
+        bool pixelsInner = p >= mg;
+        float[] wt = pixelsInner ? w.FloatData! : TransposeWeights(w, group, mg, kdim);
         ctx.For(n * group, job =>
         {
             int img = job / group;
             int g = job % group;
-            var col = ArrayPool<float>.Shared.Rent(p * kdim);
-            var outT = ArrayPool<float>.Shared.Rent(p * mg);
+            var col = pointwise && pixelsInner ? null : ArrayPool<float>.Shared.Rent(p * kdim);
+            var outT = pixelsInner ? null : ArrayPool<float>.Shared.Rent(p * mg);
             try
             {
                 var src = xf.AsSpan(((img * c) + (g * cg)) * h * wd, cg * h * wd);
-                if (pointwise)
+                var dst = of.AsSpan(((img * m) + (g * mg)) * p, mg * p);
+                if (pixelsInner)
                 {
-                    GemmKernel.Transpose(src, col, cg, p);
+                    ReadOnlySpan<float> colSpan = src;
+                    if (col is not null)
+                    {
+                        Im2Col(src, col, cg, h, wd, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow);
+                        colSpan = col.AsSpan(0, kdim * p);
+                    }
+
+                    GemmKernel.Rows(wt.AsSpan(g * mg * kdim, mg * kdim), colSpan, dst, 0, mg, kdim, p);
                 }
                 else
                 {
-                    Im2ColT(src, col, cg, h, wd, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow);
+                    if (pointwise)
+                    {
+                        GemmKernel.Transpose(src, col, cg, p);
+                    }
+                    else
+                    {
+                        Im2ColT(src, col!, cg, h, wd, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow);
+                    }
+
+                    GemmKernel.Rows(col.AsSpan(0, p * kdim), wt.AsSpan(g * kdim * mg, kdim * mg), outT.AsSpan(0, p * mg), 0, p, kdim, mg);
+                    GemmKernel.Transpose(outT.AsSpan(0, p * mg), dst, p, mg);
                 }
 
-                GemmKernel.Rows(col.AsSpan(0, p * kdim), wt.AsSpan(g * kdim * mg, kdim * mg), outT.AsSpan(0, p * mg), 0, p, kdim, mg);
-                var dst = of.AsSpan(((img * m) + (g * mg)) * p, mg * p);
-                GemmKernel.Transpose(outT.AsSpan(0, p * mg), dst, p, mg);
                 if (bf is not null)
                 {
                     for (int j = 0; j < mg; j++)
@@ -110,11 +123,64 @@ internal static class Conv
             }
             finally
             {
-                ArrayPool<float>.Shared.Return(col);
-                ArrayPool<float>.Shared.Return(outT);
+                if (col is not null)
+                {
+                    ArrayPool<float>.Shared.Return(col);
+                }
+
+                if (outT is not null)
+                {
+                    ArrayPool<float>.Shared.Return(outT);
+                }
             }
         });
         return result;
+    }
+
+    private static float[] TransposeWeights(Tensor w, int group, int mg, int kdim)
+    {
+        var wt = new float[group * kdim * mg];
+        for (int g = 0; g < group; g++)
+        {
+            GemmKernel.Transpose(w.Floats.Slice(g * mg * kdim, mg * kdim), wt.AsSpan(g * kdim * mg, kdim * mg), mg, kdim);
+        }
+
+        return wt;
+    }
+
+    /// <summary>col[(ci, ky, kx), p] = x[ci, oy·sh − pt + ky·dh, ox·sw − pl + kx·dw] (0 outside).</summary>
+    private static void Im2Col(ReadOnlySpan<float> x, Span<float> col, int c, int h, int w, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int oh, int ow)
+    {
+        int p = oh * ow;
+        int r = 0;
+        for (int ci = 0; ci < c; ci++)
+        {
+            var plane = x.Slice(ci * h * w, h * w);
+            for (int ky = 0; ky < kh; ky++)
+            {
+                for (int kx = 0; kx < kw; kx++, r++)
+                {
+                    var row = col.Slice(r * p, p);
+                    for (int oy = 0; oy < oh; oy++)
+                    {
+                        int iy = (oy * sh) - pt + (ky * dh);
+                        var orow = row.Slice(oy * ow, ow);
+                        if ((uint)iy >= (uint)h)
+                        {
+                            orow.Clear();
+                            continue;
+                        }
+
+                        var irow = plane.Slice(iy * w, w);
+                        for (int ox = 0; ox < ow; ox++)
+                        {
+                            int ix = (ox * sw) - pl + (kx * dw);
+                            orow[ox] = (uint)ix < (uint)w ? irow[ix] : 0f;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>colᵀ[p, (ci, ky, kx)] = x[ci, oy·sh − pt + ky·dh, ox·sw − pl + kx·dw] (0 outside).</summary>

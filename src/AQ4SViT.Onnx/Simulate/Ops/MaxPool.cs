@@ -42,6 +42,7 @@ internal static class MaxPool
         var result = Tensor.NewFloats([x.Shape[0], x.Shape[1], oh, ow]);
         float[] xf = x.FloatData!;
         float[] yf = result.FloatData!;
+        int k0 = (int)k[0], k1 = (int)k[1], s0 = (int)s[0], s1 = (int)s[1], d0 = (int)d[0], d1 = (int)d[1], p0 = (int)pads[0], p1 = (int)pads[1];
         ctx.For(n, plane =>
         {
             var src = xf.AsSpan(plane * h * w, h * w);
@@ -51,17 +52,17 @@ internal static class MaxPool
                 for (int ox = 0; ox < ow; ox++)
                 {
                     float best = float.NegativeInfinity;
-                    for (int ky = 0; ky < k[0]; ky++)
+                    for (int ky = 0; ky < k0; ky++)
                     {
-                        int iy = (oy * (int)s[0]) - (int)pads[0] + (ky * (int)d[0]);
+                        int iy = (oy * s0) - p0 + (ky * d0);
                         if ((uint)iy >= (uint)h)
                         {
                             continue;
                         }
 
-                        for (int kx = 0; kx < k[1]; kx++)
+                        for (int kx = 0; kx < k1; kx++)
                         {
-                            int ix = (ox * (int)s[1]) - (int)pads[1] + (kx * (int)d[1]);
+                            int ix = (ox * s1) - p1 + (kx * d1);
                             if ((uint)ix < (uint)w)
                             {
                                 float v = src[(iy * w) + ix];
