@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using AQ4SViT.Onnx.Emit;
 using AQ4SViT.Onnx.Errors;
 
 namespace AQ4SViT.Onnx.Search;
