@@ -13,12 +13,10 @@ namespace AQ4SViT.Cli.Commands;
 internal sealed class ValidateCommand : ModelOptions, ICommand
 {
     /// <summary>
-    /// TODO(lead): connect the simulator here (e.g. in Program or EngineFactory:
-    /// <c>ValidateCommand.SimulatorFactory = (model, setting, scaling, threads) => new SimClassifier(...)</c>).
-    /// While null, <c>--reference</c> reports only ONNX Runtime numbers and says the simulator comparison is not connected;
-    /// <c>sim_accuracy</c>, <c>argmax_agreement</c> and <c>max_abs_logit_diff</c> are then left out of the JSON.
+    /// How <c>--reference</c> runs the float model with the emitted model's setting in our simulator; replaceable in tests.
+    /// While null, only ONNX Runtime numbers are reported.
     /// </summary>
-    internal static QuantizedSimulatorFactory? SimulatorFactory { get; set; }
+    internal static QuantizedSimulatorFactory? SimulatorFactory { get; set; } = QuantizedSimulator.Create;
 
     [Value(0, MetaName = "QUANTIZED", Required = true, HelpText = "The emitted .onnx model (QDQ or fake-quant).")]
     public string Model { get; set; } = "";
