@@ -5,8 +5,10 @@ internal static class CommandCatalog
 {
     public static Type[] Verbs { get; } =
     [
+        typeof(InspectCommand),
         typeof(EvalCommand),
         typeof(ApplyCommand),
         typeof(ValidateCommand),
+        typeof(BenchCommand),
     ];
 }

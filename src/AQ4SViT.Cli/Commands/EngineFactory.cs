@@ -11,7 +11,7 @@ internal static class EngineFactory
         engine.ToLowerInvariant() switch
         {
             "ort" => new OrtClassifier(modelPath, scaling, threads, device, onMessage),
-            "sim" => Throw.BadInput<IClassifier>("--engine sim: the simulator is not built yet (issue 3); use --engine ort"),
+            "sim" => new SimClassifier(modelPath, scaling, threads),
             _ => Throw.BadInput<IClassifier>($"--engine must be sim or ort, got '{engine}'"),
         };
 }

@@ -34,4 +34,8 @@ public static class Throw
     [DoesNotReturn]
     public static T BadTensor<T>(string tensorName, string problem) =>
         throw new BadInputException($"tensor '{tensorName}': {problem}");
+
+    [DoesNotReturn]
+    public static T BadNode<T>(Graph.Node node, string problem) =>
+        throw new BadInputException($"node '{node.DisplayName}' ({node.OpType}): {problem}");
 }

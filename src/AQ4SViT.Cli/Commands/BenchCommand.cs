@@ -1,0 +1,74 @@
+using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Models;
+using AQ4SViT.Onnx.Validate;
+using CommandLine;
+
+namespace AQ4SViT.Cli.Commands;
+
+[Verb("bench", HelpText = "Images per second of our simulator and ONNX Runtime on the same images, threads and batch.")]
+internal sealed class BenchCommand : ModelOptions, ICommand
+{
+    [Value(0, MetaName = "MODEL", Required = true, HelpText = "The .onnx model.")]
+    public string Model { get; set; } = "";
+
+    [Option("threads", Default = 0, HelpText = "Threads for both engines (0: all cores).")]
+    public int Threads { get; set; }
+
+    [Option("batch", Default = 100, HelpText = "Images per batch.")]
+    public int Batch { get; set; } = 100;
+
+    [Option("images", Default = 500, HelpText = "Images to time (from the start of the evaluation set).")]
+    public int Images { get; set; } = 500;
+
+    public int Run(CommandContext context)
+    {
+        if (Batch < 1 || Images < 1)
+        {
+            Throw.BadInput($"--batch and --images must be at least 1 (got {Batch}, {Images})");
+        }
+
+        string model = ResolveModel(Model);
+        var card = ModelCard.TryLoadBeside(model);
+        var scaling = ResolveScaling(card);
+        var images = DataSplits.Select(LoadData(model, card), DataSplit.All, Images);
+        int threads = Threads <= 0 ? Environment.ProcessorCount : Threads;
+
+        using var sim = new SimClassifier(model, scaling, threads);
+        using var ort = new OrtClassifier(model, scaling, threads, "cpu");
+
+        // Warm up both on one batch, then time each over the same images.
+        var warm = images.Slice(0, Math.Min(Batch, images.Count));
+        Accuracy.Evaluate(sim, warm, Batch);
+        Accuracy.Evaluate(ort, warm, Batch);
+        var simResult = Accuracy.Evaluate(sim, images, Batch);
+        var ortResult = Accuracy.Evaluate(ort, images, Batch);
+        double ratio = ortResult.ImagesPerSecond > 0 ? simResult.ImagesPerSecond / ortResult.ImagesPerSecond : 0;
+        float maxDiff = 0;
+        for (int i = 0; i < simResult.Logits.Length; i++)
+        {
+            maxDiff = Math.Max(maxDiff, Math.Abs(simResult.Logits[i] - ortResult.Logits[i]));
+        }
+
+        if (Json)
+        {
+            context.WriteJson(new
+            {
+                model = Path.GetFullPath(model),
+                images = images.Count,
+                threads,
+                batch = Batch,
+                sim_images_per_second = simResult.ImagesPerSecond,
+                ort_images_per_second = ortResult.ImagesPerSecond,
+                ratio,
+                max_abs_logit_diff = maxDiff,
+            });
+        }
+        else
+        {
+            context.Output.WriteLine($"{images.Count} images, {threads} threads, batch {Batch}: sim {simResult.ImagesPerSecond:F1} images/s, ort {ortResult.ImagesPerSecond:F1} images/s, ratio {ratio:F2} (max |logit diff| {maxDiff:G3})");
+        }
+
+        return ExitCodes.Success;
+    }
+}

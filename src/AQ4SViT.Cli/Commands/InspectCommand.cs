@@ -1,0 +1,89 @@
+using System.Globalization;
+using AQ4SViT.Onnx.Graph;
+using CommandLine;
+using CommandLine.Text;
+
+namespace AQ4SViT.Cli.Commands;
+
+[Verb("inspect", HelpText = "What the simulator sees in a model: opset, time steps, LIF layers, quantizable weights.")]
+internal sealed class InspectCommand : ICommand
+{
+    [Value(0, MetaName = "MODEL", Required = true, HelpText = "The .onnx model.")]
+    public string Model { get; set; } = "";
+
+    [Option("json", HelpText = "Print one JSON object on stdout and nothing else.")]
+    public bool Json { get; set; }
+
+    [Usage(ApplicationAlias = "aq4svit")]
+    public static IEnumerable<Example> Examples =>
+    [
+        new("LIF layers and weights of the bundled Spikformer", new InspectCommand { Model = "models/spikformer-fmnist/model.onnx" }),
+    ];
+
+    public int Run(CommandContext context)
+    {
+        if (!File.Exists(Model))
+        {
+            Onnx.Errors.Throw.FileMissing(Model, "model");
+        }
+
+        var graph = GraphLoader.Load(Model);
+        long weightParams = graph.Weights.Sum(w => w.Params);
+        if (Json)
+        {
+            context.WriteJson(new
+            {
+                model = Path.GetFullPath(Model),
+                opset = graph.DefaultOpset,
+                time_steps = graph.TimeSteps,
+                input = new { name = graph.InputName, shape = graph.InputDims, fixed_batch = graph.FixedBatch },
+                nodes = graph.OriginalNodeCount,
+                prepared_nodes = graph.Nodes.Count,
+                lif_count = graph.LifLayers.Count,
+                lif = graph.LifLayers.Select(l => new
+                {
+                    name = l.Name,
+                    tau = l.Tau,
+                    v_threshold = l.VThreshold,
+                    v_reset = l.VReset,
+                    reset = l.Reset == LifReset.Soft ? "soft" : "hard",
+                    decay_input = l.DecayInput,
+                    time_steps = l.TimeSteps,
+                }),
+                weights = graph.Weights.Select(w => new
+                {
+                    name = w.Name,
+                    shape = w.Shape,
+                    @params = w.Params,
+                    op = w.Op,
+                    node = w.Node,
+                    group = (string?)null,
+                }),
+                weight_params = weightParams,
+                fp32_weight_bytes = weightParams * 4,
+            });
+            return ExitCodes.Success;
+        }
+
+        var o = context.Output;
+        var inv = CultureInfo.InvariantCulture;
+        o.WriteLine($"{Path.GetFullPath(Model)}");
+        o.WriteLine($"  opset {graph.DefaultOpset}, input {graph.InputName} [{string.Join(",", graph.InputDims.Select(d => d < 0 ? "N" : d.ToString(inv)))}], " +
+                    $"{graph.OriginalNodeCount} nodes → {graph.Nodes.Count} after folding and LIF fusion, T = {graph.TimeSteps}");
+        o.WriteLine($"  {graph.LifLayers.Count} LIF layers:");
+        o.WriteLine($"    {"name",-40} {"tau",6} {"v_th",6} {"v_reset",8} {"reset",5} {"decay",5}");
+        foreach (var l in graph.LifLayers)
+        {
+            o.WriteLine(string.Format(inv, "    {0,-40} {1,6:G4} {2,6:G4} {3,8} {4,5} {5,5}", l.Name, l.Tau, l.VThreshold, l.VReset?.ToString("G4", inv) ?? "-", l.Reset.ToString().ToLowerInvariant(), l.DecayInput ? "yes" : "no"));
+        }
+
+        o.WriteLine($"  {graph.Weights.Count} weight tensors, {weightParams:N0} params, {weightParams * 4:N0} bytes as fp32:");
+        o.WriteLine($"    {"name",-40} {"shape",-16} {"params",10} {"op",-6}");
+        foreach (var w in graph.Weights)
+        {
+            o.WriteLine(string.Format(inv, "    {0,-40} {1,-16} {2,10:N0} {3,-6}", w.Name, "[" + string.Join(",", w.Shape) + "]", w.Params, w.Op));
+        }
+
+        return ExitCodes.Success;
+    }
+}

@@ -1,0 +1,291 @@
+using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Import.Proto;
+using AQ4SViT.Onnx.Simulate;
+using AQ4SViT.Onnx.Simulate.Ops;
+
+namespace AQ4SViT.Onnx.Graph;
+
+/// <summary>
+/// Builds the <see cref="SpikingGraph"/> from an ONNX file: decodes initializers once, folds Constant nodes, sorts
+/// topologically (a cycle is bad input naming a node), checks every op is supported, folds subgraphs whose inputs are
+/// all constant (never through a weight, so weight overrides stay live), fuses LIF populations, drops dead nodes.
+/// </summary>
+public static class GraphLoader
+{
+    public static SpikingGraph Load(string path) => Load(OnnxModelFile.Load(path));
+
+    public static SpikingGraph Load(OnnxModelFile file, bool recognizeLif = true)
+    {
+        var g = file.Graph;
+        var opsets = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var o in file.Proto.OpsetImport)
+        {
+            opsets[o.Domain == "ai.onnx" ? "" : o.Domain] = (int)o.Version;
+        }
+
+        var constants = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, proto) in file.InitializersByName())
+        {
+            constants[name] = Decode(proto, file.BaseDirectory);
+        }
+
+        var inputs = g.Input.Where(i => !constants.ContainsKey(i.Name)).ToList();
+        if (inputs.Count != 1)
+        {
+            Throw.BadFile(file.Path, $"expected one image input, found {inputs.Count} ({string.Join(", ", inputs.Select(i => i.Name))})");
+        }
+
+        if (g.Output.Count < 1)
+        {
+            Throw.BadFile(file.Path, "the graph has no output");
+        }
+
+        string inputName = inputs[0].Name;
+        int[] inputDims = inputs[0].Type?.TensorType?.Shape?.Dim.Select(d => d.HasDimValue && d.DimValue > 0 ? (int)d.DimValue : -1).ToArray() ?? [];
+        string outputName = g.Output[0].Name;
+        int[] outputDims = g.Output[0].Type?.TensorType?.Shape?.Dim.Select(d => d.HasDimValue && d.DimValue > 0 ? (int)d.DimValue : -1).ToArray() ?? [];
+
+        var nodes = new List<Node>();
+        int unnamed = 0;
+        foreach (var np in g.Node)
+        {
+            string domain = np.Domain == "ai.onnx" ? "" : np.Domain;
+            string name = np.Name.Length > 0 ? np.Name : $"{np.OpType}_{unnamed++}";
+            var attrs = np.Attribute.ToDictionary(a => a.Name, a => a, StringComparer.Ordinal);
+            if (np.OpType == "Constant" && domain == "")
+            {
+                if (np.Output.Count != 1)
+                {
+                    Throw.BadNode("Constant", name, "expected one output");
+                }
+
+                constants[np.Output[0]] = DecodeConstant(name, attrs, file.BaseDirectory);
+                continue;
+            }
+
+            if (np.Attribute.Any(a => a.Type is AttributeProto.Types.AttributeType.Graph or AttributeProto.Types.AttributeType.Graphs))
+            {
+                Throw.UnsupportedOp(np.OpType, name, "subgraph attributes (control flow) are not supported");
+            }
+
+            var node = new Node(np.OpType, name, domain, opsets.TryGetValue(domain, out int v) ? v : 0, np.Input.ToArray(), np.Output.ToArray(), attrs)
+            {
+                Scope = ScopeOf(np),
+            };
+            nodes.Add(node);
+        }
+
+        int originalCount = g.Node.Count;
+        nodes = TopologicalOrder(nodes, constants, inputName, file.Path);
+        foreach (var n in nodes)
+        {
+            if (!OpKernels.IsSupported(n))
+            {
+                Throw.UnsupportedOp(n.Domain.Length > 0 ? $"{n.Domain}.{n.OpType}" : n.OpType, n.DisplayName);
+            }
+        }
+
+        var initializerNames = g.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var weights = FindWeights(nodes, constants, initializerNames);
+        var weightNames = weights.Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
+        nodes = FoldConstants(nodes, constants, weightNames, file.BaseDirectory);
+        var lifs = new List<LifLayer>();
+        if (recognizeLif)
+        {
+            nodes = LifRecognizer.Fuse(nodes, constants, lifs);
+        }
+
+        nodes = RemoveDead(nodes, outputName);
+        return new SpikingGraph(file.Path, opsets, nodes, constants, inputName, inputDims, outputName, outputDims, lifs, weights, originalCount);
+    }
+
+    /// <summary>Scope for naming: dynamo's name-scope metadata when present, else the node name.</summary>
+    private static string? ScopeOf(NodeProto np)
+    {
+        foreach (var m in np.MetadataProps)
+        {
+            if (m.Key is "pkg.torch.onnx.name_scopes" or "namespace")
+            {
+                return m.Value;
+            }
+        }
+
+        return null;
+    }
+
+    internal static Tensor Decode(TensorProto proto, string baseDirectory)
+    {
+        int[] shape = TensorDecoder.Dims(proto).Select(d => (int)d).ToArray();
+        var kind = ShapeOps.KindOf(proto);
+        return kind == ElementKind.Int64
+            ? Tensor.FromLongs(TensorDecoder.ToInt64s(proto, baseDirectory), shape)
+            : Tensor.FromFloats(TensorDecoder.ToFloats(proto, baseDirectory), shape, kind);
+    }
+
+    private static Tensor DecodeConstant(string name, Dictionary<string, AttributeProto> attrs, string baseDirectory)
+    {
+        if (attrs.TryGetValue("value", out var a))
+        {
+            return Decode(a.T, baseDirectory);
+        }
+
+        if (attrs.TryGetValue("value_float", out a))
+        {
+            return Tensor.FromFloats([a.F], []);
+        }
+
+        if (attrs.TryGetValue("value_floats", out a))
+        {
+            return Tensor.FromFloats(a.Floats.ToArray(), [a.Floats.Count]);
+        }
+
+        if (attrs.TryGetValue("value_int", out a))
+        {
+            return Tensor.ScalarLong(a.I);
+        }
+
+        if (attrs.TryGetValue("value_ints", out a))
+        {
+            return Tensor.VectorLong(a.Ints.ToArray());
+        }
+
+        return Throw.BadInput<Tensor>($"node '{name}' (Constant): no supported value attribute ({string.Join(", ", attrs.Keys)})");
+    }
+
+    private static List<Node> TopologicalOrder(List<Node> nodes, Dictionary<string, Tensor> constants, string inputName, string path)
+    {
+        var producer = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            foreach (string o in nodes[i].Outputs)
+            {
+                if (o.Length > 0 && !producer.TryAdd(o, i))
+                {
+                    Throw.BadNode(nodes[i].OpType, nodes[i].DisplayName, $"output '{o}' is also produced by another node");
+                }
+            }
+        }
+
+        var pending = new int[nodes.Count];
+        var readers = new List<int>[nodes.Count];
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            foreach (string input in nodes[i].Inputs.Distinct())
+            {
+                if (input.Length == 0 || constants.ContainsKey(input) || input == inputName)
+                {
+                    continue;
+                }
+
+                if (!producer.TryGetValue(input, out int p))
+                {
+                    Throw.BadNode(nodes[i].OpType, nodes[i].DisplayName, $"input '{input}' is not produced by any node, initializer or graph input ({path})");
+                }
+
+                pending[i]++;
+                (readers[p] ??= []).Add(i);
+            }
+        }
+
+        // Kahn's algorithm; ties keep file order so the result is deterministic.
+        var ready = new PriorityQueue<int, int>();
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            if (pending[i] == 0)
+            {
+                ready.Enqueue(i, i);
+            }
+        }
+
+        var order = new List<Node>(nodes.Count);
+        while (ready.TryDequeue(out int i, out _))
+        {
+            order.Add(nodes[i]);
+            foreach (int r in readers[i] ?? [])
+            {
+                if (--pending[r] == 0)
+                {
+                    ready.Enqueue(r, r);
+                }
+            }
+        }
+
+        if (order.Count != nodes.Count)
+        {
+            int stuck = Enumerable.Range(0, nodes.Count).First(i => pending[i] > 0);
+            Throw.BadNode(nodes[stuck].OpType, nodes[stuck].DisplayName, $"the graph has a cycle through this node ({path})");
+        }
+
+        return order;
+    }
+
+    private static List<WeightTensor> FindWeights(List<Node> nodes, Dictionary<string, Tensor> constants, HashSet<string> initializers)
+    {
+        var result = new List<WeightTensor>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var n in nodes)
+        {
+            IEnumerable<int> slots = n.OpType switch
+            {
+                "Conv" or "Gemm" => [1],
+                "MatMul" => [0, 1],
+                _ => [],
+            };
+            foreach (int s in slots)
+            {
+                if (n.HasInput(s) && initializers.Contains(n.Inputs[s]) && constants[n.Inputs[s]] is { IsFloat: true, Rank: >= 2 } t && seen.Add(n.Inputs[s]))
+                {
+                    result.Add(new WeightTensor(n.Inputs[s], t.Shape, t.Length, n.OpType, n.DisplayName));
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private static List<Node> FoldConstants(List<Node> nodes, Dictionary<string, Tensor> constants, HashSet<string> weights, string baseDirectory)
+    {
+        var kept = new List<Node>(nodes.Count);
+        foreach (var n in nodes)
+        {
+            bool foldable = n.Inputs.All(i => i.Length == 0 || (constants.ContainsKey(i) && !weights.Contains(i)));
+            if (!foldable)
+            {
+                kept.Add(n);
+                continue;
+            }
+
+            var inputs = n.Inputs.Select(i => i.Length == 0 ? null : constants[i]).ToArray();
+            var outputs = OpKernels.Run(n, inputs, ExecContext.Serial, baseDirectory);
+            for (int k = 0; k < n.Outputs.Length && k < outputs.Length; k++)
+            {
+                if (n.Outputs[k].Length > 0)
+                {
+                    constants[n.Outputs[k]] = outputs[k];
+                }
+            }
+        }
+
+        return kept;
+    }
+
+    private static List<Node> RemoveDead(List<Node> nodes, string output)
+    {
+        var live = new HashSet<string>(StringComparer.Ordinal) { output };
+        var keep = new bool[nodes.Count];
+        for (int i = nodes.Count - 1; i >= 0; i--)
+        {
+            if (nodes[i].Outputs.Any(live.Contains))
+            {
+                keep[i] = true;
+                foreach (string input in nodes[i].Inputs)
+                {
+                    live.Add(input);
+                }
+            }
+        }
+
+        return nodes.Where((_, i) => keep[i]).ToList();
+    }
+}

@@ -1,0 +1,116 @@
+using AQ4SViT.Onnx.Simulate;
+
+namespace AQ4SViT.Onnx.Graph;
+
+/// <summary>A quantizable weight tensor: an initializer read by Conv, Gemm or MatMul.</summary>
+public sealed record WeightTensor(string Name, int[] Shape, long Params, string Op, string Node);
+
+/// <summary>
+/// The prepared graph IR: nodes in topological order after Constant folding, constant-foldable subgraphs folded,
+/// LIF populations fused into one node each, dead nodes removed. Initializers are decoded once. Shapes are not
+/// fixed here: they come from the real tensors at run time.
+/// </summary>
+public sealed class SpikingGraph
+{
+    internal SpikingGraph(
+        string modelPath,
+        IReadOnlyDictionary<string, int> opsets,
+        List<Node> nodes,
+        Dictionary<string, Tensor> constants,
+        string inputName,
+        int[] inputDims,
+        string outputName,
+        int[] outputDims,
+        IReadOnlyList<LifLayer> lifLayers,
+        IReadOnlyList<WeightTensor> weights,
+        int originalNodeCount)
+    {
+        ModelPath = modelPath;
+        BaseDirectory = Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".";
+        Opsets = opsets;
+        Nodes = nodes;
+        Constants = constants;
+        InputName = inputName;
+        InputDims = inputDims;
+        OutputName = outputName;
+        OutputDims = outputDims;
+        LifLayers = lifLayers;
+        Weights = weights;
+        OriginalNodeCount = originalNodeCount;
+        LastUse = ComputeLastUse();
+    }
+
+    public string ModelPath { get; }
+
+    public string BaseDirectory { get; }
+
+    /// <summary>Opset per domain ("" is the default ONNX domain).</summary>
+    public IReadOnlyDictionary<string, int> Opsets { get; }
+
+    public int DefaultOpset => Opsets.TryGetValue("", out int v) ? v : (Opsets.TryGetValue("ai.onnx", out v) ? v : 0);
+
+    public IReadOnlyList<Node> Nodes { get; }
+
+    internal Dictionary<string, Tensor> Constants { get; }
+
+    public string InputName { get; }
+
+    /// <summary>Declared input dims; -1 where symbolic (e.g. a dynamic batch).</summary>
+    public int[] InputDims { get; }
+
+    public string OutputName { get; }
+
+    /// <summary>Declared output dims; -1 where symbolic.</summary>
+    public int[] OutputDims { get; }
+
+    /// <summary>The batch the export baked in (e.g. 1), or null when the batch dimension is dynamic.</summary>
+    public int? FixedBatch => InputDims.Length > 0 && InputDims[0] > 0 ? InputDims[0] : null;
+
+    public IReadOnlyList<LifLayer> LifLayers { get; }
+
+    public IReadOnlyList<WeightTensor> Weights { get; }
+
+    /// <summary>Time steps of the LIF layers (the largest), 0 without LIF layers.</summary>
+    public int TimeSteps => LifLayers.Count == 0 ? 0 : LifLayers.Max(l => l.TimeSteps);
+
+    /// <summary>Nodes in the ONNX file, before folding and fusion.</summary>
+    public int OriginalNodeCount { get; }
+
+    /// <summary>For each node index, the runtime values whose last reader it is (freed after it runs).</summary>
+    internal string[][] LastUse { get; }
+
+    /// <summary>Element type and shape of an initializer (or folded constant), or null.</summary>
+    public int[]? ConstantShape(string name) => Constants.TryGetValue(name, out var t) ? t.Shape : null;
+
+    /// <summary>A copy of an initializer's float values (weights), for quantizers.</summary>
+    public float[] InitializerFloats(string name) =>
+        Constants.TryGetValue(name, out var t) && t.IsFloat
+            ? t.Floats.ToArray()
+            : Errors.Throw.BadTensor<float[]>(name, $"{ModelPath}: no float initializer of this name in the prepared graph");
+
+    private string[][] ComputeLastUse()
+    {
+        var last = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < Nodes.Count; i++)
+        {
+            foreach (string input in Nodes[i].Inputs)
+            {
+                if (input.Length > 0 && !Constants.ContainsKey(input))
+                {
+                    last[input] = i;
+                }
+            }
+        }
+
+        var perNode = new List<string>[Nodes.Count];
+        foreach (var (name, index) in last)
+        {
+            if (name != OutputName)
+            {
+                (perNode[index] ??= []).Add(name);
+            }
+        }
+
+        return perNode.Select(l => l?.ToArray() ?? []).ToArray();
+    }
+}

@@ -1,0 +1,33 @@
+namespace AQ4SViT.Onnx.Simulate;
+
+/// <summary>State of one run shared by the kernels: threads, the membrane observer, where this chunk's images start.</summary>
+internal sealed class ExecContext(int threads)
+{
+    public ParallelOptions Options { get; } = new() { MaxDegreeOfParallelism = threads <= 0 ? Environment.ProcessorCount : threads };
+
+    public int Threads => Options.MaxDegreeOfParallelism;
+
+    /// <summary>Null when nobody observes: the LIF kernel then records nothing.</summary>
+    public IMembraneObserver? Observer { get; init; }
+
+    /// <summary>Index of this run's first image in the caller's batch (fixed-batch models run chunk by chunk).</summary>
+    public int BatchOffset { get; init; }
+
+    /// <summary>Runs body(i) for i in [0, count), in parallel when it pays.</summary>
+    public void For(int count, Action<int> body)
+    {
+        if (Threads <= 1 || count <= 1)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                body(i);
+            }
+
+            return;
+        }
+
+        Parallel.For(0, count, Options, body);
+    }
+
+    public static ExecContext Serial { get; } = new(1);
+}

@@ -1,0 +1,103 @@
+using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Graph;
+
+namespace AQ4SViT.Onnx.Simulate;
+
+/// <summary>Runs a prepared graph once on one input tensor; values are dropped after their last reader.</summary>
+internal static class GraphExecutor
+{
+    /// <summary>Milliseconds per op type when AQ4SVIT_PROFILE=1 (printed at exit); null otherwise.</summary>
+    private static readonly Dictionary<string, double>? s_profile = CreateProfile();
+
+    private static Dictionary<string, double>? CreateProfile()
+    {
+        if (Environment.GetEnvironmentVariable("AQ4SVIT_PROFILE") != "1")
+        {
+            return null;
+        }
+
+        var profile = new Dictionary<string, double>(StringComparer.Ordinal);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            foreach (var (op, ms) in profile.OrderByDescending(p => p.Value))
+            {
+                Console.Error.WriteLine($"profile {op,-24} {ms,10:F1} ms");
+            }
+        };
+        return profile;
+    }
+
+    public static Tensor Run(SpikingGraph graph, Tensor input, IReadOnlyDictionary<string, Tensor>? overrides, ExecContext ctx)
+    {
+        var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [graph.InputName] = input };
+        var nodes = graph.Nodes;
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            var node = nodes[i];
+            var inputs = new Tensor?[node.Inputs.Length];
+            for (int k = 0; k < inputs.Length; k++)
+            {
+                inputs[k] = Lookup(graph, values, overrides, node.Inputs[k], node);
+            }
+
+            Tensor[] outputs;
+            long started = s_profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            try
+            {
+                outputs = OpKernels.Run(node, inputs, ctx, graph.BaseDirectory);
+            }
+            catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or InvalidCastException)
+            {
+                throw new InvalidOperationException(
+                    $"node '{node.DisplayName}' ({node.OpType}) failed on inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "-"))}: {e.Message}", e);
+            }
+
+            if (s_profile is not null)
+            {
+                lock (s_profile)
+                {
+                    s_profile[node.OpType] = s_profile.GetValueOrDefault(node.OpType) + System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                }
+            }
+
+            for (int k = 0; k < node.Outputs.Length && k < outputs.Length; k++)
+            {
+                if (node.Outputs[k].Length > 0)
+                {
+                    values[node.Outputs[k]] = outputs[k];
+                }
+            }
+
+            foreach (string dead in graph.LastUse[i])
+            {
+                values.Remove(dead);
+            }
+        }
+
+        return values.TryGetValue(graph.OutputName, out var output)
+            ? output
+            : Lookup(graph, values, overrides, graph.OutputName, null)!;
+    }
+
+    private static Tensor? Lookup(SpikingGraph graph, Dictionary<string, Tensor> values, IReadOnlyDictionary<string, Tensor>? overrides, string name, Node? node)
+    {
+        if (name.Length == 0)
+        {
+            return null;
+        }
+
+        if (values.TryGetValue(name, out var t))
+        {
+            return t;
+        }
+
+        if (overrides is not null && overrides.TryGetValue(name, out t))
+        {
+            return t;
+        }
+
+        return graph.Constants.TryGetValue(name, out t)
+            ? t
+            : Throw.BadInput<Tensor>($"value '{name}' read by {node?.ToString() ?? "the graph output"} is not available");
+    }
+}

@@ -1,0 +1,22 @@
+using AQ4SViT.Onnx.Graph;
+
+namespace AQ4SViT.Onnx.Simulate;
+
+/// <summary>
+/// Receives membrane potentials V[l][t] (after charge, before reset) and spikes of chosen LIF layers during a run.
+/// Calls for one run are serialised (never concurrent); a model with a fixed batch runs in chunks, each call says
+/// which images of the caller's batch it covers.
+/// </summary>
+public interface IMembraneObserver
+{
+    /// <summary>Asked once per layer per run; layers answered false cost nothing.</summary>
+    bool Observes(LifLayer layer);
+
+    /// <param name="layer">The LIF layer.</param>
+    /// <param name="t">Time step, 0 ≤ t &lt; T.</param>
+    /// <param name="batchStart">Index of the first image these values belong to in the caller's batch.</param>
+    /// <param name="shape">Shape of one step's state, e.g. (B, N, D) for a (T, B, N, D) layer input; dim 0 is the images of this call.</param>
+    /// <param name="membrane">V[l][t], row-major over <paramref name="shape"/>; valid only during the call.</param>
+    /// <param name="spikes">Spikes at step t (0/1), same layout; valid only during the call.</param>
+    void OnStep(LifLayer layer, int t, int batchStart, ReadOnlySpan<int> shape, ReadOnlySpan<float> membrane, ReadOnlySpan<float> spikes);
+}

@@ -1,0 +1,44 @@
+using System.Numerics.Tensors;
+using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Graph;
+
+namespace AQ4SViT.Onnx.Simulate.Ops;
+
+/// <summary>BatchNormalization in inference mode: y = (x − mean)/√(var + ε)·scale + bias over axis 1.</summary>
+internal static class BatchNorm
+{
+    public static Tensor Run(Node node, Tensor x, Tensor scale, Tensor bias, Tensor mean, Tensor variance, ExecContext ctx)
+    {
+        if (node.Int("training_mode", 0) != 0)
+        {
+            Throw.BadNode("BatchNormalization", node.DisplayName, "training_mode is not supported");
+        }
+
+        float eps = node.Float("epsilon", 1e-5f);
+        int n = x.Shape[0];
+        int c = x.Rank > 1 ? x.Shape[1] : 1;
+        int inner = x.Rank > 2 ? Tensor.SizeOf(x.Shape.AsSpan(2)) : 1;
+        var a = new float[c];
+        var b = new float[c];
+        for (int i = 0; i < c; i++)
+        {
+            a[i] = scale.Floats[i] / MathF.Sqrt(variance.Floats[i] + eps);
+            b[i] = bias.Floats[i] - (mean.Floats[i] * a[i]);
+        }
+
+        var result = Tensor.NewFloats(x.Shape);
+        float[] xf = x.FloatData!;
+        float[] yf = result.FloatData!;
+        ctx.For(n, img =>
+        {
+            for (int ch = 0; ch < c; ch++)
+            {
+                int at = ((img * c) + ch) * inner;
+                var dst = yf.AsSpan(at, inner);
+                TensorPrimitives.Multiply(xf.AsSpan(at, inner), a[ch], dst);
+                TensorPrimitives.Add(dst, b[ch], dst);
+            }
+        });
+        return result;
+    }
+}

@@ -1,0 +1,126 @@
+using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Graph;
+
+namespace AQ4SViT.Onnx.Simulate.Ops;
+
+/// <summary>MatMul with numpy semantics (batched, broadcast batch dims, 1-D operands promoted).</summary>
+internal static class MatMul
+{
+    public static Tensor Run(Node node, Tensor a, Tensor b, ExecContext ctx)
+    {
+        int[] sa = a.Rank == 1 ? [1, a.Shape[0]] : a.Shape;
+        int[] sb = b.Rank == 1 ? [b.Shape[0], 1] : b.Shape;
+        int m = sa[^2];
+        int k = sa[^1];
+        int n = sb[^1];
+        if (sb[^2] != k)
+        {
+            Throw.BadNode("MatMul", node.DisplayName, $"inner dimensions differ: {a.ShapeText} × {b.ShapeText}");
+        }
+
+        int[] batchA = sa[..^2];
+        int[] batchB = sb[..^2];
+        int[] batch = Broadcast.Shape(batchA, batchB, () => $"node '{node.DisplayName}' (MatMul)");
+        var outShape = new List<int>(batch);
+        if (a.Rank != 1)
+        {
+            outShape.Add(m);
+        }
+
+        if (b.Rank != 1)
+        {
+            outShape.Add(n);
+        }
+
+        var result = Tensor.NewFloats(outShape.ToArray());
+        float[] fa = a.FloatData!;
+        float[] fb = b.FloatData!;
+        float[] fc = result.FloatData!;
+        int batchCount = Tensor.SizeOf(batch);
+        if (batchB.Length == 0 || Tensor.SizeOf(batchB) == 1 && batchCount == Tensor.SizeOf(batchA))
+        {
+            // One weight matrix for every row of A: a single tall GEMM.
+            GemmKernel.Multiply(fa, fb, fc, 0, 0, 0, batchCount * m, k, n, ctx);
+            return result;
+        }
+
+        long[] stA = Broadcast.Strides(batchA, batch);
+        long[] stB = Broadcast.Strides(batchB, batch);
+        ctx.For(batchCount, bi =>
+        {
+            long oa = 0;
+            long ob = 0;
+            int rem = bi;
+            for (int d = batch.Length - 1; d >= 0; d--)
+            {
+                int idx = rem % batch[d];
+                rem /= batch[d];
+                oa += idx * stA[d];
+                ob += idx * stB[d];
+            }
+
+            GemmKernel.Rows(fa.AsSpan((int)(oa * m * k), m * k), fb.AsSpan((int)(ob * k * n), k * n), fc.AsSpan(bi * m * n, m * n), 0, m, k, n);
+        });
+        return result;
+    }
+
+    /// <summary>Gemm: Y = alpha·A'·B' + beta·C (A' = Aᵀ if transA, B' = Bᵀ if transB), C broadcast to (M, N).</summary>
+    public static Tensor Gemm(Node node, Tensor a, Tensor b, Tensor? c, ExecContext ctx)
+    {
+        bool ta = node.Int("transA", 0) != 0;
+        bool tb = node.Int("transB", 0) != 0;
+        float alpha = node.Float("alpha", 1f);
+        float beta = node.Float("beta", 1f);
+        if (a.Rank != 2 || b.Rank != 2)
+        {
+            Throw.BadNode("Gemm", node.DisplayName, $"expects 2-D inputs, got {a.ShapeText} and {b.ShapeText}");
+        }
+
+        int m = ta ? a.Shape[1] : a.Shape[0];
+        int k = ta ? a.Shape[0] : a.Shape[1];
+        int n = tb ? b.Shape[0] : b.Shape[1];
+        if ((tb ? b.Shape[1] : b.Shape[0]) != k)
+        {
+            Throw.BadNode("Gemm", node.DisplayName, $"inner dimensions differ: {a.ShapeText} × {b.ShapeText} (transA {ta}, transB {tb})");
+        }
+
+        float[] fa = a.FloatData!;
+        float[] fb = b.FloatData!;
+        if (ta)
+        {
+            fa = new float[m * k];
+            GemmKernel.Transpose(a.Floats, fa, k, m);
+        }
+
+        if (tb)
+        {
+            fb = new float[k * n];
+            GemmKernel.Transpose(b.Floats, fb, n, k);
+        }
+
+        var result = Tensor.NewFloats([m, n]);
+        GemmKernel.Multiply(fa, fb, result.FloatData!, 0, 0, 0, m, k, n, ctx);
+        var y = result.Floats;
+        if (alpha != 1f)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Multiply(y, alpha, y);
+        }
+
+        if (c is not null && beta != 0f)
+        {
+            var plan = Broadcast.Plan(c.Shape, [m, n], () => $"node '{node.DisplayName}' (Gemm)");
+            var cf = c.Floats;
+            var cfull = new float[m * n];
+            StridedCopy.Copy<float>(cf, 0, Broadcast.Strides(c.Shape, [m, n]), [m, n], cfull);
+            _ = plan;
+            if (beta != 1f)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Multiply(cfull, beta, cfull);
+            }
+
+            System.Numerics.Tensors.TensorPrimitives.Add(y, cfull, y);
+        }
+
+        return result;
+    }
+}

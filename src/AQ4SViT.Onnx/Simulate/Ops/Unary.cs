@@ -1,0 +1,148 @@
+using System.Numerics.Tensors;
+using AQ4SViT.Onnx.Graph;
+
+namespace AQ4SViT.Onnx.Simulate.Ops;
+
+/// <summary>Element-wise unary ops and Cast.</summary>
+internal static class Unary
+{
+    public static Tensor Run(Node node, Tensor x)
+    {
+        if (!x.IsFloat)
+        {
+            var l = x.ToLongArray();
+            for (int i = 0; i < l.Length; i++)
+            {
+                l[i] = node.OpType switch
+                {
+                    "Neg" => -l[i],
+                    "Abs" => Math.Abs(l[i]),
+                    "Identity" => l[i],
+                    _ => Errors.Throw.BadInput<long>($"node '{node.DisplayName}' ({node.OpType}): not supported on integers"),
+                };
+            }
+
+            return Tensor.FromLongs(l, x.Shape);
+        }
+
+        var result = Tensor.NewFloats(x.Shape, node.OpType == "Not" ? ElementKind.Bool : ElementKind.Float);
+        var s = x.Floats;
+        var d = result.Floats;
+        switch (node.OpType)
+        {
+            case "Neg": TensorPrimitives.Negate(s, d); break;
+            case "Abs": TensorPrimitives.Abs(s, d); break;
+            case "Sqrt": TensorPrimitives.Sqrt(s, d); break;
+            case "Exp": TensorPrimitives.Exp(s, d); break;
+            case "Reciprocal": TensorPrimitives.Divide(1f, s, d); break;
+            case "Relu": TensorPrimitives.Max(s, 0f, d); break;
+            case "Sigmoid": TensorPrimitives.Sigmoid(s, d); break;
+            case "Floor": TensorPrimitives.Floor(s, d); break;
+            case "Ceil": TensorPrimitives.Ceiling(s, d); break;
+            case "Not":
+                for (int i = 0; i < d.Length; i++)
+                {
+                    d[i] = s[i] != 0 ? 0 : 1;
+                }
+
+                break;
+            default: throw new InvalidOperationException(node.OpType);
+        }
+
+        return result;
+    }
+
+    /// <summary>Cast: float types → float32, integer types → int64 (truncating), bool → 0/1.</summary>
+    public static Tensor Cast(Node node, Tensor x)
+    {
+        long to = node.RequiredInt("to");
+        switch (to)
+        {
+            case 1 or 10 or 11 or 16: // float, float16, double, bfloat16
+                return Tensor.FromFloats(x.ToFloatArray(), x.Shape);
+            case 9: // bool
+            {
+                var f = x.ToFloatArray();
+                for (int i = 0; i < f.Length; i++)
+                {
+                    f[i] = f[i] != 0 ? 1 : 0;
+                }
+
+                return Tensor.FromFloats(f, x.Shape, ElementKind.Bool);
+            }
+
+            case 2 or 3 or 4 or 5 or 6 or 7 or 12 or 13: // integer types
+            {
+                if (!x.IsFloat)
+                {
+                    return Tensor.FromLongs(x.ToLongArray(), x.Shape);
+                }
+
+                var f = x.Floats;
+                var l = new long[f.Length];
+                for (int i = 0; i < l.Length; i++)
+                {
+                    l[i] = (long)f[i];
+                }
+
+                return Tensor.FromLongs(l, x.Shape);
+            }
+
+            default:
+                return Errors.Throw.BadInput<Tensor>($"node '{node.DisplayName}' (Cast): target type {to} is not supported");
+        }
+    }
+
+    /// <summary>Where(condition, x, y) with three-way broadcasting.</summary>
+    public static Tensor Where(Node node, Tensor c, Tensor x, Tensor y)
+    {
+        int[] shape = Broadcast.Shape(Broadcast.Shape(c.Shape, x.Shape, () => node.DisplayName), y.Shape, () => node.DisplayName);
+        long[] sc = Broadcast.Strides(c.Shape, shape);
+        long[] sx = Broadcast.Strides(x.Shape, shape);
+        long[] sy = Broadcast.Strides(y.Shape, shape);
+        int total = Tensor.SizeOf(shape);
+        var cond = c.ToFloatArray();
+        bool isFloat = x.IsFloat;
+        var fx = isFloat ? x.ToFloatArray() : null;
+        var fy = isFloat ? y.ToFloatArray() : null;
+        var lx = isFloat ? null : x.ToLongArray();
+        var ly = isFloat ? null : y.ToLongArray();
+        var outF = isFloat ? new float[total] : null;
+        var outL = isFloat ? null : new long[total];
+        var index = new int[shape.Length];
+        for (int i = 0; i < total; i++)
+        {
+            long oc = 0;
+            long ox = 0;
+            long oy = 0;
+            for (int k = 0; k < shape.Length; k++)
+            {
+                oc += index[k] * sc[k];
+                ox += index[k] * sx[k];
+                oy += index[k] * sy[k];
+            }
+
+            bool pick = cond[oc] != 0;
+            if (isFloat)
+            {
+                outF![i] = pick ? fx![ox] : fy![oy];
+            }
+            else
+            {
+                outL![i] = pick ? lx![ox] : ly![oy];
+            }
+
+            for (int k = shape.Length - 1; k >= 0; k--)
+            {
+                if (++index[k] < shape[k])
+                {
+                    break;
+                }
+
+                index[k] = 0;
+            }
+        }
+
+        return isFloat ? Tensor.FromFloats(outF!, shape, x.Kind) : Tensor.FromLongs(outL!, shape);
+    }
+}

@@ -1,0 +1,162 @@
+using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Graph;
+
+namespace AQ4SViT.Onnx.Simulate;
+
+/// <summary>
+/// Our LIF simulator for an exported SViT. <see cref="Load"/> prepares once (decode, fold, fuse LIF layers);
+/// <see cref="Run(ReadOnlySpan{float}, int, IReadOnlyDictionary{string, float[]}?, IMembraneObserver?)"/> runs any number
+/// of times, optionally with float weight overrides (fake-quantized weights; no reload) and a membrane observer.
+/// A model exported with a fixed batch runs chunk by chunk (chunks in parallel), so any batch works.
+/// Thread-safe for concurrent runs.
+/// </summary>
+public sealed class Simulator
+{
+    public Simulator(SpikingGraph graph, int threads = 0)
+    {
+        Graph = graph;
+        Threads = threads;
+        if (graph.InputDims.Length < 2 || graph.InputDims.Skip(1).Any(d => d <= 0))
+        {
+            Throw.BadTensor(graph.InputName, $"{graph.ModelPath}: input dims [{string.Join(",", graph.InputDims)}] must be fixed except the batch");
+        }
+
+        ImageSize = graph.InputDims.Skip(1).Aggregate(1, (a, b) => a * b);
+        Classes = graph.OutputDims.Length > 0 && graph.OutputDims[^1] > 0 ? graph.OutputDims[^1] : ProbeClasses();
+    }
+
+    /// <summary>Prepares a model file: load, decode initializers, fold constants, recognise LIF layers.</summary>
+    public static Simulator Load(string modelPath, int threads = 0) => new(GraphLoader.Load(modelPath), threads);
+
+    public SpikingGraph Graph { get; }
+
+    public IReadOnlyList<LifLayer> LifLayers => Graph.LifLayers;
+
+    public IReadOnlyList<WeightTensor> Weights => Graph.Weights;
+
+    /// <summary>Worker threads per run (0: all cores).</summary>
+    public int Threads { get; set; }
+
+    /// <summary>Floats per image (C·H·W).</summary>
+    public int ImageSize { get; }
+
+    /// <summary>Input dims without the batch, e.g. (1, 28, 28).</summary>
+    public int[] ImageDims => Graph.InputDims[1..];
+
+    public int Classes { get; }
+
+    /// <summary>Logits (batch × <see cref="Classes"/>) of <paramref name="batch"/> images, NCHW floats in <paramref name="input"/>.</summary>
+    public float[] Run(ReadOnlySpan<float> input, int batch, IReadOnlyDictionary<string, float[]>? weightOverrides = null, IMembraneObserver? observer = null)
+    {
+        var logits = new float[batch * Classes];
+        Run(input, batch, logits, weightOverrides, observer);
+        return logits;
+    }
+
+    public void Run(ReadOnlySpan<float> input, int batch, Span<float> logits, IReadOnlyDictionary<string, float[]>? weightOverrides = null, IMembraneObserver? observer = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        if (input.Length < batch * ImageSize)
+        {
+            throw new ArgumentException($"{input.Length} floats for {batch} images of {ImageSize}", nameof(input));
+        }
+
+        if (logits.Length < batch * Classes)
+        {
+            throw new ArgumentException($"room for {logits.Length} logits, need {batch * Classes}", nameof(logits));
+        }
+
+        var overrides = PrepareOverrides(weightOverrides);
+        int chunk = Graph.FixedBatch ?? batch;
+        int chunks = (batch + chunk - 1) / chunk;
+        int threads = Threads <= 0 ? Environment.ProcessorCount : Threads;
+        var data = input[..(batch * ImageSize)].ToArray();
+        var output = new float[batch * Classes];
+        bool parallelChunks = chunks > 1 && threads > 1;
+        var safeObserver = observer is null ? null : parallelChunks ? new LockedObserver(observer) : observer;
+
+        void RunChunk(int ci, int innerThreads)
+        {
+            int start = ci * chunk;
+            int count = Math.Min(chunk, batch - start);
+            var feed = new float[chunk * ImageSize];
+            Array.Copy(data, start * ImageSize, feed, 0, count * ImageSize);
+            var ctx = new ExecContext(innerThreads) { Observer = safeObserver, BatchOffset = start };
+            var result = GraphExecutor.Run(Graph, Tensor.FromFloats(feed, [chunk, .. ImageDims]), overrides, ctx);
+            if (result.Length != chunk * Classes)
+            {
+                Throw.BadTensor(Graph.OutputName, $"{Graph.ModelPath}: output {result.ShapeText} is not {chunk} × {Classes} logits");
+            }
+
+            result.Floats[..(count * Classes)].CopyTo(output.AsSpan(start * Classes, count * Classes));
+        }
+
+        if (parallelChunks)
+        {
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, ci => RunChunk(ci, 1));
+        }
+        else
+        {
+            for (int ci = 0; ci < chunks; ci++)
+            {
+                RunChunk(ci, threads);
+            }
+        }
+
+        output.CopyTo(logits);
+    }
+
+    private Dictionary<string, Tensor>? PrepareOverrides(IReadOnlyDictionary<string, float[]>? weightOverrides)
+    {
+        if (weightOverrides is null || weightOverrides.Count == 0)
+        {
+            return null;
+        }
+
+        var map = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, values) in weightOverrides)
+        {
+            if (!Graph.Constants.TryGetValue(name, out var original) || !original.IsFloat)
+            {
+                Throw.BadTensor(name, $"{Graph.ModelPath}: no float initializer of this name to override");
+            }
+
+            if (values.Length != original.Length)
+            {
+                Throw.BadTensor(name, $"override has {values.Length} values but the initializer {original.ShapeText} has {original.Length}");
+            }
+
+            map[name] = Tensor.FromFloats(values, original.Shape);
+        }
+
+        return map;
+    }
+
+    private int ProbeClasses()
+    {
+        int chunk = Graph.FixedBatch ?? 1;
+        var result = GraphExecutor.Run(Graph, Tensor.NewFloats([chunk, .. Graph.InputDims[1..]]), null, new ExecContext(Threads));
+        return result.Length / chunk;
+    }
+
+    private sealed class LockedObserver(IMembraneObserver inner) : IMembraneObserver
+    {
+        private readonly Lock _gate = new();
+
+        public bool Observes(LifLayer layer)
+        {
+            lock (_gate)
+            {
+                return inner.Observes(layer);
+            }
+        }
+
+        public void OnStep(LifLayer layer, int t, int batchStart, ReadOnlySpan<int> shape, ReadOnlySpan<float> membrane, ReadOnlySpan<float> spikes)
+        {
+            lock (_gate)
+            {
+                inner.OnStep(layer, t, batchStart, shape, membrane, spikes);
+            }
+        }
+    }
+}

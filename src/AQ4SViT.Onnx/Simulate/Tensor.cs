@@ -1,0 +1,132 @@
+namespace AQ4SViT.Onnx.Simulate;
+
+/// <summary>Element type of a runtime tensor. Floats are float32; every integer type computes as int64; bools as 0/1 floats.</summary>
+public enum ElementKind
+{
+    Float,
+    Int64,
+    Bool,
+}
+
+/// <summary>
+/// A dense row-major tensor of the simulator: float32 (<see cref="Floats"/>) or int64 (<see cref="Longs"/>);
+/// bools are stored as 0/1 floats. Shapes are small int arrays, read at run time from the real data.
+/// </summary>
+public sealed class Tensor
+{
+    private Tensor(ElementKind kind, int[] shape, float[]? floats, long[]? longs)
+    {
+        Kind = kind;
+        Shape = shape;
+        FloatData = floats;
+        LongData = longs;
+        Length = SizeOf(shape);
+    }
+
+    public ElementKind Kind { get; }
+
+    public int[] Shape { get; }
+
+    public int Length { get; }
+
+    public int Rank => Shape.Length;
+
+    internal float[]? FloatData { get; }
+
+    internal long[]? LongData { get; }
+
+    public bool IsFloat => Kind != ElementKind.Int64;
+
+    public Span<float> Floats => FloatData is { } f ? f.AsSpan(0, Length) : throw new InvalidOperationException("tensor holds integers");
+
+    public Span<long> Longs => LongData is { } l ? l.AsSpan(0, Length) : throw new InvalidOperationException("tensor holds floats");
+
+    public static Tensor FromFloats(float[] data, int[] shape, ElementKind kind = ElementKind.Float)
+    {
+        if (data.Length < SizeOf(shape))
+        {
+            throw new ArgumentException($"{data.Length} values for shape [{string.Join(",", shape)}]");
+        }
+
+        return new Tensor(kind, shape, data, null);
+    }
+
+    public static Tensor FromLongs(long[] data, int[] shape)
+    {
+        if (data.Length < SizeOf(shape))
+        {
+            throw new ArgumentException($"{data.Length} values for shape [{string.Join(",", shape)}]");
+        }
+
+        return new Tensor(ElementKind.Int64, shape, null, data);
+    }
+
+    public static Tensor NewFloats(int[] shape, ElementKind kind = ElementKind.Float) => new(kind, shape, new float[SizeOf(shape)], null);
+
+    public static Tensor NewLongs(int[] shape) => new(ElementKind.Int64, shape, null, new long[SizeOf(shape)]);
+
+    public static Tensor ScalarLong(long value) => FromLongs([value], []);
+
+    public static Tensor VectorLong(long[] values) => FromLongs(values, [values.Length]);
+
+    /// <summary>Same data, another shape (Reshape, Flatten, Squeeze, Unsqueeze): no copy.</summary>
+    public Tensor WithShape(int[] shape)
+    {
+        if (SizeOf(shape) != Length)
+        {
+            throw new ArgumentException($"cannot view {Length} values as [{string.Join(",", shape)}]");
+        }
+
+        return new Tensor(Kind, shape, FloatData, LongData);
+    }
+
+    /// <summary>Values as int64 whatever the kind (shapes, indices, axes).</summary>
+    public long[] ToLongArray()
+    {
+        if (LongData is not null)
+        {
+            return Longs.ToArray();
+        }
+
+        var result = new long[Length];
+        var f = Floats;
+        for (int i = 0; i < result.Length; i++)
+        {
+            result[i] = (long)f[i];
+        }
+
+        return result;
+    }
+
+    public float[] ToFloatArray()
+    {
+        if (FloatData is not null)
+        {
+            return Floats.ToArray();
+        }
+
+        var result = new float[Length];
+        var l = Longs;
+        for (int i = 0; i < result.Length; i++)
+        {
+            result[i] = l[i];
+        }
+
+        return result;
+    }
+
+    public static int SizeOf(ReadOnlySpan<int> shape)
+    {
+        long n = 1;
+        foreach (int d in shape)
+        {
+            n *= d;
+        }
+
+        return n > int.MaxValue ? throw new ArgumentException("tensor too large") : (int)n;
+    }
+
+    public string ShapeText => "[" + string.Join(",", Shape) + "]";
+
+    public override string ToString() => $"{Kind}{ShapeText}";
+}

@@ -1,0 +1,37 @@
+using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Simulate;
+
+namespace AQ4SViT.Onnx.Validate;
+
+/// <summary>Our simulator as an <see cref="IClassifier"/> (<c>eval --engine sim</c>); optional weight overrides.</summary>
+public sealed class SimClassifier(Simulator simulator, InputScaling scaling, IReadOnlyDictionary<string, float[]>? weightOverrides = null) : IClassifier
+{
+    public SimClassifier(string modelPath, InputScaling scaling, int threads = 0)
+        : this(Simulator.Load(modelPath, threads), scaling)
+    {
+    }
+
+    public Simulator Simulator { get; } = simulator;
+
+    public string Engine => "sim";
+
+    public int Classes => Simulator.Classes;
+
+    public void Logits(ImageSet set, int start, int count, Span<float> logits)
+    {
+        int[] dims = Simulator.ImageDims;
+        if (dims.Length != 3 || set.Rows != dims[1] || set.Cols != dims[2])
+        {
+            Throw.BadInput($"{set.Source}: images are {set.Rows}x{set.Cols} but the model's input '{Simulator.Graph.InputName}' takes [{string.Join(",", dims)}]");
+        }
+
+        var input = new float[count * Simulator.ImageSize];
+        scaling.Fill(set, start, count, dims[0], input);
+        Simulator.Run(input, count, logits, weightOverrides);
+    }
+
+    public void Dispose()
+    {
+    }
+}
