@@ -3,6 +3,8 @@ using AQ4SViT.Onnx.Emit;
 using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Models;
+using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Simulate;
 using AQ4SViT.Onnx.Validate;
 using CommandLine;
 using CommandLine.Text;
@@ -13,12 +15,19 @@ namespace AQ4SViT.Cli.Commands;
 internal sealed class ValidateCommand : ModelOptions, ICommand
 {
     /// <summary>
-    /// TODO(lead): connect the simulator here (e.g. in Program or EngineFactory:
-    /// <c>ValidateCommand.SimulatorFactory = (model, setting, scaling, threads) => new SimClassifier(...)</c>).
-    /// While null, <c>--reference</c> reports only ONNX Runtime numbers and says the simulator comparison is not connected;
-    /// <c>sim_accuracy</c>, <c>argmax_agreement</c> and <c>max_abs_logit_diff</c> are then left out of the JSON.
+    /// Runs the reference in our simulator with the emitted model's setting (read from its metadata) fake-quantized:
+    /// the weights are exactly those DequantizeLinear yields from the QDQ file. Replaceable (tests, other engines);
+    /// when null, <c>--reference</c> reports only ONNX Runtime numbers and leaves <c>sim_accuracy</c>,
+    /// <c>argmax_agreement</c> and <c>max_abs_logit_diff</c> out of the JSON.
     /// </summary>
-    internal static QuantizedSimulatorFactory? SimulatorFactory { get; set; }
+    internal static QuantizedSimulatorFactory? SimulatorFactory { get; set; } = QuantizedSimulator;
+
+    /// <summary>The simulator on the float model with the setting's fake-quantized weights as overrides.</summary>
+    public static IClassifier QuantizedSimulator(string referenceModelPath, Setting setting, InputScaling scaling, int threads)
+    {
+        var overrides = WeightQuantizer.FakeQuantizeModel(OnnxModelFile.Load(referenceModelPath), setting);
+        return new SimClassifier(Simulator.Load(referenceModelPath, threads), scaling, overrides);
+    }
 
     [Value(0, MetaName = "QUANTIZED", Required = true, HelpText = "The emitted .onnx model (QDQ or fake-quant).")]
     public string Model { get; set; } = "";

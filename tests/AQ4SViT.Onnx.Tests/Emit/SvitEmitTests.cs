@@ -38,6 +38,42 @@ public sealed class SvitEmitTests
     }
 
     [Theory]
+    [MemberData(nameof(Fixtures))]
+    public void Fixture_SimulatorWithFakeQuantOverrides_AgreesWithOrtOnQdq(string fixture)
+    {
+        using var dir = new TempDir();
+        string path = TestModels.Fixture(fixture);
+        var model = OnnxModelFile.Load(path);
+        var setting = Setting.Uniform(WeightCatalog.Find(model), Granularity.Block, 4);
+        var qdq = QdqEmitter.Write(model, setting, dir.File("q.onnx"));
+        var set = Onnx.Data.DataSplits.Select(Onnx.Data.IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist), Onnx.Data.DataSplit.Test, 32);
+        var overrides = WeightQuantizer.FakeQuantizeModel(model, setting);
+
+        using var ort = new OrtClassifier(qdq.Path, Onnx.Data.InputScaling.PixelOver255, threads: 1);
+        using var sim = new SimClassifier(Simulate.Simulator.Load(path, 1), Onnx.Data.InputScaling.PixelOver255, overrides);
+        var comparison = LogitComparison.Compare(Accuracy.Evaluate(ort, set, 32), Accuracy.Evaluate(sim, set, 32));
+
+        // Spiking layers can flip a spike on a last-bit difference, so logits agree closely but not exactly.
+        Assert.True(comparison.ArgmaxAgreement >= 0.9, $"argmax agreement {comparison.ArgmaxAgreement}");
+        Assert.True(comparison.MaxAbsLogitDiff < 0.5, $"max |diff| {comparison.MaxAbsLogitDiff}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Fixtures))]
+    public void FakeQuantizeModel_EqualsFakeQuantEmitterWeights(string fixture)
+    {
+        using var dir = new TempDir();
+        var model = OnnxModelFile.Load(TestModels.Fixture(fixture));
+        var setting = Setting.Uniform(WeightCatalog.Find(model), Granularity.Layer, 3, new QuantizationOptions(true, false));
+
+        var overrides = WeightQuantizer.FakeQuantizeModel(model, setting);
+        var emitted = OnnxModelFile.Load(FakeQuantEmitter.Write(model, setting, dir.File("fq.onnx")).Path).InitializersByName();
+
+        Assert.Equal(WeightCatalog.Find(model).Count, overrides.Count);
+        Assert.All(overrides, kv => Assert.Equal(kv.Value, Import.TensorDecoder.ToFloats(emitted[kv.Key], dir.Path)));
+    }
+
+    [Theory]
     [MemberData(nameof(RepoPaths.BundledModels), MemberType = typeof(RepoPaths))]
     public void Bundled_AllGroupsFourBits_QdqMatchesFakeQuantAndIsSmaller(string name)
     {
