@@ -44,6 +44,9 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
     [Option("threads", Default = 0, HelpText = "Threads (0: all cores).")]
     public int Threads { get; set; }
 
+    [Option("ort-fused", HelpText = "Run the quantized model with ONNX Runtime's stock QDQ fusions (MatMulNBits with int8 activations) instead of exact dequantization.")]
+    public bool OrtFused { get; set; }
+
     [Option("batch", Default = 100, HelpText = "Images per batch.")]
     public int Batch { get; set; } = 100;
 
@@ -78,7 +81,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
 
         EvalResult quantized;
         string device;
-        using (var ort = new OrtClassifier(model, scaling, Threads, Device, Message))
+        using (var ort = new OrtClassifier(model, scaling, Threads, Device, Message, OrtFused ? OrtQdq.Fused : OrtQdq.Exact))
         {
             quantized = Accuracy.Evaluate(ort, images, Batch);
             device = ort.ActualDevice;
@@ -122,6 +125,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
                 ["split"] = "test",
                 ["images"] = quantized.Images,
                 ["device"] = device,
+                ["ort_qdq"] = OrtFused ? "fused" : "exact",
                 ["ort_accuracy"] = quantized.Accuracy,
                 ["ort_images_per_second"] = quantized.ImagesPerSecond,
                 ["onnx_file_bytes"] = fileBytes,
@@ -146,7 +150,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         }
         else
         {
-            context.Output.WriteLine($"{Path.GetFileName(model)}: ONNX Runtime top-1 {quantized.Accuracy:P2} on {quantized.Images} test images ({device}, {quantized.ImagesPerSecond:F1} images/s), {fileBytes:N0} B on disk");
+            context.Output.WriteLine($"{Path.GetFileName(model)}: ONNX Runtime top-1 {quantized.Accuracy:P2} on {quantized.Images} test images ({device}, {(OrtFused ? "fused QDQ kernels" : "exact dequantization")}, {quantized.ImagesPerSecond:F1} images/s), {fileBytes:N0} B on disk");
             if (floatResult is not null && floatComparison is not null)
             {
                 context.Output.WriteLine($"  float reference: top-1 {floatResult.Accuracy:P2} (drop {(floatResult.Accuracy - quantized.Accuracy) * 100:F2} points), same top-1 class on {floatComparison.ArgmaxAgreement:P1} of images, {FileBytes(reference!):N0} B on disk");
