@@ -19,10 +19,10 @@ internal static class TestModels
     /// → MatMul(Transpose(proj.weight [5,3])) → MatMul(onnx::MatMul_9 [5,4]) → Y [N,4]. Opset 17, IR 8, TorchScript-style node scopes.
     /// <paramref name="scale"/> widens the weights (channels × scale) for size tests.
     /// </summary>
-    public static ModelProto ConvGemmMatMul(int seed = 1, int scale = 1, int opset = 17)
+    public static ModelProto ConvGemmMatMul(int seed = 1, int scale = 1, int opset = 17, int outputs = 4)
     {
         var rng = new Random(seed);
-        int c1 = 4 * scale, f = 3 * scale, p = 5 * scale, o = 4;
+        int c1 = 4 * scale, f = 3 * scale, p = 5 * scale, o = outputs;
         var g = new GraphProto { Name = "test" };
         g.Input.Add(ValueInfo("X", [-1, 2, 6, 6]));
         g.Output.Add(ValueInfo("Y", [-1, o]));
