@@ -66,8 +66,8 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
 
         string model = ResolveModel(Model);
         string? reference = Reference is null ? null : ResolveModel(Reference);
-        // The emitted model usually has no card; use the reference's (dataset, input scaling).
-        var card = ModelCard.TryLoadBeside(model);
+        // The emitted model usually has no card: use the dataset it records, else the reference's card.
+        var card = ModelCard.TryLoadBeside(model) ?? ModelEmitter.EmbeddedCard(OnnxModelFile.Load(model));
         string cardOwner = model;
         if (card is null && reference is not null)
         {

@@ -28,6 +28,26 @@ public sealed class ApplyValidateCommandTests
     }
 
     [Fact]
+    public void Validate_WithoutDataOrReference_UsesDatasetRecordedFromSourceCard()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("models/tiny"));
+        Directory.CreateDirectory(dir.File("models/datasets"));
+        Directory.CreateSymbolicLink(dir.File("models/datasets/fashion-mnist"), RepoPaths.FashionMnist);
+        File.Copy(Tests.Emit.TestModels.Fixture("sdt-tiny.onnx"), dir.File("models/tiny/model.onnx"));
+        File.WriteAllText(dir.File("models/tiny/card.json"), """{ "name": "tiny", "dataset": "fashion-mnist", "input": { "name": "input", "scaling": "pixel/255" } }""");
+        File.WriteAllText(dir.File("setting.json"), """{ "granularity": "network", "bits": { "network": 8 } }""");
+
+        int apply = Program.Main(["apply", dir.File("models/tiny/model.onnx"), "--setting", dir.File("setting.json"), "--out", dir.File("models/out/q.onnx")]);
+        int validate = Program.Main(["validate", dir.File("models/out/q.onnx"), "--limit", "10", "--threads", "1"]);
+
+        Assert.Equal(0, apply);
+        Assert.Equal(0, validate);
+        var card = AQ4SViT.Onnx.Emit.ModelEmitter.EmbeddedCard(OnnxModelFile.Load(dir.File("models/out/q.onnx")));
+        Assert.Equal("fashion-mnist", card?.Dataset);
+    }
+
+    [Fact]
     public void Apply_BadSetting_ExitThree()
     {
         using var dir = new TempDir();
