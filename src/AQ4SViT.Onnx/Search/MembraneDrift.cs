@@ -15,13 +15,18 @@ public sealed class MembraneDrift
 {
     public const double Epsilon = 1e-12;
 
-    private double _sum;
-    private int _terms;
+    private readonly List<(double Diff, double Norm)> _terms = [];
     private long _spikes;
     private long _mismatches;
 
-    /// <summary>Adds one (layer, step) term; spans hold the same neurons of all calibration images.</summary>
-    public void Add(ReadOnlySpan<float> quantized, ReadOnlySpan<float> reference)
+    /// <summary>Adds one whole (layer, step) term.</summary>
+    public void Add(ReadOnlySpan<float> quantized, ReadOnlySpan<float> reference) => Accumulate(_terms.Count, quantized, reference);
+
+    /// <summary>
+    /// Adds part of term <paramref name="term"/> (a (layer, step) pair), e.g. one chunk of the calibration images;
+    /// a term's parts are summed before its ratio is taken.
+    /// </summary>
+    public void Accumulate(int term, ReadOnlySpan<float> quantized, ReadOnlySpan<float> reference)
     {
         if (quantized.Length != reference.Length)
         {
@@ -37,8 +42,13 @@ public sealed class MembraneDrift
             norm += (double)reference[i] * reference[i];
         }
 
-        _sum += diff / (norm + Epsilon);
-        _terms++;
+        while (_terms.Count <= term)
+        {
+            _terms.Add((0, 0));
+        }
+
+        var (sumDiff, sumNorm) = _terms[term];
+        _terms[term] = (sumDiff + diff, sumNorm + norm);
     }
 
     /// <summary>Counts differing spikes (values 0/1) of one (layer, step).</summary>
@@ -55,7 +65,7 @@ public sealed class MembraneDrift
         _spikes += quantized.Length;
     }
 
-    public double Drift => _terms == 0 ? 0 : _sum / _terms;
+    public double Drift => _terms.Count == 0 ? 0 : _terms.Average(t => t.Diff / (t.Norm + Epsilon));
 
     public double SpikeMismatch => _spikes == 0 ? 0 : (double)_mismatches / _spikes;
 }
