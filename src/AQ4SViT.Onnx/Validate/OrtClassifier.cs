@@ -15,7 +15,8 @@ public sealed class OrtClassifier : IClassifier
 
     /// <param name="device">"cpu", "cuda" or "cuda:N".</param>
     /// <param name="onFallback">Told (one line) when CUDA was asked for but could not be used.</param>
-    public OrtClassifier(string modelPath, InputScaling scaling, int threads = 0, string device = "cpu", Action<string>? onFallback = null)
+    /// <param name="sessionConfig">Extra session configuration entries (e.g. <see cref="OrtQdq.Exact"/> for QDQ models).</param>
+    public OrtClassifier(string modelPath, InputScaling scaling, int threads = 0, string device = "cpu", Action<string>? onFallback = null, IReadOnlyDictionary<string, string>? sessionConfig = null)
     {
         if (!File.Exists(modelPath))
         {
@@ -26,7 +27,13 @@ public sealed class OrtClassifier : IClassifier
         ActualDevice = "cpu";
         try
         {
-            _session = new InferenceSession(modelPath, CreateOptions(threads, device, onFallback));
+            var options = CreateOptions(threads, device, onFallback);
+            foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
+            {
+                options.AddSessionConfigEntry(key, value);
+            }
+
+            _session = new InferenceSession(modelPath, options);
         }
         catch (OnnxRuntimeException e)
         {

@@ -11,10 +11,7 @@ public static class QuantizedSimulator
     /// <summary>A <see cref="QuantizedSimulatorFactory"/>: <c>validate --reference</c> compares ONNX Runtime on the emitted model with this.</summary>
     public static IClassifier Create(string referenceModelPath, Setting setting, InputScaling scaling, int threads)
     {
-        var model = OnnxModelFile.Load(referenceModelPath);
-        var catalog = WeightCatalog.Find(model);
-        var bound = setting.Bind(catalog, referenceModelPath);
-        var overrides = new FakeQuantWeights(model, catalog, bound.Options).Overrides(bound);
+        var overrides = WeightQuantizer.FakeQuantizeModel(OnnxModelFile.Load(referenceModelPath), setting);
         return new SimClassifier(Simulator.Load(referenceModelPath, threads), scaling, overrides);
     }
 }
