@@ -22,7 +22,7 @@ public sealed class FakeQuantWeights
         _originals = weights.Select(w => TensorDecoder.ToFloats(initializers[w.Name], model.BaseDirectory)).ToArray();
         for (int i = 0; i < weights.Count; i++)
         {
-            if (_originals[i].AsSpan().ContainsAnyExcept(0f) && !float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum<float>(_originals[i])))
+            if (_originals[i].Any(v => !float.IsFinite(v)))
             {
                 Throw.BadTensor(weights[i].Name, $"{model.Path}: weight holds NaN or infinity; cannot quantize non-finite values");
             }
