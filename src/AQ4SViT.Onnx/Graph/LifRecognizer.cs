@@ -44,6 +44,18 @@ public static class LifRecognizer
         /// <summary>The value of a constant whose elements are all equal, or null.</summary>
         public float? Scalar(string value)
         {
+            // Exporters may wrap Python scalars in CastLike/Cast/Identity of a constant (dynamo's onnxscript does).
+            for (int hops = 0; hops < 3 && !Constants.ContainsKey(value) && Producer.TryGetValue(value, out var wrap) &&
+                 wrap.OpType is "CastLike" or "Cast" or "Identity" && wrap.HasInput(0); hops++)
+            {
+                if (wrap.OpType == "Cast" && wrap.Int("to", 1) != 1)
+                {
+                    return null;
+                }
+
+                value = wrap.Inputs[0];
+            }
+
             if (!Constants.TryGetValue(value, out var t) || t.Length == 0)
             {
                 return null;
@@ -70,7 +82,8 @@ public static class LifRecognizer
             }
 
             var (layerTemplate, used) = match.Value;
-            var layer = layerTemplate with { Index = layers.Count, Name = UniqueName(layerTemplate.Name, layers) };
+            string name = layerTemplate.Name.Length > 0 ? layerTemplate.Name : $"lif.{layers.Count}";
+            var layer = layerTemplate with { Index = layers.Count, Name = UniqueName(name, layers) };
             layers.Add(layer);
             removed.UnionWith(used);
             replacement[concat] = new Node(OpType, layer.Name, "aq4svit", 1, [layer.Input], [layer.Output], new Dictionary<string, Import.Proto.AttributeProto>()) { Lif = layer };
@@ -387,7 +400,12 @@ public static class LifRecognizer
     {
         if (concat.Scope is { Length: > 0 } scope)
         {
-            return scope.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? scope;
+            // dynamo: "['', 'sps', 'sps.lifs.0']" → "sps.lifs.0"
+            string last = scope.Split(',').Select(p => p.Trim(' ', '[', ']', '\'', '"')).LastOrDefault(p => p.Length > 0) ?? "";
+            if (last.Length > 0)
+            {
+                return last;
+            }
         }
 
         string name = concat.Name;
@@ -397,7 +415,7 @@ public static class LifRecognizer
             return name[..cut];
         }
 
-        return used.Select(n => n.Name).Order(StringComparer.Ordinal).First();
+        return "";
     }
 
     /// <summary>Matches small expression patterns against the graph, binding variables to value names and constants to scalars.</summary>

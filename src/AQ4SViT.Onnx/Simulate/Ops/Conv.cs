@@ -172,9 +172,21 @@ internal static class Conv
                         }
 
                         var irow = plane.Slice(iy * w, w);
+                        int shift = (kx * dw) - pl;
+                        if (sw == 1)
+                        {
+                            // ix = ox + shift: one span copy for the columns inside the image, zeros around it.
+                            int lo = Math.Clamp(-shift, 0, ow);
+                            int hi = Math.Clamp(w - shift, lo, ow);
+                            orow[..lo].Clear();
+                            irow.Slice(lo + shift, hi - lo).CopyTo(orow[lo..hi]);
+                            orow[hi..].Clear();
+                            continue;
+                        }
+
                         for (int ox = 0; ox < ow; ox++)
                         {
-                            int ix = (ox * sw) - pl + (kx * dw);
+                            int ix = (ox * sw) + shift;
                             orow[ox] = (uint)ix < (uint)w ? irow[ix] : 0f;
                         }
                     }
