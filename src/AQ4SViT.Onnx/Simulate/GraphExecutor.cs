@@ -31,6 +31,8 @@ internal static class GraphExecutor
     {
         var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [graph.InputName] = input };
         var nodes = graph.Nodes;
+        var arena = new TensorArena();
+        using var scope = arena.Enter();
         for (int i = 0; i < nodes.Count; i++)
         {
             var node = nodes[i];
@@ -65,12 +67,16 @@ internal static class GraphExecutor
                 if (node.Outputs[k].Length > 0)
                 {
                     values[node.Outputs[k]] = outputs[k];
+                    arena.AddReference(outputs[k]);
                 }
             }
 
             foreach (string dead in graph.LastUse[i])
             {
-                values.Remove(dead);
+                if (values.Remove(dead, out var gone))
+                {
+                    arena.Release(gone);
+                }
             }
         }
 

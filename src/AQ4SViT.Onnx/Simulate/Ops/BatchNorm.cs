@@ -26,7 +26,7 @@ internal static class BatchNorm
             b[i] = bias.Floats[i] - (mean.Floats[i] * a[i]);
         }
 
-        var result = Tensor.NewFloats(x.Shape);
+        var result = Tensor.Uninitialized(x.Shape);
         float[] xf = x.FloatData!;
         float[] yf = result.FloatData!;
         ctx.For(n, img =>

@@ -66,7 +66,7 @@ internal static class Conv
         int p = oh * ow;
         int kdim = cg * kh * kw;
         int mg = m / group;
-        var result = Tensor.NewFloats([n, m, oh, ow]);
+        var result = Tensor.Uninitialized([n, m, oh, ow]);
 
         float[] xf = x.FloatData!;
         float[] of = result.FloatData!;

@@ -19,7 +19,7 @@ internal static class Lif
         var layer = node.Lif!;
         int steps = x.Shape[0];
         int neurons = steps == 0 ? 0 : x.Length / steps;
-        var result = Tensor.NewFloats(x.Shape);
+        var result = Tensor.Uninitialized(x.Shape);
         bool observe = ctx.Observer is { } o && o.Observes(layer);
         float[]? membrane = observe ? ArrayPool<float>.Shared.Rent(x.Length) : null;
         float[] xf = x.FloatData!;
@@ -100,6 +100,10 @@ internal static class Lif
             {
                 sf[at] = 1f;
                 v = p.Hard ? p.VReset : v - p.Threshold;
+            }
+            else
+            {
+                sf[at] = 0f;
             }
         }
     }

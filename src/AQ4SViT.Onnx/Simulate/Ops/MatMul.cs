@@ -32,7 +32,7 @@ internal static class MatMul
             outShape.Add(n);
         }
 
-        var result = Tensor.NewFloats(outShape.ToArray());
+        var result = Tensor.Uninitialized(outShape.ToArray());
         float[] fa = a.FloatData!;
         float[] fb = b.FloatData!;
         float[] fc = result.FloatData!;
@@ -98,7 +98,7 @@ internal static class MatMul
             GemmKernel.Transpose(b.Floats, fb, n, k);
         }
 
-        var result = Tensor.NewFloats([m, n]);
+        var result = Tensor.Uninitialized([m, n]);
         GemmKernel.Multiply(fa, fb, result.FloatData!, 0, 0, 0, m, k, n, ctx);
         var y = result.Floats;
         if (alpha != 1f)

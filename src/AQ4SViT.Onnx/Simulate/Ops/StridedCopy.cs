@@ -135,7 +135,7 @@ internal static class StridedCopy
     {
         if (x.IsFloat)
         {
-            var r = Tensor.NewFloats(shape, x.Kind);
+            var r = Tensor.Uninitialized(shape, x.Kind);
             Copy<float>(x.Floats, offset, strides, shape, r.Floats);
             return r;
         }
