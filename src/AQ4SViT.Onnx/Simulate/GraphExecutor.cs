@@ -58,7 +58,8 @@ internal static class GraphExecutor
             {
                 lock (s_profile)
                 {
-                    s_profile[node.OpType] = s_profile.GetValueOrDefault(node.OpType) + System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    string key = Environment.GetEnvironmentVariable("AQ4SVIT_PROFILE_NODES") == "1" ? $"{node.OpType} {node.DisplayName} {inputs[0]}" : node.OpType;
+                    s_profile[key] = s_profile.GetValueOrDefault(key) + System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                 }
             }
 
