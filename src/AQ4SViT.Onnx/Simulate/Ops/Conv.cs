@@ -75,6 +75,7 @@ internal static class Conv
 
         // Orientation: the GEMM's inner axpy runs over its N; take the larger of P (pixels) and Mg (channels).
         // W·col writes the output directly; colᵀ·Wᵀ skips zero (non-spiking) inputs but needs a transpose back.
+        // Measured: colᵀ·Wᵀ with the sparse kernel loses to W·col on 28×28 spike maps (im2colᵀ + transpose back); keep it for few pixels.
         bool pixelsInner = p >= mg;
         float[] wt = pixelsInner ? w.FloatData! : TransposeWeights(w, group, mg, kdim);
         ctx.For(n * group, job =>
@@ -204,13 +205,23 @@ internal static class Conv
             for (int ox = 0; ox < ow; ox++)
             {
                 var row = col.Slice(((oy * ow) + ox) * kdim, kdim);
+                int iy0 = (oy * sh) - pt;
+                int ix0 = (ox * sw) - pl;
+                bool inside = iy0 >= 0 && iy0 + ((kh - 1) * dh) < h && ix0 >= 0 && ix0 + ((kw - 1) * dw) < w;
                 int q = 0;
                 for (int ci = 0; ci < c; ci++)
                 {
                     var plane = x.Slice(ci * h * w, h * w);
                     for (int ky = 0; ky < kh; ky++)
                     {
-                        int iy = (oy * sh) - pt + (ky * dh);
+                        int iy = iy0 + (ky * dh);
+                        if (inside && dw == 1)
+                        {
+                            plane.Slice((iy * w) + ix0, kw).CopyTo(row.Slice(q, kw));
+                            q += kw;
+                            continue;
+                        }
+
                         if ((uint)iy >= (uint)h)
                         {
                             row.Slice(q, kw).Clear();
@@ -220,7 +231,7 @@ internal static class Conv
 
                         for (int kx = 0; kx < kw; kx++)
                         {
-                            int ix = (ox * sw) - pl + (kx * dw);
+                            int ix = ix0 + (kx * dw);
                             row[q++] = (uint)ix < (uint)w ? plane[(iy * w) + ix] : 0f;
                         }
                     }
