@@ -7,6 +7,9 @@ internal static class CommandCatalog
     [
         typeof(InspectCommand),
         typeof(EvalCommand),
+        typeof(SearchCommand),
+        typeof(ApplyCommand),
+        typeof(ValidateCommand),
         typeof(BenchCommand),
     ];
 }

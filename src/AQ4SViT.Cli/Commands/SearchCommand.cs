@@ -1,0 +1,219 @@
+using System.Globalization;
+using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Models;
+using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Search;
+using CommandLine;
+using CommandLine.Text;
+using Spectre.Console;
+
+namespace AQ4SViT.Cli.Commands;
+
+[Verb("search", HelpText = "Find per-layer weight bit-widths under an accuracy budget (drift-gated greedy or beam), then emit the quantized model and a report.")]
+internal sealed class SearchCommand : ModelOptions, ICommand
+{
+    [Value(0, MetaName = "MODEL", HelpText = "The float .onnx model (default: the bundled Spikformer).")]
+    public string? Model { get; set; }
+
+    [Option("strategy", Default = "greedy", HelpText = "greedy, beam, sensitivity (manual baseline) or greedy-ungated.")]
+    public string Strategy { get; set; } = "greedy";
+
+    [Option("beam-width", Default = 4, HelpText = "Settings kept each round by beam.")]
+    public int BeamWidth { get; set; } = 4;
+
+    [Option("max-drop", Default = 1.5, HelpText = "Largest accuracy drop allowed on the search split, in percentage points.")]
+    public double MaxDrop { get; set; } = 1.5;
+
+    [Option("bits", Default = "2,3,4,5,6,8", HelpText = "Bit-widths to choose from (2–8 and 16).")]
+    public string Bits { get; set; } = "2,3,4,5,6,8";
+
+    [Option("granularity", Default = "layer", HelpText = "Finest weight grouping: network, block or layer.")]
+    public string Granularity { get; set; } = "layer";
+
+    [Option("calib", Default = 128, HelpText = "Calibration images (from the search split) for the drift proxy.")]
+    public int Calib { get; set; } = 128;
+
+    [Option("search-limit", Default = SearchDefaults.SearchImages, HelpText = "Images of the search split used for full evaluations (0: all).")]
+    public int SearchLimit { get; set; } = SearchDefaults.SearchImages;
+
+    [Option("test-limit", Default = 0, HelpText = "Images of the test split for the final report (0: all).")]
+    public int TestLimit { get; set; }
+
+    [Option("per-tensor", HelpText = "One scale per tensor instead of per output channel.")]
+    public bool PerTensor { get; set; }
+
+    [Option("asymmetric", HelpText = "Asymmetric quantization (min/max with a zero point) instead of symmetric.")]
+    public bool Asymmetric { get; set; }
+
+    [Option("gate-margin", Default = 1.0, HelpText = "Multiplies the learned drift threshold (>1 gates less).")]
+    public double GateMargin { get; set; } = 1.0;
+
+    [Option("audit-gate", Default = 0, HelpText = "Fully evaluate up to N gated-out candidates at the end and report how many would have passed.")]
+    public int AuditGate { get; set; }
+
+    [Option("seed", Default = 1, HelpText = "Seed for the gate audit's sample.")]
+    public int Seed { get; set; } = 1;
+
+    [Option("out", Default = "out/search", HelpText = "Folder for the quantized models, setting, report, plot, log and checkpoint.")]
+    public string Out { get; set; } = "out/search";
+
+    [Option("resume", HelpText = "Continue from --out's state.json.")]
+    public bool Resume { get; set; }
+
+    [Option("threads", Default = 0, HelpText = "Simulator threads (0: all cores).")]
+    public int Threads { get; set; }
+
+    [Option("batch", Default = 100, HelpText = "Images per simulator batch.")]
+    public int Batch { get; set; } = 100;
+
+    [Option("quiet", HelpText = "No progress, only the result (and errors).")]
+    public bool Quiet { get; set; }
+
+    [Usage(ApplicationAlias = "aq4svit")]
+    public static IEnumerable<Example> Examples =>
+    [
+        new("Greedy search on the bundled Spikformer, at most 1.5 points lost", new SearchCommand { Out = "out/search" }),
+        new("Beam search of width 4 on your own model and data", new SearchCommand { Model = "my/model.onnx", Data = "my/data", Strategy = "beam", Out = "out/beam" }),
+    ];
+
+    public int Run(CommandContext context)
+    {
+        var options = new SearchOptions
+        {
+            Strategy = SearchRunner.ParseStrategy(Strategy),
+            BeamWidth = BeamWidth,
+            MaxDrop = MaxDrop,
+            Bits = ParseBits(Bits),
+            Granularity = Granularities.TryParse(Granularity, out var g) ? g : Throw.BadInput<Granularity>($"--granularity must be network, block or layer, got '{Granularity}'"),
+            CalibrationImages = Calib,
+            GateMargin = GateMargin,
+            AuditGate = AuditGate,
+            Seed = Seed,
+        };
+        options.Validate();
+        if (SearchLimit < 0 || TestLimit < 0 || Batch < 1)
+        {
+            Throw.BadInput($"--search-limit and --test-limit must be ≥ 0 and --batch ≥ 1 (got {SearchLimit}, {TestLimit}, {Batch})");
+        }
+
+        string model = ResolveModel(Model);
+        var card = ModelCard.TryLoadBeside(model);
+        var job = new SearchJob
+        {
+            ModelPath = model,
+            Data = LoadData(model, card),
+            OutDirectory = Out,
+            Scaling = ResolveScaling(card),
+            Options = options,
+            Quantization = new QuantizationOptions(PerChannel: !PerTensor, Symmetric: !Asymmetric),
+            SearchLimit = SearchLimit == 0 ? null : SearchLimit,
+            TestLimit = TestLimit == 0 ? null : TestLimit,
+            Resume = Resume,
+            Threads = Threads,
+            Batch = Batch,
+        };
+
+        SearchReport report;
+        try
+        {
+            report = Quiet || Json ? SearchRunner.Run(job, context.Cancellation) : RunWithProgress(job, context);
+        }
+        catch (OperationCanceledException)
+        {
+            context.Info($"aq4svit: search interrupted; progress saved in {Path.Combine(Out, SearchRunner.StateFile)} — run again with --resume to continue");
+            throw;
+        }
+
+        if (Json)
+        {
+            context.Output.WriteLine(report.ToJson());
+        }
+        else
+        {
+            WriteSummary(context, report);
+        }
+
+        return ExitCodes.Success;
+    }
+
+    private static SearchReport RunWithProgress(SearchJob job, CommandContext context)
+    {
+        if (!CommandContext.Interactive)
+        {
+            // Redirected: plain lines, one per full evaluation.
+            return SearchRunner.Run(job with
+            {
+                Info = line => context.Info(line),
+                Progress = new SyncProgress(p =>
+                {
+                    if (p.Decision != "gated")
+                    {
+                        context.Info(FormatProgress(p));
+                    }
+                }),
+            }, context.Cancellation);
+        }
+
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        SearchReport? report = null;
+        var started = DateTime.UtcNow;
+        console.Status().Spinner(Spinner.Known.Dots).Start("preparing", status =>
+        {
+            report = SearchRunner.Run(job with
+            {
+                Info = line => status.Status(Markup.Escape(line)),
+                Progress = new SyncProgress(p =>
+                {
+                    status.Status(Markup.Escape($"{FormatProgress(p)} · {(DateTime.UtcNow - started).TotalSeconds:0}s"));
+                    if (p.Decision != "gated")
+                    {
+                        console.MarkupLine(Markup.Escape(FormatProgress(p)));
+                    }
+                }),
+            }, context.Cancellation);
+        });
+        return report!;
+    }
+
+    private static string FormatProgress(SearchProgress p) =>
+        string.Create(CultureInfo.InvariantCulture, $"{p.Phase} round {p.Round}: {p.Decision}, saving {p.Saving:P1}{(p.Drop is { } d ? $", drop {d:0.00} pts {(p.Passed == true ? "pass" : "fail")}" : "")} · {p.FullEvaluations} full, {p.ProxyEvaluations} proxy");
+
+    private static void WriteSummary(CommandContext context, SearchReport r)
+    {
+        var c = CultureInfo.InvariantCulture;
+        context.Output.WriteLine(string.Create(c, $"{r.Strategy}: memory saving {r.MemorySaving:P1} ({r.QuantizedWeightBytes:N0} of {r.Fp32WeightBytes:N0} weight bytes), quantized.onnx {r.OnnxFileBytes:N0} bytes"));
+        context.Output.WriteLine(string.Create(c, $"  search split: float {r.FpAccuracySearch:P2} → {r.QAccuracySearch:P2} (drop {r.AccuracyDropSearch:0.00} pts, budget {r.MaxDrop:0.##})"));
+        context.Output.WriteLine(string.Create(c, $"  test split:   float {r.FpAccuracyTest:P2} → {r.QAccuracyTest:P2} (drop {r.AccuracyDropTest:0.00} pts)"));
+        context.Output.WriteLine(string.Create(c, $"  cost: {r.SearchSeconds:0.0} s, {r.FullEvaluations} full evaluations, {r.ProxyEvaluations} drift proxies, {r.GatedOut} gated out; drift–drop Spearman {(r.ProxySpearman is { } s ? s.ToString("0.00", c) : "n/a")}"));
+        context.Output.WriteLine(string.Create(c, $"  bits: {string.Join(" ", r.Groups.Select(g => $"{g.Name}={(g.Bits == BitVector.Fp32 ? "fp32" : g.Bits.ToString(c))}"))}"));
+    }
+
+    private static int[] ParseBits(string text)
+    {
+        var bits = new List<int>();
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int b) || !(b is >= 2 and <= 8 or 16))
+            {
+                Throw.BadInput($"--bits: '{part}' is not a bit-width in 2–8 or 16");
+            }
+
+            bits.Add(b);
+        }
+
+        return bits.Count > 0 ? bits.ToArray() : Throw.BadInput<int[]>("--bits: give at least one bit-width");
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
+    private sealed class SyncProgress(Action<SearchProgress> report) : IProgress<SearchProgress>
+    {
+        public void Report(SearchProgress value) => report(value);
+    }
+}
+
+/// <summary>Defaults chosen so that the README's main command finishes in about five minutes on 2 cores.</summary>
+internal static class SearchDefaults
+{
+    public const int SearchImages = 0;
+}

@@ -1,0 +1,170 @@
+using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Emit;
+using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Models;
+using AQ4SViT.Onnx.Validate;
+using CommandLine;
+using CommandLine.Text;
+
+namespace AQ4SViT.Cli.Commands;
+
+[Verb("validate", HelpText = "Run an emitted (quantized) model in ONNX Runtime on the test split; with --reference, compare with our simulator.")]
+internal sealed class ValidateCommand : ModelOptions, ICommand
+{
+    /// <summary>
+    /// TODO(lead): connect the simulator here (e.g. in Program or EngineFactory:
+    /// <c>ValidateCommand.SimulatorFactory = (model, setting, scaling, threads) => new SimClassifier(...)</c>).
+    /// While null, <c>--reference</c> reports only ONNX Runtime numbers and says the simulator comparison is not connected;
+    /// <c>sim_accuracy</c>, <c>argmax_agreement</c> and <c>max_abs_logit_diff</c> are then left out of the JSON.
+    /// </summary>
+    internal static QuantizedSimulatorFactory? SimulatorFactory { get; set; }
+
+    [Value(0, MetaName = "QUANTIZED", Required = true, HelpText = "The emitted .onnx model (QDQ or fake-quant).")]
+    public string Model { get; set; } = "";
+
+    [Option("reference", HelpText = "The float model it was made from: also run it (ONNX Runtime) and compare the quantized model with our simulator.")]
+    public string? Reference { get; set; }
+
+    [Option("limit", HelpText = "Only the first N images of the test split.")]
+    public int? Limit { get; set; }
+
+    [Option("device", Default = "cpu", HelpText = "cpu or cuda[:N] (falls back to the CPU with a message).")]
+    public string Device { get; set; } = "cpu";
+
+    [Option("threads", Default = 0, HelpText = "Threads (0: all cores).")]
+    public int Threads { get; set; }
+
+    [Option("batch", Default = 100, HelpText = "Images per batch.")]
+    public int Batch { get; set; } = 100;
+
+    [Usage(ApplicationAlias = "aq4svit")]
+    public static IEnumerable<Example> Examples =>
+    [
+        new("Top-1 of a QDQ model in ONNX Runtime on the test split, next to its float reference",
+            new ValidateCommand { Model = "out/quantized.onnx", Reference = "models/spikformer-fmnist/model.onnx" }),
+    ];
+
+    public int Run(CommandContext context)
+    {
+        if (Batch < 1)
+        {
+            Throw.BadInput($"--batch must be at least 1, got {Batch}");
+        }
+
+        string model = ResolveModel(Model);
+        string? reference = Reference is null ? null : ResolveModel(Reference);
+        // The emitted model usually has no card; use the reference's (dataset, input scaling).
+        var card = ModelCard.TryLoadBeside(model);
+        string cardOwner = model;
+        if (card is null && reference is not null)
+        {
+            card = ModelCard.TryLoadBeside(reference);
+            cardOwner = reference;
+        }
+
+        var scaling = ResolveScaling(card);
+        var images = DataSplits.Select(LoadData(cardOwner, card), DataSplit.Test, Limit);
+        void Message(string line) => context.Info($"aq4svit: {line}");
+
+        EvalResult quantized;
+        string device;
+        using (var ort = new OrtClassifier(model, scaling, Threads, Device, Message))
+        {
+            quantized = Accuracy.Evaluate(ort, images, Batch);
+            device = ort.ActualDevice;
+        }
+
+        EvalResult? floatResult = null;
+        EvalResult? simResult = null;
+        LogitComparison? simComparison = null;
+        LogitComparison? floatComparison = null;
+        if (reference is not null)
+        {
+            using (var ort = new OrtClassifier(reference, scaling, Threads, Device, Message))
+            {
+                floatResult = Accuracy.Evaluate(ort, images, Batch);
+            }
+
+            floatComparison = LogitComparison.Compare(quantized, floatResult);
+            var setting = ModelEmitter.EmbeddedSetting(OnnxModelFile.Load(model));
+            if (SimulatorFactory is null)
+            {
+                Message("simulator comparison is not connected yet; reporting ONNX Runtime numbers only");
+            }
+            else if (setting is null)
+            {
+                Message($"{model} records no setting (metadata '{ModelEmitter.SettingMetadataKey}'); cannot run the simulator with the same bits");
+            }
+            else
+            {
+                using var sim = SimulatorFactory(reference, setting, scaling, Threads);
+                simResult = Accuracy.Evaluate(sim, images, Batch);
+                simComparison = LogitComparison.Compare(quantized, simResult);
+            }
+        }
+
+        long fileBytes = FileBytes(model);
+        if (Json)
+        {
+            var json = new Dictionary<string, object?>
+            {
+                ["model"] = Path.GetFullPath(model),
+                ["split"] = "test",
+                ["images"] = quantized.Images,
+                ["device"] = device,
+                ["ort_accuracy"] = quantized.Accuracy,
+                ["ort_images_per_second"] = quantized.ImagesPerSecond,
+                ["onnx_file_bytes"] = fileBytes,
+            };
+            if (floatResult is not null && floatComparison is not null)
+            {
+                json["reference"] = Path.GetFullPath(reference!);
+                json["fp_ort_accuracy"] = floatResult.Accuracy;
+                json["accuracy_drop"] = (floatResult.Accuracy - quantized.Accuracy) * 100;
+                json["fp_argmax_agreement"] = floatComparison.ArgmaxAgreement;
+                json["reference_onnx_file_bytes"] = FileBytes(reference!);
+            }
+
+            if (simResult is not null && simComparison is not null)
+            {
+                json["sim_accuracy"] = simResult.Accuracy;
+                json["argmax_agreement"] = simComparison.ArgmaxAgreement;
+                json["max_abs_logit_diff"] = simComparison.MaxAbsLogitDiff;
+            }
+
+            context.WriteJson(json);
+        }
+        else
+        {
+            context.Output.WriteLine($"{Path.GetFileName(model)}: ONNX Runtime top-1 {quantized.Accuracy:P2} on {quantized.Images} test images ({device}, {quantized.ImagesPerSecond:F1} images/s), {fileBytes:N0} B on disk");
+            if (floatResult is not null && floatComparison is not null)
+            {
+                context.Output.WriteLine($"  float reference: top-1 {floatResult.Accuracy:P2} (drop {(floatResult.Accuracy - quantized.Accuracy) * 100:F2} points), same top-1 class on {floatComparison.ArgmaxAgreement:P1} of images, {FileBytes(reference!):N0} B on disk");
+            }
+
+            if (simResult is not null && simComparison is not null)
+            {
+                context.Output.WriteLine($"  simulator: top-1 {simResult.Accuracy:P2}, argmax agreement {simComparison.ArgmaxAgreement:P2}, max |logit diff| {simComparison.MaxAbsLogitDiff:G4}");
+            }
+        }
+
+        return ExitCodes.Success;
+    }
+
+    /// <summary>The model file plus its external data file(s).</summary>
+    private static long FileBytes(string path)
+    {
+        var model = OnnxModelFile.Load(path);
+        long bytes = new FileInfo(path).Length;
+        foreach (string data in model.Graph.Initializer.Where(TensorDecoder.IsExternal)
+                     .Select(t => t.ExternalData.FirstOrDefault(e => e.Key == "location")?.Value)
+                     .OfType<string>().Distinct(StringComparer.Ordinal))
+        {
+            string file = Path.Combine(model.BaseDirectory, data);
+            bytes += File.Exists(file) ? new FileInfo(file).Length : 0;
+        }
+
+        return bytes;
+    }
+}

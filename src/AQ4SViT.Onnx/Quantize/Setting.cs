@@ -1,0 +1,253 @@
+using System.Text;
+using System.Text.Json;
+using AQ4SViT.Onnx.Emit;
+using AQ4SViT.Onnx.Errors;
+
+namespace AQ4SViT.Onnx.Quantize;
+
+/// <summary>
+/// Bits for every weight group (32 = FP32, left untouched). Immutable; <see cref="With"/> makes a changed copy.
+/// A setting is <em>bound</em> when it knows its groups' members (from a model's <see cref="WeightCatalog"/>); only a
+/// bound setting can answer <see cref="BitsOfWeight"/> at block granularity. Groups a setting does not name stay FP32.
+/// <para>setting.json: <c>{ "granularity": "layer", "per_channel": true, "symmetric": true, "bits": { "&lt;group&gt;": 4, ... } }</c>.</para>
+/// </summary>
+public sealed class Setting
+{
+    public const int Fp32 = 32;
+
+    private readonly Dictionary<string, int> _bits;
+    private readonly List<string> _order;
+    private readonly Dictionary<string, string>? _groupOfWeight;
+
+    public Setting(Granularity granularity, IReadOnlyDictionary<string, int> bits, QuantizationOptions? options = null, IReadOnlyList<WeightGroup>? groups = null)
+        : this(granularity, bits.Select(kv => (kv.Key, kv.Value)), options, groups, "setting")
+    {
+    }
+
+    private Setting(Granularity granularity, IEnumerable<(string Group, int Bits)> bits, QuantizationOptions? options, IReadOnlyList<WeightGroup>? groups, string source)
+    {
+        Granularity = granularity;
+        Options = options ?? QuantizationOptions.Default;
+        Groups = groups;
+        _bits = new Dictionary<string, int>(StringComparer.Ordinal);
+        _order = [];
+        foreach (var (group, b) in bits)
+        {
+            if (!IsAllowedBits(b))
+            {
+                Throw.BadInput($"{source}: group '{group}': bits {b} not allowed (2–8, 16 or 32)");
+            }
+
+            if (!_bits.TryAdd(group, b))
+            {
+                Throw.BadInput($"{source}: group '{group}' given twice");
+            }
+
+            _order.Add(group);
+        }
+
+        if (groups is not null)
+        {
+            _groupOfWeight = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var g in groups)
+            {
+                foreach (string w in g.Weights)
+                {
+                    _groupOfWeight[w] = g.Name;
+                }
+            }
+
+            var known = groups.Select(g => g.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (string group in _order)
+            {
+                if (!known.Contains(group))
+                {
+                    Throw.BadInput($"{source}: unknown group '{group}' at {Granularities.Name(granularity)} granularity (the model's groups: {Preview(groups.Select(g => g.Name))})");
+                }
+            }
+
+            // Save in the model's group order, so files are stable whatever order bits were given in.
+            var rank = groups.Select((g, i) => (g.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
+            _order.Sort((a, b) => rank[a].CompareTo(rank[b]));
+        }
+    }
+
+    public Granularity Granularity { get; }
+
+    public QuantizationOptions Options { get; }
+
+    /// <summary>Group → bits, as given (groups not named here are FP32).</summary>
+    public IReadOnlyDictionary<string, int> Bits => _bits;
+
+    /// <summary>The groups this setting is bound to, or null when it was loaded without a model.</summary>
+    public IReadOnlyList<WeightGroup>? Groups { get; }
+
+    public bool IsBound => Groups is not null;
+
+    public static bool IsAllowedBits(int bits) => bits is >= 2 and <= 8 or 16 or Fp32;
+
+    /// <summary>Bits of a group (32 when the setting does not name it).</summary>
+    public int BitsOfGroup(string group) => _bits.TryGetValue(group, out int b) ? b : Fp32;
+
+    /// <summary>Bits of a weight initializer: its group's bits, or 32 when the weight is in no group this setting names.</summary>
+    public int BitsOfWeight(string weightName)
+    {
+        if (_groupOfWeight is not null)
+        {
+            return _groupOfWeight.TryGetValue(weightName, out string? group) ? BitsOfGroup(group) : Fp32;
+        }
+
+        return Granularity switch
+        {
+            Granularity.Layer => BitsOfGroup(weightName),
+            Granularity.Network => BitsOfGroup(WeightCatalog.NetworkGroupName),
+            _ => throw new InvalidOperationException("a block-granularity setting must be bound to the model's weights (Bind) before asking a weight's bits"),
+        };
+    }
+
+    /// <summary>Every group of <paramref name="weights"/> at <paramref name="granularity"/> set to <paramref name="bits"/>.</summary>
+    public static Setting Uniform(IReadOnlyList<QuantizableWeight> weights, Granularity granularity, int bits, QuantizationOptions? options = null)
+    {
+        var groups = WeightCatalog.Groups(weights, granularity);
+        return new Setting(granularity, groups.Select(g => (g.Name, bits)), options, groups, "setting");
+    }
+
+    /// <summary>A setting over the model's groups; unknown groups and bad bit-widths are <see cref="BadInputException"/>s.</summary>
+    public static Setting Create(IReadOnlyList<QuantizableWeight> weights, Granularity granularity, IReadOnlyDictionary<string, int> bits, QuantizationOptions? options = null) =>
+        new(granularity, bits.Select(kv => (kv.Key, kv.Value)), options, WeightCatalog.Groups(weights, granularity), "setting");
+
+    /// <summary>A copy with <paramref name="group"/> at <paramref name="bits"/>.</summary>
+    public Setting With(string group, int bits)
+    {
+        var list = _order.Select(g => (g, g == group ? bits : _bits[g])).ToList();
+        if (!_bits.ContainsKey(group))
+        {
+            list.Add((group, bits));
+        }
+
+        return new Setting(Granularity, list, Options, Groups, "setting");
+    }
+
+    /// <summary>This setting checked against, and bound to, a model's weights (unknown groups name <paramref name="source"/>).</summary>
+    public Setting Bind(IReadOnlyList<QuantizableWeight> weights, string source = "setting") =>
+        new(Granularity, _order.Select(g => (g, _bits[g])), Options, WeightCatalog.Groups(weights, Granularity), source);
+
+    /// <summary>Reads setting.json without a model (groups unchecked); see <see cref="Load(string, IReadOnlyList{QuantizableWeight})"/>.</summary>
+    public static Setting Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            Throw.FileMissing(path, "setting file");
+        }
+
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (IOException e)
+        {
+            return Throw.BadInput<Setting>($"{path}: cannot read ({e.Message})", e);
+        }
+
+        return Parse(text, path);
+    }
+
+    /// <summary>Reads setting.json and binds it to the model's weights: unknown groups are a <see cref="BadInputException"/> naming the file and the group.</summary>
+    public static Setting Load(string path, IReadOnlyList<QuantizableWeight> weights) => Load(path).Bind(weights, path);
+
+    /// <summary>Parses setting JSON; <paramref name="source"/> names it in error messages.</summary>
+    public static Setting Parse(string json, string source)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            return Throw.BadInput<Setting>($"{source}: not valid JSON ({e.Message})", e);
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                Throw.BadInput($"{source}: expected a JSON object with \"granularity\" and \"bits\"");
+            }
+
+            if (!root.TryGetProperty("granularity", out var g) || g.ValueKind != JsonValueKind.String || !Granularities.TryParse(g.GetString(), out var granularity))
+            {
+                return Throw.BadInput<Setting>($"{source}: \"granularity\" must be \"network\", \"block\" or \"layer\"");
+            }
+
+            bool perChannel = Flag(root, "per_channel", source);
+            bool symmetric = Flag(root, "symmetric", source);
+            if (!root.TryGetProperty("bits", out var bits) || bits.ValueKind != JsonValueKind.Object)
+            {
+                return Throw.BadInput<Setting>($"{source}: \"bits\" must be an object mapping group names to bits");
+            }
+
+            var list = new List<(string, int)>();
+            foreach (var p in bits.EnumerateObject())
+            {
+                if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int b))
+                {
+                    return Throw.BadInput<Setting>($"{source}: group '{p.Name}': bits must be an integer (2–8, 16 or 32), got {p.Value.GetRawText()}");
+                }
+
+                list.Add((p.Name, b));
+            }
+
+            return new Setting(granularity, list, new QuantizationOptions(perChannel, symmetric), null, source);
+        }
+    }
+
+    private static bool Flag(JsonElement root, string name, string source)
+    {
+        if (!root.TryGetProperty(name, out var value))
+        {
+            return true;
+        }
+
+        return value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => Throw.BadInput<bool>($"{source}: \"{name}\" must be true or false"),
+        };
+    }
+
+    /// <summary>The setting as setting.json text (indented, groups in model order when bound, LF line ends).</summary>
+    public string ToJson()
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n" }))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("granularity", Granularities.Name(Granularity));
+            writer.WriteBoolean("per_channel", Options.PerChannel);
+            writer.WriteBoolean("symmetric", Options.Symmetric);
+            writer.WriteStartObject("bits");
+            foreach (string group in _order)
+            {
+                writer.WriteNumber(group, _bits[group]);
+            }
+
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
+    }
+
+    /// <summary>Writes setting.json atomically.</summary>
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
+
+    private static string Preview(IEnumerable<string> names)
+    {
+        var list = names.ToList();
+        return list.Count <= 8 ? string.Join(", ", list) : string.Join(", ", list.Take(8)) + $", … ({list.Count} in all)";
+    }
+}

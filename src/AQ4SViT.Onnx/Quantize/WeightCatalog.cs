@@ -1,0 +1,238 @@
+using System.Text.RegularExpressions;
+using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Import.Proto;
+using DataType = AQ4SViT.Onnx.Import.Proto.TensorProto.Types.DataType;
+
+namespace AQ4SViT.Onnx.Quantize;
+
+/// <summary>
+/// Finds the weights a search may quantize and groups them.
+/// <para>A weight is a FLOAT initializer of rank ≥ 2 that is the W of a Conv, the B of a Gemm, or an operand of a MatMul,
+/// directly or through a chain of Transpose/Identity nodes (the dynamo exporter feeds Linear weights through Transpose).</para>
+/// <para>Blocks come from the PyTorch module path of the weight, read (first that works) from the initializer name
+/// (<c>blocks.0.attn.q.linear.weight</c>, dynamo), the consuming node's scope name (<c>/blocks.0/attn/q/linear/MatMul</c>,
+/// TorchScript) or its <c>pkg.torch.onnx.name_scopes</c> metadata (dynamo); see <see cref="BlockOf"/>.</para>
+/// </summary>
+public static partial class WeightCatalog
+{
+    public const string NetworkGroupName = "network";
+
+    public static IReadOnlyList<QuantizableWeight> Find(OnnxModelFile model)
+    {
+        var graph = model.Graph;
+        var initializers = model.InitializersByName();
+        var producers = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
+        foreach (var node in graph.Node)
+        {
+            foreach (string output in node.Output)
+            {
+                producers.TryAdd(output, node);
+            }
+        }
+
+        var found = new List<QuantizableWeight>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in graph.Node)
+        {
+            if (node.Domain is not ("" or "ai.onnx"))
+            {
+                continue;
+            }
+
+            switch (node.OpType)
+            {
+                case "Conv" when node.Input.Count > 1:
+                    Consider(node, node.Input[1], _ => 0);
+                    break;
+                case "Gemm" when node.Input.Count > 1:
+                    bool transB = node.Attribute.FirstOrDefault(a => a.Name == "transB")?.I == 1;
+                    Consider(node, node.Input[1], _ => transB ? 0 : 1);
+                    break;
+                case "MatMul" when node.Input.Count == 2:
+                    // Y = A·B: B [.., K, N] has its output channels on the last axis, A [.., M, K] on the second to last.
+                    Consider(node, node.Input[1], rank => rank - 1);
+                    Consider(node, node.Input[0], rank => rank - 2);
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        return found;
+
+        void Consider(NodeProto consumer, string input, Func<int, int> axisAtConsumer)
+        {
+            // Walk back through Transpose/Identity to an initializer; the permutation maps the consumer's axis back.
+            var perms = new List<long[]>();
+            string name = input;
+            while (!initializers.ContainsKey(name) && producers.TryGetValue(name, out var p) && p.Input.Count == 1 && p.OpType is "Transpose" or "Identity" && p.Domain is "" or "ai.onnx")
+            {
+                if (p.OpType == "Transpose")
+                {
+                    perms.Add(p.Attribute.FirstOrDefault(a => a.Name == "perm")?.Ints.ToArray() ?? []);
+                }
+
+                name = p.Input[0];
+            }
+
+            if (!initializers.TryGetValue(name, out var tensor) || (DataType)tensor.DataType != DataType.Float || tensor.Dims.Count < 2 || seen.Contains(name))
+            {
+                return;
+            }
+
+            int rank = tensor.Dims.Count;
+            int axis = axisAtConsumer(rank);
+            for (int i = 0; i < perms.Count; i++)
+            {
+                long[] perm = perms[i];
+                // Transpose output axis j is input axis perm[j]; an empty perm reverses the axes.
+                axis = perm.Length == 0 ? rank - 1 - axis : (int)perm[axis];
+            }
+
+            if (axis < 0 || axis >= rank)
+            {
+                return;
+            }
+
+            seen.Add(name);
+            long[] shape = TensorDecoder.Dims(tensor);
+            string nodeName = string.IsNullOrEmpty(consumer.Name) ? consumer.Output.FirstOrDefault() ?? consumer.OpType : consumer.Name;
+            string? module = ModulePathOfInitializer(name) ?? ModulePathOfNode(consumer) ??
+                (producers.TryGetValue(input, out var first) && input != name ? ModulePathOfNode(first) : null);
+            string block = module is null or "" ? name : BlockOf(module);
+            found.Add(new QuantizableWeight(name, shape, TensorDecoder.ElementCount(tensor), consumer.OpType, nodeName, axis, block));
+        }
+    }
+
+    /// <summary>
+    /// The groups of <paramref name="weights"/> at a granularity, in graph order of their first weight.
+    /// Network: one group "network". Block: one per <see cref="QuantizableWeight.Block"/>. Layer: one per weight, named after it.
+    /// </summary>
+    public static IReadOnlyList<WeightGroup> Groups(IReadOnlyList<QuantizableWeight> weights, Granularity granularity)
+    {
+        switch (granularity)
+        {
+            case Granularity.Network:
+                return weights.Count == 0 ? [] : [new WeightGroup(NetworkGroupName, weights.Select(w => w.Name).ToList(), weights.Sum(w => w.Params))];
+            case Granularity.Layer:
+                return weights.Select(w => new WeightGroup(w.Name, [w.Name], w.Params)).ToList();
+            case Granularity.Block:
+                var order = new List<string>();
+                var members = new Dictionary<string, List<QuantizableWeight>>(StringComparer.Ordinal);
+                foreach (var w in weights)
+                {
+                    if (!members.TryGetValue(w.Block, out var list))
+                    {
+                        members[w.Block] = list = [];
+                        order.Add(w.Block);
+                    }
+
+                    list.Add(w);
+                }
+
+                return order.Select(b => new WeightGroup(b, members[b].Select(w => w.Name).ToList(), members[b].Sum(w => w.Params))).ToList();
+            default:
+                throw new ArgumentOutOfRangeException(nameof(granularity));
+        }
+    }
+
+    /// <summary>The group a weight belongs to at a granularity.</summary>
+    public static string GroupOf(QuantizableWeight weight, Granularity granularity) => granularity switch
+    {
+        Granularity.Network => NetworkGroupName,
+        Granularity.Block => weight.Block,
+        Granularity.Layer => weight.Name,
+        _ => throw new ArgumentOutOfRangeException(nameof(granularity)),
+    };
+
+    /// <summary>
+    /// The block of a PyTorch module path (segments split at '.'):
+    /// <list type="number">
+    /// <item>a trailing numeric segment (the layer's index in an nn.Sequential such as conv+BN) is dropped once;</item>
+    /// <item>if a numeric segment follows the first segment's container at position i (e.g. <c>blocks.0</c>) and at
+    /// least two named segments follow it, the block is the path up to the first of them: <c>blocks.0.attn.q.linear</c> →
+    /// <c>blocks.0.attn</c>, <c>blocks.0.mlp.fc1</c> → <c>blocks.0.mlp</c>;</item>
+    /// <item>otherwise the path up to and including the first numeric segment: <c>sps.convs.0</c> → <c>sps.convs.0</c>;</item>
+    /// <item>a path without numbers is its own block: <c>sps.rpe</c>, <c>head</c>, <c>patch_embed.proj_conv</c>.</item>
+    /// </list>
+    /// </summary>
+    public static string BlockOf(string modulePath)
+    {
+        var segments = modulePath.Split('.', StringSplitOptions.RemoveEmptyEntries).ToList();
+        if (segments.Count > 1 && IsIndex(segments[^1]))
+        {
+            segments.RemoveAt(segments.Count - 1);
+        }
+
+        int index = segments.FindIndex(1, IsIndex);
+        if (index < 0)
+        {
+            return string.Join('.', segments);
+        }
+
+        int named = segments.Skip(index + 1).Count(s => !IsIndex(s));
+        int take = named >= 2 ? index + 2 : index + 1;
+        return string.Join('.', segments.Take(take));
+    }
+
+    /// <summary>The module path in a parameter name like <c>blocks.0.attn.q.linear.weight</c>; null for exporter names (<c>onnx::MatMul_12</c>, <c>val_3</c>).</summary>
+    public static string? ModulePathOfInitializer(string name)
+    {
+        var m = ParameterName().Match(name);
+        return m.Success ? m.Groups[1].Value : null;
+    }
+
+    /// <summary>
+    /// The module path of a node: from a TorchScript scope name (<c>/sps/convs.0/convs.0.0/Conv</c> → <c>sps.convs.0.0</c>)
+    /// or from dynamo's <c>pkg.torch.onnx.name_scopes</c> metadata (the deepest module). Null when neither is there.
+    /// </summary>
+    public static string? ModulePathOfNode(NodeProto node)
+    {
+        foreach (var entry in node.MetadataProps)
+        {
+            if (entry.Key == "pkg.torch.onnx.name_scopes")
+            {
+                var scopes = QuotedString().Matches(entry.Value).Select(m => m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value).ToList();
+                // Cumulative module paths, first "" (root), last the node's own name.
+                for (int i = scopes.Count - 2; i >= 0; i--)
+                {
+                    if (scopes[i].Length > 0)
+                    {
+                        return scopes[i];
+                    }
+                }
+            }
+        }
+
+        string name = node.Name;
+        if (!name.StartsWith('/'))
+        {
+            return null;
+        }
+
+        var parts = name.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var path = new List<string>();
+        for (int i = 0; i < parts.Length - 1; i++)
+        {
+            // TorchScript repeats the parent's name for children of containers: "convs.0" then "convs.0.0".
+            if (path.Count > 0 && parts[i].StartsWith(path[^1] + ".", StringComparison.Ordinal))
+            {
+                path[^1] = parts[i];
+            }
+            else
+            {
+                path.Add(parts[i]);
+            }
+        }
+
+        return path.Count == 0 ? null : string.Join('.', path);
+    }
+
+    private static bool IsIndex(string segment) => segment.Length > 0 && segment.All(char.IsAsciiDigit);
+
+    [GeneratedRegex(@"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\.(?:weight|bias)$")]
+    private static partial Regex ParameterName();
+
+    [GeneratedRegex(@"'((?:[^'\\]|\\.)*)'|""((?:[^""\\]|\\.)*)""")]
+    private static partial Regex QuotedString();
+}

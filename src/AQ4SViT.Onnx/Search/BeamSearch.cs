@@ -1,0 +1,210 @@
+using AQ4SViT.Onnx.Quantize;
+
+namespace AQ4SViT.Onnx.Search;
+
+/// <summary>
+/// The AQ4SViT search: greedy (beam width 1) and beam (width K), hierarchical over granularities
+/// network → block → layer, with candidates screened by membrane drift before any full evaluation.
+/// <para>
+/// Each round, from every setting in the beam: the one-step moves (lower one group to its next narrower
+/// bit-width; in the network phase, to every narrower one) are scored by drift and ranked by memory saved
+/// per unit of drift. To spend few full evaluations, the longest prefixes of that ranking (all moves, half,
+/// a quarter, …) are offered too, each as one combined candidate. The pool is tried smallest-memory first;
+/// a candidate the <see cref="DriftGate"/> rejects is skipped, the others are fully evaluated until K pass
+/// the accuracy budget. The K smallest of the old beam and the new passers form the next beam; a round where
+/// none passes ends the phase.
+/// The result is the smallest passing setting seen.
+/// </para>
+/// </summary>
+public sealed class BeamSearch(SearchContext context)
+{
+    private readonly DriftGate _gate = new(context.Options.GateMargin, context.Options.Strategy != SearchStrategy.GreedyUngated);
+    private readonly List<(BitVector Setting, ProxyScore Proxy)> _rejected = [];
+    private int _gatedOut;
+    private int _rounds;
+
+    public SearchOutcome Run()
+    {
+        var options = context.Options;
+        int width = options.EffectiveBeamWidth;
+        int[] levels = options.LevelsDescending;
+        context.EvaluateFloat();
+        var beam = new List<BitVector> { context.Fp32 };
+        var best = (Setting: context.Fp32, Accuracy: context.FpAccuracy);
+        var visited = new HashSet<string>(StringComparer.Ordinal) { context.Fp32.Key };
+
+        foreach (var granularity in Phases(options.Granularity))
+        {
+            string phase = granularity.ToString().ToLowerInvariant();
+            var groups = context.Backend.Groups(granularity);
+            for (int round = 1; ; round++)
+            {
+                context.Cancellation.ThrowIfCancellationRequested();
+                _rounds++;
+                var pool = BuildPool(beam, groups, levels, granularity == Granularity.Network, visited);
+                var passing = new List<BitVector>();
+                foreach (var candidate in pool)
+                {
+                    if (!visited.Add(candidate.Setting.Key))
+                    {
+                        continue;
+                    }
+
+                    double threshold = _gate.Threshold;
+                    if (!_gate.Admits(candidate.Proxy.Drift))
+                    {
+                        _gatedOut++;
+                        _rejected.Add((candidate.Setting, candidate.Proxy));
+                        context.LogGated(candidate.Setting, phase, round, candidate.Move, candidate.Proxy, threshold);
+                        continue;
+                    }
+
+                    var (accuracy, _, passed) = context.Evaluate(candidate.Setting, phase, round, candidate.Move, candidate.Proxy, threshold);
+                    _gate.Learn(candidate.Proxy.Drift, passed);
+                    if (!passed)
+                    {
+                        continue;
+                    }
+
+                    passing.Add(candidate.Setting);
+                    long bits = candidate.Setting.TotalBits(context.Backend.WeightParams);
+                    long bestBits = best.Setting.TotalBits(context.Backend.WeightParams);
+                    if (bits < bestBits || (bits == bestBits && accuracy > best.Accuracy))
+                    {
+                        best = (candidate.Setting, accuracy);
+                    }
+
+                    if (passing.Count == width)
+                    {
+                        break;
+                    }
+                }
+
+                if (passing.Count == 0)
+                {
+                    break;
+                }
+
+                // Keep the K smallest of the old beam and the new passers: a state is only dropped for smaller ones.
+                beam = beam.Concat(passing)
+                    .DistinctBy(b => b.Key)
+                    .OrderBy(b => b.TotalBits(context.Backend.WeightParams))
+                    .ThenBy(b => context.Journal.Proxy(b, context.Cancellation).Drift)
+                    .ThenBy(b => b.Key, StringComparer.Ordinal)
+                    .Take(width)
+                    .ToList();
+            }
+        }
+
+        var (audited, wouldPass) = Audit();
+        return new SearchOutcome
+        {
+            Best = best.Setting,
+            BestSearchAccuracy = best.Accuracy,
+            FpSearchAccuracy = context.FpAccuracy,
+            GatedOut = _gatedOut,
+            Rounds = _rounds,
+            Evaluated = context.Evaluated,
+            Frontier = context.Frontier,
+            AuditedCandidates = audited,
+            AuditedWouldPass = wouldPass,
+        };
+    }
+
+    /// <summary>Network first, then each finer granularity up to <paramref name="finest"/>.</summary>
+    public static IEnumerable<Granularity> Phases(Granularity finest)
+    {
+        for (var g = Granularity.Network; g <= finest; g++)
+        {
+            yield return g;
+        }
+    }
+
+    private sealed record Candidate(BitVector Setting, ProxyScore Proxy, string Move, long TotalBits);
+
+    private List<Candidate> BuildPool(List<BitVector> beam, IReadOnlyList<SearchGroup> groups, int[] levels, bool everyLevel, HashSet<string> visited)
+    {
+        var pool = new Dictionary<string, Candidate>(StringComparer.Ordinal);
+        var parameters = context.Backend.WeightParams;
+        foreach (var state in beam)
+        {
+            var singles = new List<(Candidate Candidate, SearchGroup Group, int Bits, double Ratio)>();
+            foreach (var group in groups)
+            {
+                int current = group.Weights.Max(w => state[w]);
+                foreach (int bits in levels.Where(l => l < current))
+                {
+                    var setting = state.With(group.Weights, bits);
+                    if (!visited.Contains(setting.Key))
+                    {
+                        var proxy = context.Journal.Proxy(setting, context.Cancellation);
+                        long saved = state.TotalBits(parameters) - setting.TotalBits(parameters);
+                        var candidate = new Candidate(setting, proxy, $"{group.Name}:{current}->{bits}", setting.TotalBits(parameters));
+                        singles.Add((candidate, group, bits, saved / (proxy.Drift + MembraneDrift.Epsilon)));
+                    }
+
+                    if (!everyLevel)
+                    {
+                        break;
+                    }
+                }
+            }
+
+            foreach (var single in singles)
+            {
+                pool.TryAdd(single.Candidate.Setting.Key, single.Candidate);
+            }
+
+            // Longest prefixes of the saving-per-drift ranking as combined candidates (one group moves once).
+            var ranked = singles.OrderByDescending(s => s.Ratio).DistinctBy(s => s.Group.Name).ToList();
+            for (int m = ranked.Count; m >= 2; m = (m + 1) / 2)
+            {
+                var setting = state;
+                foreach (var (_, group, bits, _) in ranked.Take(m))
+                {
+                    setting = setting.With(group.Weights, bits);
+                }
+
+                if (!pool.ContainsKey(setting.Key) && !visited.Contains(setting.Key))
+                {
+                    var proxy = context.Journal.Proxy(setting, context.Cancellation);
+                    pool[setting.Key] = new Candidate(setting, proxy, $"top {m} moves", setting.TotalBits(parameters));
+                }
+
+                if (m == 2)
+                {
+                    break;
+                }
+            }
+        }
+
+        return pool.Values
+            .OrderBy(c => c.TotalBits)
+            .ThenBy(c => c.Proxy.Drift)
+            .ThenBy(c => c.Setting.Key, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>Fully evaluates a seeded sample of gated-out candidates: how many would have passed?</summary>
+    private (int Audited, int WouldPass) Audit()
+    {
+        int n = Math.Min(context.Options.AuditGate, _rejected.Count);
+        if (n == 0)
+        {
+            return (0, 0);
+        }
+
+        var random = new Random(context.Options.Seed);
+        int wouldPass = 0;
+        foreach (var (setting, proxy) in _rejected.OrderBy(_ => random.Next()).Take(n))
+        {
+            var (_, _, passed) = context.Evaluate(setting, "audit", 0, "gated-out sample", proxy, _gate.Threshold, "audit");
+            if (passed)
+            {
+                wouldPass++;
+            }
+        }
+
+        return (n, wouldPass);
+    }
+}

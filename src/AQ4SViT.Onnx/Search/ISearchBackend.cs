@@ -1,0 +1,27 @@
+namespace AQ4SViT.Onnx.Search;
+
+/// <summary>The cheap score of a candidate: how far its membrane potentials move from the float model's.</summary>
+/// <param name="Drift">See <see cref="MembraneDrift"/> for the exact definition.</param>
+/// <param name="SpikeMismatch">Fraction of spike outputs (all LIF layers, steps, neurons, calibration images) that differ from the float model's.</param>
+/// <param name="Kind">"membrane" normally; "logit" when the model has no LIF layer and drift falls back to the logits.</param>
+public sealed record ProxyScore(double Drift, double SpikeMismatch, string Kind = "membrane");
+
+/// <summary>What the search needs from an engine: a proxy on the calibration batch and a full evaluation on the search split.</summary>
+public interface ISearchBackend
+{
+    /// <summary>Quantizable weights in catalog order (names) and their parameter counts.</summary>
+    IReadOnlyList<string> WeightNames { get; }
+
+    IReadOnlyList<long> WeightParams { get; }
+
+    /// <summary>Weight groups (indices into <see cref="WeightNames"/>) at a granularity, in graph order.</summary>
+    IReadOnlyList<SearchGroup> Groups(Quantize.Granularity granularity);
+
+    ProxyScore Proxy(BitVector setting, CancellationToken cancellation);
+
+    /// <summary>Top-1 accuracy (0–1) on the search split.</summary>
+    double SearchAccuracy(BitVector setting, CancellationToken cancellation);
+}
+
+/// <summary>A set of weights that move together, by index into the backend's weight list.</summary>
+public sealed record SearchGroup(string Name, IReadOnlyList<int> Weights, long Params);

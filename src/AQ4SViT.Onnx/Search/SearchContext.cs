@@ -1,0 +1,99 @@
+namespace AQ4SViT.Onnx.Search;
+
+/// <summary>What every strategy shares: the backend behind the journal, the options, the float baseline, the log.</summary>
+public sealed class SearchContext
+{
+    private int _logIndex;
+    private readonly List<(double Drift, double Drop, bool Passed)> _evaluated = [];
+    private readonly List<(long, double)> _frontier = [];
+
+    public SearchContext(ISearchBackend backend, EvaluationJournal journal, SearchOptions options, Action<CandidateRecord>? log, IProgress<SearchProgress>? progress, CancellationToken cancellation)
+    {
+        Backend = backend;
+        Journal = journal;
+        Options = options;
+        Log = log;
+        Progress = progress;
+        Cancellation = cancellation;
+        Fp32 = BitVector.AllFloat(backend.WeightNames.Count);
+        Fp32Bits = Fp32.TotalBits(backend.WeightParams);
+    }
+
+    public ISearchBackend Backend { get; }
+    public EvaluationJournal Journal { get; }
+    public SearchOptions Options { get; }
+    public Action<CandidateRecord>? Log { get; }
+    public IProgress<SearchProgress>? Progress { get; }
+    public CancellationToken Cancellation { get; }
+    public BitVector Fp32 { get; }
+    public long Fp32Bits { get; }
+
+    public double FpAccuracy { get; private set; }
+
+    public IReadOnlyList<(double Drift, double Drop, bool Passed)> Evaluated => _evaluated;
+    public IReadOnlyList<(long TotalBits, double Accuracy)> Frontier => _frontier;
+
+    public double Saving(BitVector setting) => 1.0 - ((double)setting.TotalBits(Backend.WeightParams) / Fp32Bits);
+
+    /// <summary>Evaluates the float model on the search split: the reference for every drop.</summary>
+    public double EvaluateFloat()
+    {
+        FpAccuracy = Journal.Accuracy(Fp32, Cancellation, out _);
+        _frontier.Add((Fp32Bits, FpAccuracy));
+        return FpAccuracy;
+    }
+
+    /// <summary>Full evaluation; returns the drop in points and whether it meets the budget. Logs the candidate.</summary>
+    public (double Accuracy, double Drop, bool Passed) Evaluate(BitVector setting, string phase, int round, string move, ProxyScore? proxy, double? gate, string decision = "evaluated")
+    {
+        double accuracy = Journal.Accuracy(setting, Cancellation, out bool cached);
+        double drop = (FpAccuracy - accuracy) * 100.0;
+        bool passed = drop <= Options.MaxDrop + 1e-9;
+        if (proxy is not null && decision == "evaluated")
+        {
+            _evaluated.Add((proxy.Drift, drop, passed));
+        }
+
+        _frontier.Add((setting.TotalBits(Backend.WeightParams), accuracy));
+        Log?.Invoke(new CandidateRecord
+        {
+            Index = ++_logIndex,
+            Phase = phase,
+            Round = round,
+            Move = move,
+            Bits = setting.Key,
+            MemorySaving = Saving(setting),
+            Drift = proxy?.Drift,
+            SpikeMismatch = proxy?.SpikeMismatch,
+            Decision = decision,
+            Accuracy = accuracy,
+            Drop = drop,
+            Passed = passed,
+            GateThreshold = gate is { } g && double.IsFinite(g) ? g : null,
+            Cached = cached,
+        });
+        Progress?.Report(new SearchProgress(phase, round, Journal.FullEvaluations, Journal.ProxyEvaluations, decision, Saving(setting), drop, passed));
+        return (accuracy, drop, passed);
+    }
+
+    public void LogGated(BitVector setting, string phase, int round, string move, ProxyScore proxy, double gate)
+    {
+        Log?.Invoke(new CandidateRecord
+        {
+            Index = ++_logIndex,
+            Phase = phase,
+            Round = round,
+            Move = move,
+            Bits = setting.Key,
+            MemorySaving = Saving(setting),
+            Drift = proxy.Drift,
+            SpikeMismatch = proxy.SpikeMismatch,
+            Decision = "gated",
+            GateThreshold = double.IsFinite(gate) ? gate : null,
+        });
+        Progress?.Report(new SearchProgress(phase, round, Journal.FullEvaluations, Journal.ProxyEvaluations, "gated", Saving(setting), null, null));
+    }
+}
+
+/// <summary>A progress tick: where the search is and what the last candidate did.</summary>
+public sealed record SearchProgress(string Phase, int Round, int FullEvaluations, int ProxyEvaluations, string Decision, double Saving, double? Drop, bool? Passed);

@@ -1,0 +1,88 @@
+using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Quantize;
+
+namespace AQ4SViT.Onnx.Search;
+
+public enum SearchStrategy
+{
+    /// <summary>Hierarchical greedy with drift gating (a beam of width 1).</summary>
+    Greedy,
+
+    /// <summary>Hierarchical beam search with drift gating, keeping the K best settings each round.</summary>
+    Beam,
+
+    /// <summary>The manual state of the art (QSViT-style): per-group sensitivity sweep, combine, back off.</summary>
+    Sensitivity,
+
+    /// <summary>Greedy with the gate open: every candidate considered gets a full evaluation.</summary>
+    GreedyUngated,
+}
+
+/// <summary>Everything that decides a search's outcome; its <see cref="Fingerprint"/> guards <c>--resume</c>.</summary>
+public sealed record SearchOptions
+{
+    public SearchStrategy Strategy { get; init; } = SearchStrategy.Greedy;
+    public int BeamWidth { get; init; } = 4;
+
+    /// <summary>Largest allowed accuracy drop on the search split, in percentage points.</summary>
+    public double MaxDrop { get; init; } = 1.5;
+
+    /// <summary>Bit-widths the search may assign (besides FP32), e.g. 2,3,4,5,6,8.</summary>
+    public IReadOnlyList<int> Bits { get; init; } = [2, 3, 4, 5, 6, 8];
+
+    /// <summary>The finest granularity; greedy and beam go network → block → … → this.</summary>
+    public Granularity Granularity { get; init; } = Granularity.Layer;
+
+    public int CalibrationImages { get; init; } = 128;
+    public double GateMargin { get; init; } = 1.0;
+
+    /// <summary>Fully evaluate up to this many gated-out candidates at the end, to audit the gate.</summary>
+    public int AuditGate { get; init; }
+
+    public int Seed { get; init; } = 1;
+
+    public int EffectiveBeamWidth => Strategy == SearchStrategy.Beam ? BeamWidth : 1;
+
+    /// <summary>Bits sorted from widest to narrowest.</summary>
+    public int[] LevelsDescending => Bits.Distinct().OrderDescending().ToArray();
+
+    public void Validate()
+    {
+        foreach (int b in Bits)
+        {
+            if (b is < 2 or > 16)
+            {
+                Throw.BadInput($"--bits: {b} is outside 2–16");
+            }
+        }
+
+        if (Bits.Count == 0)
+        {
+            Throw.BadInput("--bits: give at least one bit-width");
+        }
+
+        if (!double.IsFinite(MaxDrop) || MaxDrop < 0)
+        {
+            Throw.BadInput($"--max-drop must be a non-negative number of points, got {MaxDrop}");
+        }
+
+        if (BeamWidth < 1)
+        {
+            Throw.BadInput($"--beam-width must be at least 1, got {BeamWidth}");
+        }
+
+        if (CalibrationImages < 1)
+        {
+            Throw.BadInput($"--calib must be at least 1, got {CalibrationImages}");
+        }
+
+        if (!(GateMargin > 0))
+        {
+            Throw.BadInput($"--gate-margin must be positive, got {GateMargin}");
+        }
+    }
+
+    /// <summary>The options that change which candidates are evaluated and what they score.</summary>
+    public string Fingerprint =>
+        $"{Strategy}|k={EffectiveBeamWidth}|drop={MaxDrop:R}|bits={string.Join(",", LevelsDescending)}|g={Granularity}|calib={CalibrationImages}|margin={GateMargin:R}|seed={Seed}";
+}

@@ -1,0 +1,20 @@
+namespace AQ4SViT.Onnx.Search;
+
+/// <summary>What a strategy found, and what it cost.</summary>
+public sealed record SearchOutcome
+{
+    public required BitVector Best { get; init; }
+    public required double BestSearchAccuracy { get; init; }
+    public required double FpSearchAccuracy { get; init; }
+    public int GatedOut { get; init; }
+    public int Rounds { get; init; }
+
+    /// <summary>(drift, drop in points, passed) of every fully evaluated candidate that has a drift.</summary>
+    public IReadOnlyList<(double Drift, double Drop, bool Passed)> Evaluated { get; init; } = [];
+
+    /// <summary>(total bits, search accuracy) of every fully evaluated candidate, for the Pareto plot.</summary>
+    public IReadOnlyList<(long TotalBits, double Accuracy)> Frontier { get; init; } = [];
+
+    public int AuditedCandidates { get; init; }
+    public int AuditedWouldPass { get; init; }
+}

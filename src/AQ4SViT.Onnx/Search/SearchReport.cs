@@ -1,0 +1,104 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace AQ4SViT.Onnx.Search;
+
+/// <summary><c>report.json</c>: the chosen setting, its accuracy on both splits, its memory, and what the search cost.</summary>
+public sealed record SearchReport
+{
+    public string Model { get; init; } = "";
+    public string Strategy { get; init; } = "";
+    public int BeamWidth { get; init; }
+    public double MaxDrop { get; init; }
+    public string Granularity { get; init; } = "";
+    public IReadOnlyList<int> BitChoices { get; init; } = [];
+    public int CalibrationImages { get; init; }
+    public int SearchImages { get; init; }
+    public int TestImages { get; init; }
+    public double FpAccuracySearch { get; init; }
+    public double FpAccuracyTest { get; init; }
+    public double QAccuracySearch { get; init; }
+    public double QAccuracyTest { get; init; }
+    public double AccuracyDropSearch { get; init; }
+    public double AccuracyDropTest { get; init; }
+    public long WeightParams { get; init; }
+    public long Fp32WeightBytes { get; init; }
+    public long QuantizedWeightBytes { get; init; }
+    public long ScaleOverheadBytes { get; init; }
+    public double MemorySaving { get; init; }
+    public long Fp32FileBytes { get; init; }
+    public long OnnxFileBytes { get; init; }
+    public long FakequantFileBytes { get; init; }
+    public string NotQuantized { get; init; } = "biases, BatchNorm parameters and all other initializers stay float32";
+    public IReadOnlyDictionary<string, int> Bits { get; init; } = new Dictionary<string, int>();
+    public IReadOnlyList<GroupRow> Groups { get; init; } = [];
+    public double SearchSeconds { get; init; }
+    public int FullEvaluations { get; init; }
+    public int ProxyEvaluations { get; init; }
+    public int GatedOut { get; init; }
+    public int Rounds { get; init; }
+    public double? ProxySpearman { get; init; }
+    public string DriftKind { get; init; } = "membrane";
+    public int AuditedCandidates { get; init; }
+    public int AuditedWouldPass { get; init; }
+    public bool Resumed { get; init; }
+
+    public sealed record GroupRow(string Name, long Params, int Bits);
+
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, s_json);
+
+    public static SearchReport FromJson(string json) => JsonSerializer.Deserialize<SearchReport>(json, s_json)!;
+
+    /// <summary>A human-readable summary: per-group bits and params, accuracy, memory, search cost.</summary>
+    public string ToMarkdown()
+    {
+        var c = CultureInfo.InvariantCulture;
+        var md = new StringBuilder();
+        md.AppendLine(c, $"# AQ4SViT search report: {Path.GetFileName(Path.GetDirectoryName(Model))}");
+        md.AppendLine();
+        md.AppendLine(c, $"Strategy **{Strategy}**{(Strategy == "beam" ? $" (width {BeamWidth})" : "")}, budget {MaxDrop:0.##} points on the search split, granularity {Granularity}, bits {{{string.Join(", ", BitChoices)}}}.");
+        md.AppendLine();
+        md.AppendLine("| | float | quantized | drop (points) |");
+        md.AppendLine("| --- | ---: | ---: | ---: |");
+        md.AppendLine(c, $"| search split ({SearchImages} images) | {FpAccuracySearch:P2} | {QAccuracySearch:P2} | {AccuracyDropSearch:0.00} |");
+        md.AppendLine(c, $"| test split ({TestImages} images) | {FpAccuracyTest:P2} | {QAccuracyTest:P2} | {AccuracyDropTest:0.00} |");
+        md.AppendLine();
+        md.AppendLine("| memory | bytes |");
+        md.AppendLine("| --- | ---: |");
+        md.AppendLine(c, $"| float32 weights ({WeightParams:N0} params) | {Fp32WeightBytes:N0} |");
+        md.AppendLine(c, $"| quantized weights (Σ params·bits/8) | {QuantizedWeightBytes:N0} |");
+        md.AppendLine(c, $"| scale / zero-point overhead | {ScaleOverheadBytes:N0} |");
+        md.AppendLine(c, $"| **memory saving** | **{MemorySaving:P1}** |");
+        md.AppendLine(c, $"| float model file | {Fp32FileBytes:N0} |");
+        md.AppendLine(c, $"| quantized.onnx (QDQ) | {OnnxFileBytes:N0} |");
+        md.AppendLine(c, $"| quantized.fakequant.onnx | {FakequantFileBytes:N0} |");
+        md.AppendLine();
+        md.AppendLine(c, $"Not quantized: {NotQuantized}.");
+        md.AppendLine();
+        md.AppendLine(c, $"Search cost: {SearchSeconds:0.0} s, {FullEvaluations} full evaluations, {ProxyEvaluations} drift proxies ({CalibrationImages} calibration images), {GatedOut} candidates gated out, {Rounds} rounds.");
+        md.AppendLine(c, $"Spearman correlation of drift ({DriftKind}) with accuracy drop over fully evaluated candidates: {(ProxySpearman is { } r ? r.ToString("0.000", c) : "n/a")}.");
+        if (AuditedCandidates > 0)
+        {
+            md.AppendLine(c, $"Gate audit: {AuditedWouldPass} of {AuditedCandidates} gated-out candidates would have passed.");
+        }
+
+        md.AppendLine();
+        md.AppendLine("| group | params | bits |");
+        md.AppendLine("| --- | ---: | ---: |");
+        foreach (var g in Groups)
+        {
+            md.AppendLine(c, $"| {g.Name} | {g.Params:N0} | {(g.Bits == BitVector.Fp32 ? "FP32" : g.Bits.ToString(c))} |");
+        }
+
+        return md.ToString();
+    }
+}

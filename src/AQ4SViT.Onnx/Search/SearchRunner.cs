@@ -1,0 +1,212 @@
+using System.Text.Json;
+using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Emit;
+using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Simulate;
+
+namespace AQ4SViT.Onnx.Search;
+
+/// <summary>Everything a search run needs; the CLI fills it from options.</summary>
+public sealed record SearchJob
+{
+    public required string ModelPath { get; init; }
+    public required ImageSet Data { get; init; }
+    public required string OutDirectory { get; init; }
+    public InputScaling Scaling { get; init; } = InputScaling.PixelOver255;
+    public SearchOptions Options { get; init; } = new();
+    public QuantizationOptions Quantization { get; init; } = QuantizationOptions.Default;
+    public int? SearchLimit { get; init; }
+    public int? TestLimit { get; init; }
+    public bool Resume { get; init; }
+    public int Threads { get; init; }
+    public int Batch { get; init; } = 100;
+    public Action<CandidateRecord>? OnCandidate { get; init; }
+    public IProgress<SearchProgress>? Progress { get; init; }
+
+    /// <summary>One-line status messages (loading, evaluating the test split, writing files).</summary>
+    public Action<string>? Info { get; init; }
+}
+
+/// <summary>
+/// Runs a search end to end: prepare the model and the float reference, search on the search split, evaluate
+/// the chosen setting once on the test split, emit the quantized models and write the report files.
+/// </summary>
+public static class SearchRunner
+{
+    public const string StateFile = "state.json";
+    public const string LogFile = "search.log.jsonl";
+    private static readonly JsonSerializerOptions s_logJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static SearchReport Run(SearchJob job, CancellationToken cancellation)
+    {
+        var options = job.Options;
+        options.Validate();
+        string outDir = PrepareOutDirectory(job.OutDirectory);
+
+        job.Info?.Invoke($"loading {job.ModelPath}");
+        var model = OnnxModelFile.Load(job.ModelPath);
+        var catalog = WeightCatalog.Find(model);
+        if (catalog.Count == 0)
+        {
+            Throw.BadFile(job.ModelPath, "no quantizable weights (Conv, Gemm or MatMul with an initializer)");
+        }
+
+        var simulator = Simulator.Load(job.ModelPath, job.Threads);
+        var search = DataSplits.Select(job.Data, DataSplit.Search, job.SearchLimit);
+        var test = DataSplits.Select(job.Data, DataSplit.Test, job.TestLimit);
+        var calibration = search.Slice(0, Math.Min(options.CalibrationImages, search.Count));
+        job.Info?.Invoke($"float reference on {calibration.Count} calibration images; {catalog.Count} quantizable weights, {simulator.LifLayers.Count} LIF layers");
+        var backend = new SimulatorBackend(simulator, new FakeQuantWeights(model, catalog, job.Quantization), calibration, search, test, job.Scaling, job.Batch);
+        if (backend.DriftKind == "logit")
+        {
+            job.Info?.Invoke("the model has no LIF layer: membrane drift is unavailable, the gate uses logit drift instead");
+        }
+
+        string fingerprint = $"{options.Fingerprint}|model={Path.GetFileName(job.ModelPath)}:{new FileInfo(job.ModelPath).Length}|search={search.Count}|{job.Quantization}";
+        var journal = new EvaluationJournal(backend, Path.Combine(outDir, StateFile), fingerprint, job.Resume);
+        if (journal.Resumed)
+        {
+            job.Info?.Invoke($"resuming from {Path.Combine(outDir, StateFile)}");
+        }
+
+        SearchOutcome outcome;
+        using (var log = new StreamWriter(Path.Combine(outDir, LogFile), append: false))
+        {
+            void OnCandidate(CandidateRecord record)
+            {
+                log.WriteLine(JsonSerializer.Serialize(record, s_logJson));
+                log.Flush();
+                job.OnCandidate?.Invoke(record);
+            }
+
+            var context = new SearchContext(backend, journal, options, OnCandidate, job.Progress, cancellation);
+            try
+            {
+                outcome = options.Strategy == SearchStrategy.Sensitivity
+                    ? new SensitivitySearch(context).Run()
+                    : new BeamSearch(context).Run();
+            }
+            finally
+            {
+                journal.Checkpoint();
+            }
+        }
+
+        double searchSeconds = journal.ElapsedSeconds;
+        job.Info?.Invoke($"evaluating float and chosen settings on the test split ({test.Count} images)");
+        double fpTest = backend.TestAccuracy(BitVector.AllFloat(catalog.Count), cancellation);
+        double qTest = backend.TestAccuracy(outcome.Best, cancellation);
+
+        var granularity = options.Granularity;
+        var setting = ToSetting(catalog, outcome.Best, granularity, job.Quantization);
+        setting.Save(Path.Combine(outDir, "setting.json"));
+        job.Info?.Invoke("writing quantized.onnx and quantized.fakequant.onnx");
+        var qdq = ModelEmitter.Write(model, setting, Path.Combine(outDir, "quantized.onnx"), EmitFormat.Qdq);
+        var fake = ModelEmitter.Write(model, setting, Path.Combine(outDir, "quantized.fakequant.onnx"), EmitFormat.FakeQuant);
+        var memory = qdq.Memory;
+
+        var spearman = Statistics.Spearman(outcome.Evaluated.Select(e => e.Drift).ToList(), outcome.Evaluated.Select(e => e.Drop).ToList());
+        var groups = WeightCatalog.Groups(catalog, granularity);
+        var report = new SearchReport
+        {
+            Model = Path.GetFullPath(job.ModelPath),
+            Strategy = StrategyName(options.Strategy),
+            BeamWidth = options.EffectiveBeamWidth,
+            MaxDrop = options.MaxDrop,
+            Granularity = Granularities.Name(granularity),
+            BitChoices = options.LevelsDescending.Order().ToArray(),
+            CalibrationImages = calibration.Count,
+            SearchImages = search.Count,
+            TestImages = test.Count,
+            FpAccuracySearch = outcome.FpSearchAccuracy,
+            FpAccuracyTest = fpTest,
+            QAccuracySearch = outcome.BestSearchAccuracy,
+            QAccuracyTest = qTest,
+            AccuracyDropSearch = (outcome.FpSearchAccuracy - outcome.BestSearchAccuracy) * 100,
+            AccuracyDropTest = (fpTest - qTest) * 100,
+            WeightParams = memory.WeightParams,
+            Fp32WeightBytes = memory.Fp32WeightBytes,
+            QuantizedWeightBytes = (long)Math.Ceiling(memory.QuantizedWeightBytes),
+            ScaleOverheadBytes = (long)Math.Ceiling(memory.ScaleOverheadBytes),
+            MemorySaving = memory.MemorySaving,
+            Fp32FileBytes = FileBytes(job.ModelPath),
+            OnnxFileBytes = qdq.TotalBytes,
+            FakequantFileBytes = fake.TotalBytes,
+            Bits = groups.ToDictionary(g => g.Name, g => setting.BitsOfGroup(g.Name)),
+            Groups = groups.Select(g => new SearchReport.GroupRow(g.Name, g.Params, setting.BitsOfGroup(g.Name))).ToArray(),
+            SearchSeconds = searchSeconds,
+            FullEvaluations = journal.FullEvaluations,
+            ProxyEvaluations = journal.ProxyEvaluations,
+            GatedOut = outcome.GatedOut,
+            Rounds = outcome.Rounds,
+            ProxySpearman = double.IsNaN(spearman) ? null : spearman,
+            DriftKind = backend.DriftKind,
+            AuditedCandidates = outcome.AuditedCandidates,
+            AuditedWouldPass = outcome.AuditedWouldPass,
+            Resumed = journal.Resumed,
+        };
+
+        AtomicFile.WriteAllText(Path.Combine(outDir, "report.json"), report.ToJson());
+        AtomicFile.WriteAllText(Path.Combine(outDir, "report.md"), report.ToMarkdown());
+        var chosen = (outcome.Best.TotalBits(backend.WeightParams), outcome.BestSearchAccuracy);
+        byte[] png = ParetoPlot.Render(outcome.Frontier, chosen, outcome.FpSearchAccuracy, options.MaxDrop, $"{report.Strategy}: {Path.GetFileName(Path.GetDirectoryName(report.Model))}");
+        AtomicFile.Write(Path.Combine(outDir, "pareto.png"), s => s.Write(png));
+        return report;
+    }
+
+    public static string StrategyName(SearchStrategy strategy) => strategy switch
+    {
+        SearchStrategy.Greedy => "greedy",
+        SearchStrategy.Beam => "beam",
+        SearchStrategy.Sensitivity => "sensitivity",
+        SearchStrategy.GreedyUngated => "greedy-ungated",
+        _ => throw new ArgumentOutOfRangeException(nameof(strategy)),
+    };
+
+    public static SearchStrategy ParseStrategy(string text) => text.ToLowerInvariant() switch
+    {
+        "greedy" => SearchStrategy.Greedy,
+        "beam" => SearchStrategy.Beam,
+        "sensitivity" => SearchStrategy.Sensitivity,
+        "greedy-ungated" => SearchStrategy.GreedyUngated,
+        _ => Throw.BadInput<SearchStrategy>($"--strategy must be greedy, beam, sensitivity or greedy-ungated, got '{text}'"),
+    };
+
+    /// <summary>The search's per-weight bits as a setting over the groups of <paramref name="granularity"/>.</summary>
+    public static Setting ToSetting(IReadOnlyList<QuantizableWeight> catalog, BitVector bits, Granularity granularity, QuantizationOptions quantization)
+    {
+        var perGroup = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < catalog.Count; i++)
+        {
+            string group = WeightCatalog.GroupOf(catalog[i], granularity);
+            perGroup[group] = perGroup.TryGetValue(group, out int b) ? Math.Max(b, bits[i]) : bits[i];
+        }
+
+        return Setting.Create(catalog, granularity, perGroup, quantization);
+    }
+
+    private static string PrepareOutDirectory(string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(path);
+            string probe = Path.Combine(path, $".write-test-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+            return path;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Throw.BadInput<string>($"--out {path}: not a writable folder ({e.Message})", e);
+        }
+    }
+
+    private static long FileBytes(string modelPath)
+    {
+        long bytes = new FileInfo(modelPath).Length;
+        string data = modelPath + ".data";
+        return File.Exists(data) ? bytes + new FileInfo(data).Length : bytes;
+    }
+}

@@ -1,0 +1,35 @@
+namespace AQ4SViT.Onnx.Validate;
+
+/// <summary>How far two engines' logits on the same images are apart.</summary>
+/// <param name="Images">Images compared.</param>
+/// <param name="ArgmaxAgreement">Fraction of images whose top-1 class is the same.</param>
+/// <param name="MaxAbsLogitDiff">Largest |a − b| over all logits.</param>
+public sealed record LogitComparison(int Images, double ArgmaxAgreement, double MaxAbsLogitDiff)
+{
+    public static LogitComparison Compare(EvalResult a, EvalResult b)
+    {
+        if (a.Images != b.Images || a.Classes != b.Classes)
+        {
+            throw new ArgumentException($"cannot compare {a.Images}×{a.Classes} logits with {b.Images}×{b.Classes}");
+        }
+
+        int agree = 0;
+        double max = 0;
+        for (int i = 0; i < a.Images; i++)
+        {
+            var x = a.Logits.AsSpan(i * a.Classes, a.Classes);
+            var y = b.Logits.AsSpan(i * b.Classes, b.Classes);
+            if (Accuracy.ArgMax(x) == Accuracy.ArgMax(y))
+            {
+                agree++;
+            }
+
+            for (int c = 0; c < x.Length; c++)
+            {
+                max = Math.Max(max, Math.Abs((double)x[c] - y[c]));
+            }
+        }
+
+        return new LogitComparison(a.Images, a.Images == 0 ? 0 : (double)agree / a.Images, max);
+    }
+}

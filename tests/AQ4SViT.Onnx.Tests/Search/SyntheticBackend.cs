@@ -1,0 +1,64 @@
+using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Search;
+
+namespace AQ4SViT.Onnx.Tests.Search;
+
+/// <summary>
+/// A backend whose truth is known: weight i contributes sensitivity[i]·4^(−bits) to the drift, and accuracy
+/// falls linearly with drift. So drift orders candidates exactly as their real drop does.
+/// </summary>
+internal sealed class SyntheticBackend : ISearchBackend
+{
+    private readonly double[] _sensitivity;
+    private readonly double _fp;
+    private readonly double _slope;
+
+    public SyntheticBackend(long[] parameters, double[] sensitivity, double fpAccuracy = 0.9, double slope = 1.0)
+    {
+        WeightParams = parameters;
+        _sensitivity = sensitivity;
+        _fp = fpAccuracy;
+        _slope = slope;
+        WeightNames = Enumerable.Range(0, parameters.Length).Select(i => $"w{i}").ToArray();
+    }
+
+    public IReadOnlyList<string> WeightNames { get; }
+    public IReadOnlyList<long> WeightParams { get; }
+    public int FullCalls { get; private set; }
+    public int ProxyCalls { get; private set; }
+
+    /// <summary>Cancel (as Ctrl-C would) once this many full evaluations have run.</summary>
+    public int? CancelAfterFull { get; set; }
+
+    public IReadOnlyList<SearchGroup> Groups(Granularity granularity) => granularity switch
+    {
+        Granularity.Network => [new SearchGroup("network", Enumerable.Range(0, WeightNames.Count).ToArray(), WeightParams.Sum())],
+        Granularity.Block => Enumerable.Range(0, (WeightNames.Count + 1) / 2)
+            .Select(b => Enumerable.Range(2 * b, Math.Min(2, WeightNames.Count - (2 * b))).ToArray())
+            .Select((w, b) => new SearchGroup($"block{b}", w, w.Sum(i => WeightParams[i])))
+            .ToArray(),
+        _ => Enumerable.Range(0, WeightNames.Count).Select(i => new SearchGroup(WeightNames[i], [i], WeightParams[i])).ToArray(),
+    };
+
+    public double Drift(BitVector s) =>
+        Enumerable.Range(0, s.Count).Sum(i => s[i] == BitVector.Fp32 ? 0 : _sensitivity[i] * Math.Pow(4, -s[i]));
+
+    public ProxyScore Proxy(BitVector setting, CancellationToken cancellation)
+    {
+        ProxyCalls++;
+        return new ProxyScore(Drift(setting), 0);
+    }
+
+    public double SearchAccuracy(BitVector setting, CancellationToken cancellation)
+    {
+        if (CancelAfterFull is { } n && FullCalls >= n)
+        {
+            throw new OperationCanceledException();
+        }
+
+        FullCalls++;
+
+        // Quantize to a 1/5000 grid, as accuracy on 5,000 images is.
+        return Math.Round((_fp - (_slope * Drift(setting))) * 5000) / 5000;
+    }
+}
