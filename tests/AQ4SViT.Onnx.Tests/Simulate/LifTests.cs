@@ -10,7 +10,9 @@ namespace AQ4SViT.Onnx.Tests.Simulate;
 /// <summary>LIF recognition on exported graphs, fused-kernel parity with ONNX Runtime, membrane observation.</summary>
 public sealed class LifTests
 {
-    private static string Fixture(string name) => Path.Combine(RepoPaths.Root, "tests", "AQ4SViT.Onnx.Tests", "TestData", "exports", name);
+    private static string LifCases => Path.Combine(RepoPaths.Models, "tests", "lif-cases");
+
+    private static string Fixture(string name) => Path.Combine(LifCases, name);
 
     [Theory]
     [InlineData("default", 2f, 1f, 0f, true)]
@@ -18,9 +20,17 @@ public sealed class LifTests
     [InlineData("tau1.5-thr1.2-vreset-0.2", 1.5f, 1.2f, -0.2f, true)]
     [InlineData("soft-tau2-thr1", 2f, 1f, null, true)]
     [InlineData("soft-tau4-thr0.5-nodecay", 4f, 0.5f, null, false)]
-    public void Recognize_TorchScriptVariants_FindsOneLayerWithItsParameters(string variant, float tau, float thr, float? vReset, bool decay)
+    public void Recognize_BothExporters_FindOneLayerWithItsParameters(string variant, float tau, float thr, float? vReset, bool decay)
     {
-        var graph = GraphLoader.Load(Fixture($"lif-{variant}-torchscript.onnx"));
+        foreach (string exporter in new[] { "torchscript", "dynamo" })
+        {
+            Recognize_OneFile(Fixture($"{variant}-{exporter}.onnx"), tau, thr, vReset, decay);
+        }
+    }
+
+    private static void Recognize_OneFile(string path, float tau, float thr, float? vReset, bool decay)
+    {
+        var graph = GraphLoader.Load(path);
 
         var layer = Assert.Single(graph.LifLayers);
         Assert.Equal(tau, layer.Tau, 1e-6f);
@@ -39,19 +49,22 @@ public sealed class LifTests
     [InlineData("soft-tau2-thr1")]
     [InlineData("soft-tau4-thr0.5-nodecay")]
     [InlineData("broken")]
-    public void Run_LifCase_MatchesOrt(string variant)
+    public void Run_LifCase_MatchesOrtOnRandomBatches(string variant)
     {
-        string path = Fixture($"lif-{variant}-torchscript.onnx");
-        var sim = Simulator.Load(path, threads: 2);
-        var input = Oracle.Random(new Random(3), 5 * 64).Select(v => v + 0.5f).ToArray();
-
-        float[] actual = sim.Run(input, 5);
-        float[] expected = RunOrt(path, input, [5, 1, 8, 8]);
-
-        Oracle.AssertClose(expected, actual, 1e-5f, variant);
-        if (variant == "broken")
+        foreach (string exporter in new[] { "torchscript", "dynamo" })
         {
-            Assert.Empty(sim.LifLayers);
+            string path = Fixture($"{variant}-{exporter}.onnx");
+            var sim = Simulator.Load(path, threads: 2);
+            var input = Oracle.Random(new Random(3), 5 * 64).Select(v => v + 0.5f).ToArray();
+
+            float[] actual = sim.Run(input, 5);
+            float[] expected = RunOrt(path, input, [5, 1, 8, 8]);
+
+            Oracle.AssertClose(expected, actual, 1e-5f, $"{variant}-{exporter}");
+            if (variant == "broken")
+            {
+                Assert.Empty(sim.LifLayers);
+            }
         }
     }
 
@@ -59,16 +72,13 @@ public sealed class LifTests
     [Fact]
     public void Recognize_ExportedLifCases_MatchesCasesJson()
     {
-        string dir = Path.Combine(RepoPaths.Models, "tests", "lif-cases");
+        string dir = LifCases;
         string casesPath = Path.Combine(dir, "cases.json");
-        if (!File.Exists(casesPath))
-        {
-            return; // fixtures not committed yet; the torchscript copies above still run
-        }
 
         using var doc = JsonDocument.Parse(File.ReadAllText(casesPath));
         float[] input = File.ReadAllLines(Path.Combine(dir, "input.csv")).SelectMany(l => l.Split(',').Select(float.Parse)).ToArray();
         int batch = input.Length / 64;
+        int checkedFiles = 0;
         foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
         {
             bool isLif = c.GetProperty("is_lif").GetBoolean();
@@ -99,9 +109,30 @@ public sealed class LifTests
 
                 float[] actual = sim.Run(input, batch);
                 Oracle.AssertClose(expected, actual, 1e-4f, file);
+                checkedFiles++;
             }
         }
+
+        Assert.Equal(12, checkedFiles); // six variants × two exporters
     }
+
+    [Fact]
+    public void Recognize_BundledSpikformer_SameLayerNamesFromBothExporters()
+    {
+        var torchscript = GraphLoader.Load(RepoPaths.Model("spikformer-fmnist"));
+        var dynamo = GraphLoader.Load(RepoPaths.Model("spikformer-fmnist-dynamo"));
+
+        Assert.Equal(19, torchscript.LifLayers.Count);
+        Assert.Equal(torchscript.LifLayers.Select(l => l.Name), dynamo.LifLayers.Select(l => l.Name));
+        Assert.Contains(torchscript.LifLayers, l => l.Name == "/blocks.1/attn/attn_lif" && l.VThreshold == 0.5f);
+        Assert.All(torchscript.LifLayers, l => Assert.Equal(4, l.TimeSteps));
+    }
+
+    [Theory]
+    [InlineData("['', 'sps', 'sps.lifs.0', 'stack']", "/sps/lifs.0")]
+    [InlineData(": svit.Spikformer/blocks.0: svit.SpikformerBlock/blocks.0.attn: svit.SSA/blocks.0.attn.q: svit.LinearBNLIF/blocks.0.attn.q.lif: svit.LIF/stack_5: aten.stack.default", "/blocks.0/attn/q/lif")]
+    public void ModulePath_DynamoScopes_TorchScriptStyleNames(string scope, string expected) =>
+        Assert.Equal(expected, LifRecognizer.ModulePath(scope));
 
     [Fact]
     public void Observe_HandBuiltLif_HandsOutMembraneBeforeResetAndSpikes()

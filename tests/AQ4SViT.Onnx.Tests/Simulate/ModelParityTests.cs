@@ -9,7 +9,7 @@ namespace AQ4SViT.Onnx.Tests.Simulate;
 /// <summary>Whole models: simulator logits against ONNX Runtime on Fashion-MNIST test images.</summary>
 public sealed class ModelParityTests
 {
-    private static string Fixture(string name) => Path.Combine(RepoPaths.Root, "tests", "AQ4SViT.Onnx.Tests", "TestData", "exports", name);
+    private static string Fixture(string name) => Path.Combine(RepoPaths.Models, "tests", name, "model.onnx");
 
     private static readonly Lazy<ImageSet> s_images = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
 
@@ -38,8 +38,8 @@ public sealed class ModelParityTests
     }
 
     [Theory]
-    [InlineData("spikformer-d32.onnx", 12)]
-    [InlineData("sdt-d32.onnx", 12)]
+    [InlineData("spikformer-d64", 12)]
+    [InlineData("sdt-d64", 12)]
     public void Run_SmallExports_MatchOrtAndFuseEveryLif(string name, int lifCount)
     {
         string path = Fixture(name);
@@ -51,10 +51,12 @@ public sealed class ModelParityTests
         Assert.Equal(0, disagree);
     }
 
-    [Fact]
-    public void Run_FixedBatchOneExport_EvaluatesBatchesOfSeven()
+    [Theory]
+    [InlineData("spikformer-d64-dynamo")]
+    [InlineData("sdt-d64-dynamo")]
+    public void Run_FixedBatchOneDynamoExport_EvaluatesBatchesOfSeven(string name)
     {
-        string path = Fixture("spikformer-d32-b1.onnx");
+        string path = Fixture(name);
         var sim = Simulator.Load(path);
         Assert.Equal(1, sim.Graph.FixedBatch);
         Assert.Equal(12, sim.LifLayers.Count);
@@ -68,7 +70,7 @@ public sealed class ModelParityTests
     [Fact]
     public void Run_WeightOverrides_EqualOrtOnTheRewrittenModel_AndLeaveTheModelUnchanged()
     {
-        string path = Fixture("spikformer-d32.onnx");
+        string path = Fixture("spikformer-d64");
         var sim = Simulator.Load(path, threads: 2);
         var weight = sim.Weights[1];
         float[] scaled = sim.Graph.InitializerFloats(weight.Name).Select(v => v * 0.75f).ToArray();
@@ -98,16 +100,34 @@ public sealed class ModelParityTests
     [MemberData(nameof(Bundled))]
     public void Run_BundledModel_MatchesOrtOn100Images(string name)
     {
-        string path = RepoPaths.Model(name);
-        if (!File.Exists(path))
-        {
-            return; // reference models not committed yet
-        }
-
-        var (maxDiff, disagree) = Compare(path, 100, 50);
+        var (maxDiff, disagree) = Compare(RepoPaths.Model(name), 100, 50);
 
         Assert.True(maxDiff <= 1e-4f, $"{name}: max |logit diff| {maxDiff}");
         Assert.Equal(0, disagree);
+    }
+
+    [Theory]
+    [MemberData(nameof(Bundled))]
+    public void Run_BundledModel_MatchesPyTorchReferenceLogits(string name)
+    {
+        string dir = Path.GetDirectoryName(RepoPaths.Model(name))!;
+        float[][] reference = File.ReadAllLines(Path.Combine(dir, "reference-logits.csv"))
+            .Where(l => l.Length > 0)
+            .Select(l => l.Split(',').Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray())
+            .ToArray();
+        using var sim = new SimClassifier(RepoPaths.Model(name), InputScaling.PixelOver255, threads: 2);
+
+        var result = Accuracy.Evaluate(sim, s_images.Value.Slice(0, reference.Length), 50);
+
+        for (int i = 0; i < reference.Length; i++)
+        {
+            var row = result.Logits.AsSpan(i * result.Classes, result.Classes);
+            Assert.Equal(Accuracy.ArgMax(reference[i]), Accuracy.ArgMax(row));
+            for (int k = 0; k < row.Length; k++)
+            {
+                Assert.True(Math.Abs(row[k] - reference[i][k]) <= 1e-4f, $"{name}: image {i} logit {k} is {row[k]}, PyTorch says {reference[i][k]}");
+            }
+        }
     }
 
     [Theory]
@@ -115,13 +135,7 @@ public sealed class ModelParityTests
     [MemberData(nameof(Bundled))]
     public void Run_BundledModel_MatchesOrtOn1000Images(string name)
     {
-        string path = RepoPaths.Model(name);
-        if (!File.Exists(path))
-        {
-            return;
-        }
-
-        var (maxDiff, disagree) = Compare(path, 1000, 100);
+        var (maxDiff, disagree) = Compare(RepoPaths.Model(name), 1000, 100);
 
         Assert.True(maxDiff <= 1e-4f, $"{name}: max |logit diff| {maxDiff}");
         Assert.Equal(0, disagree);

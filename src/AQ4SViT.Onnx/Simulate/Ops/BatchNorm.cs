@@ -22,7 +22,8 @@ internal static class BatchNorm
         var b = new float[c];
         for (int i = 0; i < c; i++)
         {
-            a[i] = scale.Floats[i] / MathF.Sqrt(variance.Floats[i] + eps);
+            // As ONNX Runtime: inv_std = 1/√(var + ε), scale' = inv_std·scale, bias' = bias − mean·scale'.
+            a[i] = (1f / MathF.Sqrt(variance.Floats[i] + eps)) * scale.Floats[i];
             b[i] = bias.Floats[i] - (mean.Floats[i] * a[i]);
         }
 

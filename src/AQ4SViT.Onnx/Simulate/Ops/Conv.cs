@@ -77,6 +77,7 @@ internal static class Conv
         // W·col writes the output directly; colᵀ·Wᵀ skips zero (non-spiking) inputs but needs a transpose back.
         // Measured: colᵀ·Wᵀ with the sparse kernel loses to W·col on 28×28 spike maps (im2colᵀ + transpose back); keep it for few pixels.
         bool pixelsInner = p >= mg;
+        int strideK = GemmKernel.OrtStrideK(p, kdim);
         float[] wt = pixelsInner ? w.FloatData! : TransposeWeights(w, group, mg, kdim);
         ctx.For(n * group, job =>
         {
@@ -97,7 +98,7 @@ internal static class Conv
                         colSpan = col.AsSpan(0, kdim * p);
                     }
 
-                    GemmKernel.Rows(wt.AsSpan(g * mg * kdim, mg * kdim), colSpan, dst, 0, mg, kdim, p);
+                    GemmKernel.Rows(wt.AsSpan(g * mg * kdim, mg * kdim), colSpan, dst, 0, mg, kdim, p, strideK);
                 }
                 else
                 {
@@ -110,7 +111,7 @@ internal static class Conv
                         Im2ColT(src, col!, cg, h, wd, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow);
                     }
 
-                    GemmKernel.Rows(col.AsSpan(0, p * kdim), wt.AsSpan(g * kdim * mg, kdim * mg), outT.AsSpan(0, p * mg), 0, p, kdim, mg);
+                    GemmKernel.Rows(col.AsSpan(0, p * kdim), wt.AsSpan(g * kdim * mg, kdim * mg), outT.AsSpan(0, p * mg), 0, p, kdim, mg, strideK);
                     GemmKernel.Transpose(outT.AsSpan(0, p * mg), dst, p, mg);
                 }
 

@@ -24,8 +24,35 @@ internal static class GemmKernel
     /// <summary>Below this fraction of non-zeros in A the sparse strategy wins (measured: ~0.5 on AVX2).</summary>
     private const float SparseBelow = 0.5f;
 
-    /// <summary>Rows [rowStart, rowEnd) of C; C is overwritten.</summary>
-    public static void Rows(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n)
+    /// <summary>
+    /// The K-block ONNX Runtime's MLAS SGEMM uses for an N×K problem (its MlasSgemmOperation rule): each block is summed
+    /// from zero and added to C, so with the same blocks our sums round exactly like ONNX Runtime's (and PyTorch's, measured).
+    /// </summary>
+    public static int OrtStrideK(int n, int k)
+    {
+        int strideN = 128;
+        int strideK = 128;
+        if (n >= k)
+        {
+            while (strideK / 2 >= k)
+            {
+                strideK /= 2;
+            }
+        }
+        else
+        {
+            while (strideN > 16 && strideN / 2 >= n)
+            {
+                strideK *= 2;
+                strideN /= 2;
+            }
+        }
+
+        return Math.Max(strideK, 1);
+    }
+
+    /// <summary>Rows [rowStart, rowEnd) of C = A·B summed in K-blocks of <paramref name="strideK"/>; C is overwritten unless <paramref name="accumulate"/>.</summary>
+    public static void Rows(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate = false)
     {
         if (rowEnd <= rowStart)
         {
@@ -34,15 +61,15 @@ internal static class GemmKernel
 
         if (!Fma.IsSupported || n < 8 || k == 0)
         {
-            SparseAxpy(a, b, c, rowStart, rowEnd, k, n);
+            SparseAxpy(a, b, c, rowStart, rowEnd, k, n, accumulate);
         }
         else if (Density(a.Slice(rowStart * k, (rowEnd - rowStart) * k)) < SparseBelow)
         {
-            SparseFma(a, b, c, rowStart, rowEnd, k, n);
+            SparseFma(a, b, c, rowStart, rowEnd, k, n, strideK, accumulate);
         }
         else
         {
-            Fma4x16(a, b, c, rowStart, rowEnd, k, n);
+            Fma4x16(a, b, c, rowStart, rowEnd, k, n, strideK, accumulate);
         }
     }
 
@@ -60,9 +87,13 @@ internal static class GemmKernel
         return seen == 0 ? 1f : (float)nonZero / seen;
     }
 
-    private static void SparseAxpy(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n)
+    private static void SparseAxpy(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, bool accumulate)
     {
-        c.Slice(rowStart * n, (rowEnd - rowStart) * n).Clear();
+        if (!accumulate)
+        {
+            c.Slice(rowStart * n, (rowEnd - rowStart) * n).Clear();
+        }
+
         for (int n0 = 0; n0 < n; n0 += BlockN)
         {
             int nb = Math.Min(BlockN, n - n0);
@@ -88,66 +119,78 @@ internal static class GemmKernel
         }
     }
 
-    /// <summary>Per row of A: gather its non-zeros once, then sum a·B[k, j..j+16] for them in registers.</summary>
-    private static unsafe void SparseFma(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n)
+    /// <summary>Per row of A: gather its non-zeros once, then sum a·B[k, j..j+16] for them in registers, block by K-block.</summary>
+    private static unsafe void SparseFma(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate)
     {
+        int blocks = (k + strideK - 1) / strideK;
         int[] index = ArrayPool<int>.Shared.Rent(k);
         float[] value = ArrayPool<float>.Shared.Rent(k);
+        int[] blockEnd = ArrayPool<int>.Shared.Rent(blocks);
         try
         {
             fixed (float* pa = a, pb = b, pc = c, pv = value)
-            fixed (int* pi = index)
+            fixed (int* pi = index, pe = blockEnd)
             {
                 for (int i = rowStart; i < rowEnd; i++)
                 {
                     float* ar = pa + (i * k);
                     int nnz = 0;
-                    for (int p = 0; p < k; p++)
+                    for (int blk = 0; blk < blocks; blk++)
                     {
-                        if (ar[p] != 0)
+                        int end = Math.Min(k, (blk + 1) * strideK);
+                        for (int p = blk * strideK; p < end; p++)
                         {
-                            pi[nnz] = p;
-                            pv[nnz++] = ar[p];
+                            if (ar[p] != 0)
+                            {
+                                pi[nnz] = p;
+                                pv[nnz++] = ar[p];
+                            }
                         }
+
+                        pe[blk] = nnz;
                     }
 
                     float* cr = pc + (i * n);
                     int j = 0;
                     for (; j + 16 <= n; j += 16)
                     {
-                        Vector256<float> c0 = default, c1 = default;
-                        for (int q = 0; q < nnz; q++)
+                        Vector256<float> t0 = accumulate ? Avx.LoadVector256(cr + j) : default;
+                        Vector256<float> t1 = accumulate ? Avx.LoadVector256(cr + j + 8) : default;
+                        int q = 0;
+                        for (int blk = 0; blk < blocks; blk++)
                         {
-                            float* bp = pb + (pi[q] * n) + j;
-                            var x = Vector256.Create(pv[q]);
-                            c0 = Fma.MultiplyAdd(x, Avx.LoadVector256(bp), c0);
-                            c1 = Fma.MultiplyAdd(x, Avx.LoadVector256(bp + 8), c1);
+                            Vector256<float> c0 = default, c1 = default;
+                            for (; q < pe[blk]; q++)
+                            {
+                                float* bp = pb + (pi[q] * n) + j;
+                                var x = Vector256.Create(pv[q]);
+                                c0 = Fma.MultiplyAdd(x, Avx.LoadVector256(bp), c0);
+                                c1 = Fma.MultiplyAdd(x, Avx.LoadVector256(bp + 8), c1);
+                            }
+
+                            (t0, t1) = blk == 0 && !accumulate ? (c0, c1) : (t0 + c0, t1 + c1);
                         }
 
-                        Avx.Store(cr + j, c0);
-                        Avx.Store(cr + j + 8, c1);
-                    }
-
-                    for (; j + 8 <= n; j += 8)
-                    {
-                        Vector256<float> c0 = default;
-                        for (int q = 0; q < nnz; q++)
-                        {
-                            c0 = Fma.MultiplyAdd(Vector256.Create(pv[q]), Avx.LoadVector256(pb + (pi[q] * n) + j), c0);
-                        }
-
-                        Avx.Store(cr + j, c0);
+                        Avx.Store(cr + j, t0);
+                        Avx.Store(cr + j + 8, t1);
                     }
 
                     for (; j < n; j++)
                     {
-                        float sum = 0;
-                        for (int q = 0; q < nnz; q++)
+                        float total = accumulate ? cr[j] : 0f;
+                        int q = 0;
+                        for (int blk = 0; blk < blocks; blk++)
                         {
-                            sum = MathF.FusedMultiplyAdd(pv[q], pb[(pi[q] * n) + j], sum);
+                            float sum = 0;
+                            for (; q < pe[blk]; q++)
+                            {
+                                sum = MathF.FusedMultiplyAdd(pv[q], pb[(pi[q] * n) + j], sum);
+                            }
+
+                            total = blk == 0 && !accumulate ? sum : total + sum;
                         }
 
-                        cr[j] = sum;
+                        cr[j] = total;
                     }
                 }
             }
@@ -156,14 +199,14 @@ internal static class GemmKernel
         {
             ArrayPool<int>.Shared.Return(index);
             ArrayPool<float>.Shared.Return(value);
+            ArrayPool<int>.Shared.Return(blockEnd);
         }
     }
 
-    /// <summary>Dense: B packed into K-blocks × 16 columns (one L1-sized panel), 4×16 register tiles of C.</summary>
-    private static unsafe void Fma4x16(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n)
+    /// <summary>Dense: B packed per K-block × 16 columns, 4×16 register tiles of C; each K-block summed from zero and added to C.</summary>
+    private static unsafe void Fma4x16(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate)
     {
-        const int PanelK = 256;
-        float[] panel = ArrayPool<float>.Shared.Rent(PanelK * 16);
+        float[] panel = ArrayPool<float>.Shared.Rent(Math.Min(strideK, k) * 16);
         try
         {
             fixed (float* pa = a, pb = b, pc = c, pp = panel)
@@ -171,9 +214,9 @@ internal static class GemmKernel
                 int j = 0;
                 for (; j + 16 <= n; j += 16)
                 {
-                    for (int k0 = 0; k0 < k; k0 += PanelK)
+                    for (int k0 = 0; k0 < k; k0 += strideK)
                     {
-                        int kb = Math.Min(PanelK, k - k0);
+                        int kb = Math.Min(strideK, k - k0);
                         for (int p = 0; p < kb; p++)
                         {
                             float* src = pb + ((k0 + p) * n) + j;
@@ -181,25 +224,17 @@ internal static class GemmKernel
                             Avx.Store(pp + (p * 16) + 8, Avx.LoadVector256(src + 8));
                         }
 
-                        bool accumulate = k0 > 0;
+                        bool add = accumulate || k0 > 0;
                         int i = rowStart;
                         for (; i + 4 <= rowEnd; i += 4)
                         {
-                            Kernel4x16(pa + (i * k) + k0, k, kb, pp, pc + (i * n) + j, n, accumulate);
+                            Kernel4x16(pa + (i * k) + k0, k, kb, pp, pc + (i * n) + j, n, add);
                         }
 
                         for (; i < rowEnd; i++)
                         {
-                            Kernel1x16(pa + (i * k) + k0, kb, pp, 16, pc + (i * n) + j, accumulate);
+                            Kernel1x16(pa + (i * k) + k0, kb, pp, 16, pc + (i * n) + j, add);
                         }
-                    }
-                }
-
-                for (; j + 8 <= n; j += 8)
-                {
-                    for (int i = rowStart; i < rowEnd; i++)
-                    {
-                        Kernel1x8(pa + (i * k), k, pb + j, n, pc + (i * n) + j);
                     }
                 }
 
@@ -207,14 +242,21 @@ internal static class GemmKernel
                 {
                     for (int i = rowStart; i < rowEnd; i++)
                     {
-                        float sum = 0;
                         float* ar = pa + (i * k);
-                        for (int p = 0; p < k; p++)
+                        float total = accumulate ? pc[(i * n) + j] : 0f;
+                        for (int k0 = 0; k0 < k; k0 += strideK)
                         {
-                            sum = MathF.FusedMultiplyAdd(ar[p], pb[(p * n) + j], sum);
+                            int end = Math.Min(k, k0 + strideK);
+                            float sum = 0;
+                            for (int p = k0; p < end; p++)
+                            {
+                                sum = MathF.FusedMultiplyAdd(ar[p], pb[(p * n) + j], sum);
+                            }
+
+                            total = k0 == 0 && !accumulate ? sum : total + sum;
                         }
 
-                        pc[(i * n) + j] = sum;
+                        pc[(i * n) + j] = total;
                     }
                 }
             }
@@ -230,17 +272,6 @@ internal static class GemmKernel
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
-        if (accumulate)
-        {
-            c00 = Avx.LoadVector256(c);
-            c01 = Avx.LoadVector256(c + 8);
-            c10 = Avx.LoadVector256(c + ldc);
-            c11 = Avx.LoadVector256(c + ldc + 8);
-            c20 = Avx.LoadVector256(c + (2 * ldc));
-            c21 = Avx.LoadVector256(c + (2 * ldc) + 8);
-            c30 = Avx.LoadVector256(c + (3 * ldc));
-            c31 = Avx.LoadVector256(c + (3 * ldc) + 8);
-        }
 
         float* a1 = a + lda;
         float* a2 = a1 + lda;
@@ -264,6 +295,18 @@ internal static class GemmKernel
             c31 = Fma.MultiplyAdd(x, b1, c31);
         }
 
+        if (accumulate)
+        {
+            c00 += Avx.LoadVector256(c);
+            c01 += Avx.LoadVector256(c + 8);
+            c10 += Avx.LoadVector256(c + ldc);
+            c11 += Avx.LoadVector256(c + ldc + 8);
+            c20 += Avx.LoadVector256(c + (2 * ldc));
+            c21 += Avx.LoadVector256(c + (2 * ldc) + 8);
+            c30 += Avx.LoadVector256(c + (3 * ldc));
+            c31 += Avx.LoadVector256(c + (3 * ldc) + 8);
+        }
+
         Avx.Store(c, c00);
         Avx.Store(c + 8, c01);
         Avx.Store(c + ldc, c10);
@@ -277,8 +320,7 @@ internal static class GemmKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Kernel1x16(float* a, int k, float* b, int ldb, float* c, bool accumulate)
     {
-        Vector256<float> c0 = accumulate ? Avx.LoadVector256(c) : default;
-        Vector256<float> c1 = accumulate ? Avx.LoadVector256(c + 8) : default;
+        Vector256<float> c0 = default, c1 = default;
         for (int p = 0; p < k; p++)
         {
             float* bp = b + (p * ldb);
@@ -287,25 +329,20 @@ internal static class GemmKernel
             c1 = Fma.MultiplyAdd(x, Avx.LoadVector256(bp + 8), c1);
         }
 
+        if (accumulate)
+        {
+            c0 += Avx.LoadVector256(c);
+            c1 += Avx.LoadVector256(c + 8);
+        }
+
         Avx.Store(c, c0);
         Avx.Store(c + 8, c1);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Kernel1x8(float* a, int k, float* b, int ldb, float* c)
-    {
-        Vector256<float> c0 = default;
-        for (int p = 0; p < k; p++)
-        {
-            c0 = Fma.MultiplyAdd(Vector256.Create(a[p]), Avx.LoadVector256(b + (p * ldb)), c0);
-        }
-
-        Avx.Store(c, c0);
-    }
-
     /// <summary>Whole C, rows split across threads in blocks.</summary>
-    public static void Multiply(float[] a, float[] b, float[] c, int aOffset, int bOffset, int cOffset, int m, int k, int n, ExecContext ctx)
+    public static void Multiply(float[] a, float[] b, float[] c, int aOffset, int bOffset, int cOffset, int m, int k, int n, ExecContext ctx, bool accumulate = false)
     {
+        int strideK = OrtStrideK(n, k);
         int blocks = ctx.Threads <= 1 ? 1 : Math.Min((m + 3) / 4, ctx.Threads * 4);
         int per = (((m + blocks - 1) / Math.Max(blocks, 1)) + 3) / 4 * 4;
         ctx.For(blocks, blk =>
@@ -314,7 +351,7 @@ internal static class GemmKernel
             int r1 = Math.Min(m, r0 + per);
             if (r0 < r1)
             {
-                Rows(a.AsSpan(aOffset, m * k), b.AsSpan(bOffset, k * n), c.AsSpan(cOffset, m * n), r0, r1, k, n);
+                Rows(a.AsSpan(aOffset, m * k), b.AsSpan(bOffset, k * n), c.AsSpan(cOffset, m * n), r0, r1, k, n, strideK, accumulate);
             }
         });
     }

@@ -44,6 +44,7 @@ internal static class MatMul
             return result;
         }
 
+        int strideK = GemmKernel.OrtStrideK(n, k);
         long[] stA = Broadcast.Strides(batchA, batch);
         long[] stB = Broadcast.Strides(batchB, batch);
         ctx.For(batchCount, bi =>
@@ -59,7 +60,7 @@ internal static class MatMul
                 ob += idx * stB[d];
             }
 
-            GemmKernel.Rows(fa.AsSpan((int)(oa * m * k), m * k), fb.AsSpan((int)(ob * k * n), k * n), fc.AsSpan(bi * m * n, m * n), 0, m, k, n);
+            GemmKernel.Rows(fa.AsSpan((int)(oa * m * k), m * k), fb.AsSpan((int)(ob * k * n), k * n), fc.AsSpan(bi * m * n, m * n), 0, m, k, n, strideK);
         });
         return result;
     }
@@ -98,27 +99,36 @@ internal static class MatMul
             GemmKernel.Transpose(b.Floats, fb, n, k);
         }
 
+        // As ONNX Runtime: Y = beta·C broadcast first, then Y += alpha·(A·B) block by block.
         var result = Tensor.Uninitialized([m, n]);
-        GemmKernel.Multiply(fa, fb, result.FloatData!, 0, 0, 0, m, k, n, ctx);
         var y = result.Floats;
-        if (alpha != 1f)
+        bool hasC = c is not null && beta != 0f;
+        if (hasC)
         {
-            System.Numerics.Tensors.TensorPrimitives.Multiply(y, alpha, y);
-        }
-
-        if (c is not null && beta != 0f)
-        {
-            var plan = Broadcast.Plan(c.Shape, [m, n], () => $"node '{node.DisplayName}' (Gemm)");
-            var cf = c.Floats;
-            var cfull = new float[m * n];
-            StridedCopy.Copy<float>(cf, 0, Broadcast.Strides(c.Shape, [m, n]), [m, n], cfull);
-            _ = plan;
+            StridedCopy.Copy<float>(c!.Floats, 0, Broadcast.Strides(c.Shape, [m, n]), [m, n], y);
             if (beta != 1f)
             {
-                System.Numerics.Tensors.TensorPrimitives.Multiply(cfull, beta, cfull);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(y, beta, y);
             }
+        }
 
-            System.Numerics.Tensors.TensorPrimitives.Add(y, cfull, y);
+        if (alpha == 1f)
+        {
+            GemmKernel.Multiply(fa, fb, result.FloatData!, 0, 0, 0, m, k, n, ctx, accumulate: hasC);
+        }
+        else
+        {
+            var product = new float[m * n];
+            GemmKernel.Multiply(fa, fb, product, 0, 0, 0, m, k, n, ctx);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(product, alpha, product);
+            if (hasC)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(y, product, y);
+            }
+            else
+            {
+                product.CopyTo(y);
+            }
         }
 
         return result;
