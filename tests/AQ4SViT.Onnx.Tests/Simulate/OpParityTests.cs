@@ -307,6 +307,44 @@ public sealed class OpParityTests
         Check(ms, [2, 3], 22);
     }
 
+    [Theory]
+    [InlineData("Neg")]
+    [InlineData("Abs")]
+    [InlineData("Relu")]
+    [InlineData("Sigmoid")]
+    [InlineData("Exp")]
+    [InlineData("Floor")]
+    [InlineData("Ceil")]
+    public void Unary_MatchesOrt(string op)
+    {
+        var mb = new ModelBuilder().Input("x", 3, 5);
+        mb.Output(mb.Node(op, ["x"]));
+        Check(mb, [3, 5], 23, 1e-6f, op);
+    }
+
+    [Fact]
+    public void SqrtReciprocalPow_OnPositiveValues_MatchOrt()
+    {
+        var mb = new ModelBuilder().Input("x", 4, 6);
+        string pos = mb.Node("Add", [mb.Node("Abs", ["x"]), mb.Scalar(0.25f)]);
+        string y = mb.Node("Pow", [mb.Node("Reciprocal", [mb.Node("Sqrt", [pos])]), mb.Scalar(3f)]);
+        mb.Output(y);
+        Check(mb, [4, 6], 24, 1e-5f);
+    }
+
+    [Fact]
+    public void WhereSplitCastLike_MatchOrt()
+    {
+        var mb = new ModelBuilder(15).Input("x", 4, 6);
+        string cond = mb.Node("Greater", ["x", mb.Scalar(0f)]);
+        string w = mb.Node("Where", [cond, "x", mb.Floats([-1f, 0f, 1f, 2f, 3f, 4f], 6)]);
+        var split = mb.Node("Split", [w, mb.Longs([2, 4], 2)], n => Int(n, "axis", 1), outputs: 2);
+        string asLong = mb.Node("Cast", [split], n => Int(n, "to", 7));
+        string back = mb.Node("CastLike", [asLong, "x"]);
+        mb.Output(back);
+        Check(mb, [4, 6], 25);
+    }
+
     [Fact]
     public void UnsupportedOp_FailsNamingOpTypeAndNode()
     {
