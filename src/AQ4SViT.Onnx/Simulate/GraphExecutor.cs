@@ -32,6 +32,7 @@ internal static class GraphExecutor
         var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [graph.InputName] = input };
         var nodes = graph.Nodes;
         var arena = new TensorArena();
+        ctx = ctx.IsConstant is null ? ctx.With(graph) : ctx;
         using var scope = arena.Enter();
         for (int i = 0; i < nodes.Count; i++)
         {

@@ -28,8 +28,13 @@ internal static class GemmKernel
     /// The K-block ONNX Runtime's MLAS SGEMM uses for an N×K problem (its MlasSgemmOperation rule): each block is summed
     /// from zero and added to C, so with the same blocks our sums round exactly like ONNX Runtime's (and PyTorch's, measured).
     /// </summary>
-    public static int OrtStrideK(int n, int k)
+    public static int OrtStrideK(int n, int k, bool packedB = false)
     {
+        if (packedB)
+        {
+            return 256; // MLAS_SGEMM_PACKED_STRIDEK: constant B is pre-packed by ONNX Runtime's MatMul and Gemm
+        }
+
         int strideN = 128;
         int strideK = 128;
         if (n >= k)
@@ -340,9 +345,9 @@ internal static class GemmKernel
     }
 
     /// <summary>Whole C, rows split across threads in blocks.</summary>
-    public static void Multiply(float[] a, float[] b, float[] c, int aOffset, int bOffset, int cOffset, int m, int k, int n, ExecContext ctx, bool accumulate = false)
+    public static void Multiply(float[] a, float[] b, float[] c, int aOffset, int bOffset, int cOffset, int m, int k, int n, ExecContext ctx, bool accumulate = false, bool packedB = false)
     {
-        int strideK = OrtStrideK(n, k);
+        int strideK = OrtStrideK(n, k, packedB);
         int blocks = ctx.Threads <= 1 ? 1 : Math.Min((m + 3) / 4, ctx.Threads * 4);
         int per = (((m + blocks - 1) / Math.Max(blocks, 1)) + 3) / 4 * 4;
         ctx.For(blocks, blk =>

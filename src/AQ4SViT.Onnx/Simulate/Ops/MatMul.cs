@@ -40,7 +40,8 @@ internal static class MatMul
         if (batchB.Length == 0 || Tensor.SizeOf(batchB) == 1 && batchCount == Tensor.SizeOf(batchA))
         {
             // One weight matrix for every row of A: a single tall GEMM.
-            GemmKernel.Multiply(fa, fb, fc, 0, 0, 0, batchCount * m, k, n, ctx);
+            bool packed = ctx.IsConstant?.Invoke(node.Inputs[1]) == true;
+            GemmKernel.Multiply(fa, fb, fc, 0, 0, 0, batchCount * m, k, n, ctx, packedB: packed);
             return result;
         }
 
@@ -99,6 +100,8 @@ internal static class MatMul
             GemmKernel.Transpose(b.Floats, fb, n, k);
         }
 
+        bool packedB = ctx.IsConstant?.Invoke(node.Inputs[1]) == true;
+
         // As ONNX Runtime: Y = beta·C broadcast first, then Y += alpha·(A·B) block by block.
         var result = Tensor.Uninitialized([m, n]);
         var y = result.Floats;
@@ -114,12 +117,12 @@ internal static class MatMul
 
         if (alpha == 1f)
         {
-            GemmKernel.Multiply(fa, fb, result.FloatData!, 0, 0, 0, m, k, n, ctx, accumulate: hasC);
+            GemmKernel.Multiply(fa, fb, result.FloatData!, 0, 0, 0, m, k, n, ctx, accumulate: hasC, packedB: packedB);
         }
         else
         {
             var product = new float[m * n];
-            GemmKernel.Multiply(fa, fb, product, 0, 0, 0, m, k, n, ctx);
+            GemmKernel.Multiply(fa, fb, product, 0, 0, 0, m, k, n, ctx, packedB: packedB);
             System.Numerics.Tensors.TensorPrimitives.Multiply(product, alpha, product);
             if (hasC)
             {
