@@ -50,6 +50,15 @@ internal sealed class BenchCommand : ModelOptions, ICommand
             maxDiff = Math.Max(maxDiff, Math.Abs(simResult.Logits[i] - ortResult.Logits[i]));
         }
 
+        int agree = 0;
+        int classes = simResult.Classes;
+        for (int i = 0; i < images.Count; i++)
+        {
+            agree += Accuracy.ArgMax(simResult.Logits.AsSpan(i * classes, classes)) == Accuracy.ArgMax(ortResult.Logits.AsSpan(i * classes, classes)) ? 1 : 0;
+        }
+
+        double agreement = images.Count == 0 ? 1 : (double)agree / images.Count;
+
         if (Json)
         {
             context.WriteJson(new
@@ -62,11 +71,14 @@ internal sealed class BenchCommand : ModelOptions, ICommand
                 ort_images_per_second = ortResult.ImagesPerSecond,
                 ratio,
                 max_abs_logit_diff = maxDiff,
+                argmax_agreement = agreement,
+                sim_accuracy = simResult.Accuracy,
+                ort_accuracy = ortResult.Accuracy,
             });
         }
         else
         {
-            context.Output.WriteLine($"{images.Count} images, {threads} threads, batch {Batch}: sim {simResult.ImagesPerSecond:F1} images/s, ort {ortResult.ImagesPerSecond:F1} images/s, ratio {ratio:F2} (max |logit diff| {maxDiff:G3})");
+            context.Output.WriteLine($"{images.Count} images, {threads} threads, batch {Batch}: sim {simResult.ImagesPerSecond:F1} images/s, ort {ortResult.ImagesPerSecond:F1} images/s, ratio {ratio:F2} (max |logit diff| {maxDiff:G3}, argmax agreement {agreement:P1}, top-1 sim {simResult.Accuracy:P2} ort {ortResult.Accuracy:P2})");
         }
 
         return ExitCodes.Success;

@@ -93,6 +93,8 @@ public static class GraphLoader
         var lifs = new List<LifLayer>();
         if (recognizeLif)
         {
+            // Dead nodes first: an export may keep the last step's unused reset, which would look like an outside reader.
+            nodes = RemoveDead(nodes, outputName);
             nodes = LifRecognizer.Fuse(nodes, constants, lifs);
         }
 

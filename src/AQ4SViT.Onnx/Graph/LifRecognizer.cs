@@ -44,6 +44,18 @@ public static class LifRecognizer
         /// <summary>The value of a constant whose elements are all equal, or null.</summary>
         public float? Scalar(string value)
         {
+            // Exporters may wrap Python scalars in CastLike/Cast/Identity of a constant (dynamo's onnxscript does).
+            for (int hops = 0; hops < 3 && !Constants.ContainsKey(value) && Producer.TryGetValue(value, out var wrap) &&
+                 wrap.OpType is "CastLike" or "Cast" or "Identity" && wrap.HasInput(0); hops++)
+            {
+                if (wrap.OpType == "Cast" && wrap.Int("to", 1) != 1)
+                {
+                    return null;
+                }
+
+                value = wrap.Inputs[0];
+            }
+
             if (!Constants.TryGetValue(value, out var t) || t.Length == 0)
             {
                 return null;
@@ -70,7 +82,8 @@ public static class LifRecognizer
             }
 
             var (layerTemplate, used) = match.Value;
-            var layer = layerTemplate with { Index = layers.Count, Name = UniqueName(layerTemplate.Name, layers) };
+            string name = layerTemplate.Name.Length > 0 ? layerTemplate.Name : $"lif.{layers.Count}";
+            var layer = layerTemplate with { Index = layers.Count, Name = UniqueName(name, layers) };
             layers.Add(layer);
             removed.UnionWith(used);
             replacement[concat] = new Node(OpType, layer.Name, "aq4svit", 1, [layer.Input], [layer.Output], new Dictionary<string, Import.Proto.AttributeProto>()) { Lif = layer };
@@ -369,6 +382,12 @@ public static class LifRecognizer
             return (true, null);
         }
 
+        // v − s·1 simplified to v − s (dynamo folds the multiplication by a threshold of 1).
+        if (thr == 1f && m.Try(value, s => s.Sub(s.Var("v"), s.Var("s"))))
+        {
+            return (true, null);
+        }
+
         if (m.Try(value, s => s.Add(s.Mul(s.Sub(s.Const("one"), s.Var("s")), s.Var("v")), s.Mul(s.Var("s"), s.Const("vr")))) && m.Consts["one"] == 1f)
         {
             return (false, m.Consts["vr"]);
@@ -385,9 +404,9 @@ public static class LifRecognizer
     /// <summary>The module scope: dynamo's name-scope metadata, else the common "/a/b/" prefix of the node names.</summary>
     private static string NameOf(Node concat, HashSet<Node> used)
     {
-        if (concat.Scope is { Length: > 0 } scope)
+        if (concat.Scope is { Length: > 0 } scope && ModulePath(scope) is { Length: > 0 } module)
         {
-            return scope.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? scope;
+            return module;
         }
 
         string name = concat.Name;
@@ -397,7 +416,49 @@ public static class LifRecognizer
             return name[..cut];
         }
 
-        return used.Select(n => n.Name).Order(StringComparer.Ordinal).First();
+        return "";
+    }
+
+    /// <summary>
+    /// The LIF module's path from dynamo's scope metadata, in the TorchScript exporter's form so names agree across exporters:
+    /// "namespace" ": svit.Spikformer/sps: svit.SpikformerSPS/sps.lifs.0: svit.LIF/stack: aten.stack.default" or
+    /// "pkg.torch.onnx.name_scopes" "['', 'sps', 'sps.lifs.0', 'stack']" → "/sps/lifs.0".
+    /// </summary>
+    internal static string ModulePath(string scope)
+    {
+        string? module;
+        if (scope.StartsWith('['))
+        {
+            var parts = scope.Trim('[', ']').Split(',').Select(p => p.Trim(' ', '\'', '"')).Where(p => p.Length > 0).ToList();
+            module = parts.Count >= 2 ? parts[^2] : parts.LastOrDefault();
+        }
+        else
+        {
+            // Segments "name: type"; the last is the op itself (e.g. "stack: aten.stack.default").
+            var segments = scope.Split('/');
+            module = segments.Length >= 2 ? segments[^2].Split(':')[0].Trim() : null;
+        }
+
+        if (string.IsNullOrEmpty(module))
+        {
+            return "";
+        }
+
+        // "blocks.0.attn.q.lif" → "/blocks.0/attn/q/lif" (numeric parts stay with their container).
+        var result = new System.Text.StringBuilder();
+        foreach (string part in module.Split('.'))
+        {
+            if (part.Length > 0 && part.All(char.IsAsciiDigit) && result.Length > 0)
+            {
+                result.Append('.').Append(part);
+            }
+            else
+            {
+                result.Append('/').Append(part);
+            }
+        }
+
+        return result.ToString();
     }
 
     /// <summary>Matches small expression patterns against the graph, binding variables to value names and constants to scalars.</summary>

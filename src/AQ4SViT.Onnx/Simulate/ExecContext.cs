@@ -10,6 +10,9 @@ internal sealed class ExecContext(int threads)
     /// <summary>Null when nobody observes: the LIF kernel then records nothing.</summary>
     public IMembraneObserver? Observer { get; init; }
 
+    /// <summary>Whether a value is a graph constant (weights): ONNX Runtime pre-packs such GEMM operands, which changes its K-blocking.</summary>
+    public Func<string, bool>? IsConstant { get; init; }
+
     /// <summary>Index of this run's first image in the caller's batch (fixed-batch models run chunk by chunk).</summary>
     public int BatchOffset { get; init; }
 
@@ -30,4 +33,12 @@ internal sealed class ExecContext(int threads)
     }
 
     public static ExecContext Serial { get; } = new(1);
+
+    /// <summary>A copy that knows the graph's constants.</summary>
+    public ExecContext With(Graph.SpikingGraph graph) => new(Threads)
+    {
+        Observer = Observer,
+        BatchOffset = BatchOffset,
+        IsConstant = graph.Constants.ContainsKey,
+    };
 }

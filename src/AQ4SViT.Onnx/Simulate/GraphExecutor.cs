@@ -31,6 +31,9 @@ internal static class GraphExecutor
     {
         var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [graph.InputName] = input };
         var nodes = graph.Nodes;
+        var arena = new TensorArena();
+        ctx = ctx.IsConstant is null ? ctx.With(graph) : ctx;
+        using var scope = arena.Enter();
         for (int i = 0; i < nodes.Count; i++)
         {
             var node = nodes[i];
@@ -56,7 +59,8 @@ internal static class GraphExecutor
             {
                 lock (s_profile)
                 {
-                    s_profile[node.OpType] = s_profile.GetValueOrDefault(node.OpType) + System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    string key = Environment.GetEnvironmentVariable("AQ4SVIT_PROFILE_NODES") == "1" ? $"{node.OpType} {node.DisplayName} {inputs[0]}" : node.OpType;
+                    s_profile[key] = s_profile.GetValueOrDefault(key) + System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                 }
             }
 
@@ -65,12 +69,16 @@ internal static class GraphExecutor
                 if (node.Outputs[k].Length > 0)
                 {
                     values[node.Outputs[k]] = outputs[k];
+                    arena.AddReference(outputs[k]);
                 }
             }
 
             foreach (string dead in graph.LastUse[i])
             {
-                values.Remove(dead);
+                if (values.Remove(dead, out var gone))
+                {
+                    arena.Release(gone);
+                }
             }
         }
 

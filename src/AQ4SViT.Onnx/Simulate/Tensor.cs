@@ -61,7 +61,20 @@ public sealed class Tensor
         return new Tensor(ElementKind.Int64, shape, null, data);
     }
 
-    public static Tensor NewFloats(int[] shape, ElementKind kind = ElementKind.Float) => new(kind, shape, new float[SizeOf(shape)], null);
+    /// <summary>A zeroed float tensor (pooled while a <see cref="TensorArena"/> is active).</summary>
+    public static Tensor NewFloats(int[] shape, ElementKind kind = ElementKind.Float)
+    {
+        var t = Uninitialized(shape, kind);
+        t.Floats.Clear();
+        return t;
+    }
+
+    /// <summary>A float tensor whose values the caller writes in full (pooled while a <see cref="TensorArena"/> is active).</summary>
+    internal static Tensor Uninitialized(int[] shape, ElementKind kind = ElementKind.Float)
+    {
+        int n = SizeOf(shape);
+        return new(kind, shape, TensorArena.Current?.Rent(n) ?? new float[n], null);
+    }
 
     public static Tensor NewLongs(int[] shape) => new(ElementKind.Int64, shape, null, new long[SizeOf(shape)]);
 

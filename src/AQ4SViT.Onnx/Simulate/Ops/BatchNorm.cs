@@ -22,11 +22,12 @@ internal static class BatchNorm
         var b = new float[c];
         for (int i = 0; i < c; i++)
         {
-            a[i] = scale.Floats[i] / MathF.Sqrt(variance.Floats[i] + eps);
+            // As ONNX Runtime: inv_std = 1/√(var + ε), scale' = inv_std·scale, bias' = bias − mean·scale'.
+            a[i] = (1f / MathF.Sqrt(variance.Floats[i] + eps)) * scale.Floats[i];
             b[i] = bias.Floats[i] - (mean.Floats[i] * a[i]);
         }
 
-        var result = Tensor.NewFloats(x.Shape);
+        var result = Tensor.Uninitialized(x.Shape);
         float[] xf = x.FloatData!;
         float[] yf = result.FloatData!;
         ctx.For(n, img =>

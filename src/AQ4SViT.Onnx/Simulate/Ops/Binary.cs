@@ -15,7 +15,7 @@ internal static class Binary
             return RunLong(node, a, b, plan, compare);
         }
 
-        var result = Tensor.NewFloats(plan.OutShape, compare || node.OpType is "And" or "Or" or "Xor" ? ElementKind.Bool : ElementKind.Float);
+        var result = Tensor.Uninitialized(plan.OutShape, compare || node.OpType is "And" or "Or" or "Xor" ? ElementKind.Bool : ElementKind.Float);
         if (plan.Inner == 0)
         {
             return result;

@@ -66,7 +66,7 @@ internal static class Conv
         int p = oh * ow;
         int kdim = cg * kh * kw;
         int mg = m / group;
-        var result = Tensor.NewFloats([n, m, oh, ow]);
+        var result = Tensor.Uninitialized([n, m, oh, ow]);
 
         float[] xf = x.FloatData!;
         float[] of = result.FloatData!;
@@ -75,7 +75,9 @@ internal static class Conv
 
         // Orientation: the GEMM's inner axpy runs over its N; take the larger of P (pixels) and Mg (channels).
         // W·col writes the output directly; colᵀ·Wᵀ skips zero (non-spiking) inputs but needs a transpose back.
+        // Measured: colᵀ·Wᵀ with the sparse kernel loses to W·col on 28×28 spike maps (im2colᵀ + transpose back); keep it for few pixels.
         bool pixelsInner = p >= mg;
+        int strideK = GemmKernel.OrtStrideK(p, kdim);
         float[] wt = pixelsInner ? w.FloatData! : TransposeWeights(w, group, mg, kdim);
         ctx.For(n * group, job =>
         {
@@ -96,7 +98,7 @@ internal static class Conv
                         colSpan = col.AsSpan(0, kdim * p);
                     }
 
-                    GemmKernel.Rows(wt.AsSpan(g * mg * kdim, mg * kdim), colSpan, dst, 0, mg, kdim, p);
+                    GemmKernel.Rows(wt.AsSpan(g * mg * kdim, mg * kdim), colSpan, dst, 0, mg, kdim, p, strideK);
                 }
                 else
                 {
@@ -109,7 +111,7 @@ internal static class Conv
                         Im2ColT(src, col!, cg, h, wd, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow);
                     }
 
-                    GemmKernel.Rows(col.AsSpan(0, p * kdim), wt.AsSpan(g * kdim * mg, kdim * mg), outT.AsSpan(0, p * mg), 0, p, kdim, mg);
+                    GemmKernel.Rows(col.AsSpan(0, p * kdim), wt.AsSpan(g * kdim * mg, kdim * mg), outT.AsSpan(0, p * mg), 0, p, kdim, mg, strideK);
                     GemmKernel.Transpose(outT.AsSpan(0, p * mg), dst, p, mg);
                 }
 
@@ -172,9 +174,21 @@ internal static class Conv
                         }
 
                         var irow = plane.Slice(iy * w, w);
+                        int shift = (kx * dw) - pl;
+                        if (sw == 1)
+                        {
+                            // ix = ox + shift: one span copy for the columns inside the image, zeros around it.
+                            int lo = Math.Clamp(-shift, 0, ow);
+                            int hi = Math.Clamp(w - shift, lo, ow);
+                            orow[..lo].Clear();
+                            irow.Slice(lo + shift, hi - lo).CopyTo(orow[lo..hi]);
+                            orow[hi..].Clear();
+                            continue;
+                        }
+
                         for (int ox = 0; ox < ow; ox++)
                         {
-                            int ix = (ox * sw) - pl + (kx * dw);
+                            int ix = (ox * sw) + shift;
                             orow[ox] = (uint)ix < (uint)w ? irow[ix] : 0f;
                         }
                     }
@@ -192,13 +206,23 @@ internal static class Conv
             for (int ox = 0; ox < ow; ox++)
             {
                 var row = col.Slice(((oy * ow) + ox) * kdim, kdim);
+                int iy0 = (oy * sh) - pt;
+                int ix0 = (ox * sw) - pl;
+                bool inside = iy0 >= 0 && iy0 + ((kh - 1) * dh) < h && ix0 >= 0 && ix0 + ((kw - 1) * dw) < w;
                 int q = 0;
                 for (int ci = 0; ci < c; ci++)
                 {
                     var plane = x.Slice(ci * h * w, h * w);
                     for (int ky = 0; ky < kh; ky++)
                     {
-                        int iy = (oy * sh) - pt + (ky * dh);
+                        int iy = iy0 + (ky * dh);
+                        if (inside && dw == 1)
+                        {
+                            plane.Slice((iy * w) + ix0, kw).CopyTo(row.Slice(q, kw));
+                            q += kw;
+                            continue;
+                        }
+
                         if ((uint)iy >= (uint)h)
                         {
                             row.Slice(q, kw).Clear();
@@ -208,7 +232,7 @@ internal static class Conv
 
                         for (int kx = 0; kx < kw; kx++)
                         {
-                            int ix = (ox * sw) - pl + (kx * dw);
+                            int ix = ix0 + (kx * dw);
                             row[q++] = (uint)ix < (uint)w ? plane[(iy * w) + ix] : 0f;
                         }
                     }

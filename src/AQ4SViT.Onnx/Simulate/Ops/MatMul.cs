@@ -32,7 +32,7 @@ internal static class MatMul
             outShape.Add(n);
         }
 
-        var result = Tensor.NewFloats(outShape.ToArray());
+        var result = Tensor.Uninitialized(outShape.ToArray());
         float[] fa = a.FloatData!;
         float[] fb = b.FloatData!;
         float[] fc = result.FloatData!;
@@ -40,10 +40,12 @@ internal static class MatMul
         if (batchB.Length == 0 || Tensor.SizeOf(batchB) == 1 && batchCount == Tensor.SizeOf(batchA))
         {
             // One weight matrix for every row of A: a single tall GEMM.
-            GemmKernel.Multiply(fa, fb, fc, 0, 0, 0, batchCount * m, k, n, ctx);
+            bool packed = ctx.IsConstant?.Invoke(node.Inputs[1]) == true;
+            GemmKernel.Multiply(fa, fb, fc, 0, 0, 0, batchCount * m, k, n, ctx, packedB: packed);
             return result;
         }
 
+        int strideK = GemmKernel.OrtStrideK(n, k);
         long[] stA = Broadcast.Strides(batchA, batch);
         long[] stB = Broadcast.Strides(batchB, batch);
         ctx.For(batchCount, bi =>
@@ -59,7 +61,7 @@ internal static class MatMul
                 ob += idx * stB[d];
             }
 
-            GemmKernel.Rows(fa.AsSpan((int)(oa * m * k), m * k), fb.AsSpan((int)(ob * k * n), k * n), fc.AsSpan(bi * m * n, m * n), 0, m, k, n);
+            GemmKernel.Rows(fa.AsSpan((int)(oa * m * k), m * k), fb.AsSpan((int)(ob * k * n), k * n), fc.AsSpan(bi * m * n, m * n), 0, m, k, n, strideK);
         });
         return result;
     }
@@ -98,27 +100,38 @@ internal static class MatMul
             GemmKernel.Transpose(b.Floats, fb, n, k);
         }
 
-        var result = Tensor.NewFloats([m, n]);
-        GemmKernel.Multiply(fa, fb, result.FloatData!, 0, 0, 0, m, k, n, ctx);
-        var y = result.Floats;
-        if (alpha != 1f)
-        {
-            System.Numerics.Tensors.TensorPrimitives.Multiply(y, alpha, y);
-        }
+        bool packedB = ctx.IsConstant?.Invoke(node.Inputs[1]) == true;
 
-        if (c is not null && beta != 0f)
+        // As ONNX Runtime: Y = beta·C broadcast first, then Y += alpha·(A·B) block by block.
+        var result = Tensor.Uninitialized([m, n]);
+        var y = result.Floats;
+        bool hasC = c is not null && beta != 0f;
+        if (hasC)
         {
-            var plan = Broadcast.Plan(c.Shape, [m, n], () => $"node '{node.DisplayName}' (Gemm)");
-            var cf = c.Floats;
-            var cfull = new float[m * n];
-            StridedCopy.Copy<float>(cf, 0, Broadcast.Strides(c.Shape, [m, n]), [m, n], cfull);
-            _ = plan;
+            StridedCopy.Copy<float>(c!.Floats, 0, Broadcast.Strides(c.Shape, [m, n]), [m, n], y);
             if (beta != 1f)
             {
-                System.Numerics.Tensors.TensorPrimitives.Multiply(cfull, beta, cfull);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(y, beta, y);
             }
+        }
 
-            System.Numerics.Tensors.TensorPrimitives.Add(y, cfull, y);
+        if (alpha == 1f)
+        {
+            GemmKernel.Multiply(fa, fb, result.FloatData!, 0, 0, 0, m, k, n, ctx, accumulate: hasC, packedB: packedB);
+        }
+        else
+        {
+            var product = new float[m * n];
+            GemmKernel.Multiply(fa, fb, product, 0, 0, 0, m, k, n, ctx, packedB: packedB);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(product, alpha, product);
+            if (hasC)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(y, product, y);
+            }
+            else
+            {
+                product.CopyTo(y);
+            }
         }
 
         return result;

@@ -39,7 +39,7 @@ internal static class MaxPool
         int w = x.Shape[3];
         int oh = OutSize(h, (int)k[0], (int)s[0], (int)d[0], (int)pads[0], (int)pads[2], ceil);
         int ow = OutSize(w, (int)k[1], (int)s[1], (int)d[1], (int)pads[1], (int)pads[3], ceil);
-        var result = Tensor.NewFloats([x.Shape[0], x.Shape[1], oh, ow]);
+        var result = Tensor.Uninitialized([x.Shape[0], x.Shape[1], oh, ow]);
         float[] xf = x.FloatData!;
         float[] yf = result.FloatData!;
         int k0 = (int)k[0], k1 = (int)k[1], s0 = (int)s[0], s1 = (int)s[1], d0 = (int)d[0], d1 = (int)d[1], p0 = (int)pads[0], p1 = (int)pads[1];

@@ -229,7 +229,7 @@ internal static class ShapeOps
         int outer = Tensor.SizeOf(shape.AsSpan(0, axis));
         int inner = Tensor.SizeOf(shape.AsSpan(axis + 1));
         bool isFloat = first.IsFloat;
-        var result = isFloat ? Tensor.NewFloats(shape, first.Kind) : Tensor.NewLongs(shape);
+        var result = isFloat ? Tensor.Uninitialized(shape, first.Kind) : Tensor.NewLongs(shape);
         int rowOut = shape[axis] * inner;
         int at = 0;
         foreach (var p in parts)
@@ -322,7 +322,7 @@ internal static class ShapeOps
         int inner = Tensor.SizeOf(x.Shape.AsSpan(axis + 1));
         var shape = x.Shape[..axis].Concat(indicesTensor.Shape).Concat(x.Shape[(axis + 1)..]).ToArray();
         bool isFloat = x.IsFloat;
-        var result = isFloat ? Tensor.NewFloats(shape, x.Kind) : Tensor.NewLongs(shape);
+        var result = isFloat ? Tensor.Uninitialized(shape, x.Kind) : Tensor.NewLongs(shape);
         for (int o = 0; o < outer; o++)
         {
             for (int j = 0; j < indices.Length; j++)

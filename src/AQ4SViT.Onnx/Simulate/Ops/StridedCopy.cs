@@ -21,6 +21,12 @@ internal static class StridedCopy
             return;
         }
 
+        if (rank >= 2 && strides[rank - 1] != 1 && strides[rank - 2] == 1 && shape[rank - 1] > 1 && shape[rank - 2] > 1)
+        {
+            TransposeLastTwo(src, offset, strides, shape, dst);
+            return;
+        }
+
         int inner = shape[rank - 1];
         long innerStride = strides[rank - 1];
         Span<int> index = stackalloc int[rank];
@@ -62,6 +68,54 @@ internal static class StridedCopy
         }
     }
 
+    /// <summary>The last two output axes read the source transposed (a batch of 2-D transposes): copy in tiles.</summary>
+    private static void TransposeLastTwo<T>(ReadOnlySpan<T> src, long offset, ReadOnlySpan<long> strides, ReadOnlySpan<int> shape, Span<T> dst)
+    {
+        const int Tile = 8;
+        int rank = shape.Length;
+        int rows = shape[rank - 2];
+        int cols = shape[rank - 1];
+        long colStride = strides[rank - 1];
+        int outer = Tensor.SizeOf(shape[..(rank - 2)]);
+        Span<int> index = stackalloc int[Math.Max(rank - 2, 1)];
+        for (int o = 0; o < outer; o++)
+        {
+            long s = offset;
+            for (int k = 0; k < rank - 2; k++)
+            {
+                s += index[k] * strides[k];
+            }
+
+            var block = dst.Slice(o * rows * cols, rows * cols);
+            for (int r0 = 0; r0 < rows; r0 += Tile)
+            {
+                int r1 = Math.Min(rows, r0 + Tile);
+                for (int c0 = 0; c0 < cols; c0 += Tile)
+                {
+                    int c1 = Math.Min(cols, c0 + Tile);
+                    for (int c = c0; c < c1; c++)
+                    {
+                        long sc = s + (c * colStride);
+                        for (int r = r0; r < r1; r++)
+                        {
+                            block[(r * cols) + c] = src[(int)(sc + r)];
+                        }
+                    }
+                }
+            }
+
+            for (int k = rank - 3; k >= 0; k--)
+            {
+                if (++index[k] < shape[k])
+                {
+                    break;
+                }
+
+                index[k] = 0;
+            }
+        }
+    }
+
     /// <summary>Dense row-major strides of a shape.</summary>
     public static long[] Dense(ReadOnlySpan<int> shape)
     {
@@ -81,7 +135,7 @@ internal static class StridedCopy
     {
         if (x.IsFloat)
         {
-            var r = Tensor.NewFloats(shape, x.Kind);
+            var r = Tensor.Uninitialized(shape, x.Kind);
             Copy<float>(x.Floats, offset, strides, shape, r.Floats);
             return r;
         }

@@ -25,7 +25,7 @@ internal static class Unary
             return Tensor.FromLongs(l, x.Shape);
         }
 
-        var result = Tensor.NewFloats(x.Shape, node.OpType == "Not" ? ElementKind.Bool : ElementKind.Float);
+        var result = Tensor.Uninitialized(x.Shape, node.OpType == "Not" ? ElementKind.Bool : ElementKind.Float);
         var s = x.Floats;
         var d = result.Floats;
         switch (node.OpType)

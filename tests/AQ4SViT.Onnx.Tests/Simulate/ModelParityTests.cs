@@ -1,0 +1,145 @@
+using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Simulate;
+using AQ4SViT.Onnx.Validate;
+using Google.Protobuf;
+
+namespace AQ4SViT.Onnx.Tests.Simulate;
+
+/// <summary>Whole models: simulator logits against ONNX Runtime on Fashion-MNIST test images.</summary>
+public sealed class ModelParityTests
+{
+    private static string Fixture(string name) => Path.Combine(RepoPaths.Models, "tests", name, "model.onnx");
+
+    private static readonly Lazy<ImageSet> s_images = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
+
+    private static (float MaxDiff, int Disagree) Compare(string model, int images, int batch)
+    {
+        var set = s_images.Value.Slice(0, images);
+        using var sim = new SimClassifier(model, InputScaling.PixelOver255, threads: 2);
+        using var ort = new OrtClassifier(model, InputScaling.PixelOver255, threads: 2);
+        var a = Accuracy.Evaluate(sim, set, batch);
+        var b = Accuracy.Evaluate(ort, set, batch);
+        float max = 0;
+        int disagree = 0;
+        for (int i = 0; i < images; i++)
+        {
+            var la = a.Logits.AsSpan(i * a.Classes, a.Classes);
+            var lb = b.Logits.AsSpan(i * b.Classes, b.Classes);
+            for (int k = 0; k < la.Length; k++)
+            {
+                max = Math.Max(max, Math.Abs(la[k] - lb[k]));
+            }
+
+            disagree += Accuracy.ArgMax(la) == Accuracy.ArgMax(lb) ? 0 : 1;
+        }
+
+        return (max, disagree);
+    }
+
+    [Theory]
+    [InlineData("spikformer-d64", 12)]
+    [InlineData("sdt-d64", 12)]
+    public void Run_SmallExports_MatchOrtAndFuseEveryLif(string name, int lifCount)
+    {
+        string path = Fixture(name);
+        Assert.Equal(lifCount, Simulator.Load(path).LifLayers.Count);
+
+        var (maxDiff, disagree) = Compare(path, 100, 50);
+
+        Assert.True(maxDiff <= 1e-4f, $"max |logit diff| {maxDiff}");
+        Assert.Equal(0, disagree);
+    }
+
+    [Theory]
+    [InlineData("spikformer-d64-dynamo")]
+    [InlineData("sdt-d64-dynamo")]
+    public void Run_FixedBatchOneDynamoExport_EvaluatesBatchesOfSeven(string name)
+    {
+        string path = Fixture(name);
+        var sim = Simulator.Load(path);
+        Assert.Equal(1, sim.Graph.FixedBatch);
+        Assert.Equal(12, sim.LifLayers.Count);
+
+        var (maxDiff, disagree) = Compare(path, 30, 7);
+
+        Assert.True(maxDiff <= 1e-4f, $"max |logit diff| {maxDiff}");
+        Assert.Equal(0, disagree);
+    }
+
+    [Fact]
+    public void Run_WeightOverrides_EqualOrtOnTheRewrittenModel_AndLeaveTheModelUnchanged()
+    {
+        string path = Fixture("spikformer-d64");
+        var sim = Simulator.Load(path, threads: 2);
+        var weight = sim.Weights[1];
+        float[] scaled = sim.Graph.InitializerFloats(weight.Name).Select(v => v * 0.75f).ToArray();
+        var input = new float[4 * sim.ImageSize];
+        InputScaling.PixelOver255.Fill(s_images.Value, 0, 4, 1, input);
+
+        float[] before = sim.Run(input, 4);
+        float[] overridden = sim.Run(input, 4, new Dictionary<string, float[]> { [weight.Name] = scaled });
+        float[] after = sim.Run(input, 4);
+
+        var file = OnnxModelFile.Load(path);
+        var init = file.Graph.Initializer.Single(t => t.Name == weight.Name);
+        init.RawData = ByteString.CopyFrom(scaled.SelectMany(BitConverter.GetBytes).ToArray());
+        init.FloatData.Clear();
+        using var dir = new TempDir();
+        string rewritten = dir.File("m.onnx");
+        File.WriteAllBytes(rewritten, file.Proto.ToByteArray());
+        float[] expected = LifTests.RunOrt(rewritten, input, [4, 1, 28, 28]);
+
+        Assert.Equal(before, after);
+        Assert.NotEqual(before, overridden);
+        Oracle.AssertClose(expected, overridden, 1e-4f, "override");
+    }
+
+    /// <summary>The bundled reference models (when committed): 100 images in the default run.</summary>
+    [Theory]
+    [MemberData(nameof(Bundled))]
+    public void Run_BundledModel_MatchesOrtOn100Images(string name)
+    {
+        var (maxDiff, disagree) = Compare(RepoPaths.Model(name), 100, 50);
+
+        Assert.True(maxDiff <= 1e-4f, $"{name}: max |logit diff| {maxDiff}");
+        Assert.Equal(0, disagree);
+    }
+
+    [Theory]
+    [MemberData(nameof(Bundled))]
+    public void Run_BundledModel_MatchesPyTorchReferenceLogits(string name)
+    {
+        string dir = Path.GetDirectoryName(RepoPaths.Model(name))!;
+        float[][] reference = File.ReadAllLines(Path.Combine(dir, "reference-logits.csv"))
+            .Where(l => l.Length > 0)
+            .Select(l => l.Split(',').Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray())
+            .ToArray();
+        using var sim = new SimClassifier(RepoPaths.Model(name), InputScaling.PixelOver255, threads: 2);
+
+        var result = Accuracy.Evaluate(sim, s_images.Value.Slice(0, reference.Length), 50);
+
+        for (int i = 0; i < reference.Length; i++)
+        {
+            var row = result.Logits.AsSpan(i * result.Classes, result.Classes);
+            Assert.Equal(Accuracy.ArgMax(reference[i]), Accuracy.ArgMax(row));
+            for (int k = 0; k < row.Length; k++)
+            {
+                Assert.True(Math.Abs(row[k] - reference[i][k]) <= 1e-4f, $"{name}: image {i} logit {k} is {row[k]}, PyTorch says {reference[i][k]}");
+            }
+        }
+    }
+
+    [Theory]
+    [Trait("Category", "Heavy")]
+    [MemberData(nameof(Bundled))]
+    public void Run_BundledModel_MatchesOrtOn1000Images(string name)
+    {
+        var (maxDiff, disagree) = Compare(RepoPaths.Model(name), 1000, 100);
+
+        Assert.True(maxDiff <= 1e-4f, $"{name}: max |logit diff| {maxDiff}");
+        Assert.Equal(0, disagree);
+    }
+
+    public static TheoryData<string> Bundled => RepoPaths.BundledModels;
+}
