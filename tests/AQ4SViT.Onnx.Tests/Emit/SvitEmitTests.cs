@@ -53,7 +53,7 @@ public sealed class SvitEmitTests
         var overrides = WeightQuantizer.FakeQuantizeModel(model, setting);
 
         using var ort = new OrtClassifier(qdq.Path, Onnx.Data.InputScaling.PixelOver255, threads: 1, sessionConfig: OrtQdq.Exact);
-        using var sim = new SimClassifier(Simulate.Simulator.Load(path, 1), Onnx.Data.InputScaling.PixelOver255, overrides);
+        using var sim = new SimClassifier(AQ4SViT.Onnx.Simulate.Simulator.Load(path, 1), Onnx.Data.InputScaling.PixelOver255, overrides);
         var comparison = LogitComparison.Compare(Accuracy.Evaluate(ort, set, 32), Accuracy.Evaluate(sim, set, 32));
 
         // Same weights bit for bit; only float summation order differs (a spike could flip on a last-bit tie, hence not 0).
