@@ -1,5 +1,7 @@
 using System.Globalization;
 using AQ4SViT.Onnx.Graph;
+using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Quantize;
 using CommandLine;
 using CommandLine.Text;
 
@@ -28,6 +30,8 @@ internal sealed class InspectCommand : ICommand
         }
 
         var graph = GraphLoader.Load(Model);
+        var catalog = WeightCatalog.Find(OnnxModelFile.Load(Model));
+        var groupOf = catalog.ToDictionary(w => w.Name, w => w.Block, StringComparer.Ordinal);
         long weightParams = graph.Weights.Sum(w => w.Params);
         if (Json)
         {
@@ -57,7 +61,7 @@ internal sealed class InspectCommand : ICommand
                     @params = w.Params,
                     op = w.Op,
                     node = w.Node,
-                    group = (string?)null,
+                    group = groupOf.GetValueOrDefault(w.Name),
                 }),
                 weight_params = weightParams,
                 fp32_weight_bytes = weightParams * 4,
@@ -78,10 +82,10 @@ internal sealed class InspectCommand : ICommand
         }
 
         o.WriteLine($"  {graph.Weights.Count} weight tensors, {weightParams:N0} params, {weightParams * 4:N0} bytes as fp32:");
-        o.WriteLine($"    {"name",-40} {"shape",-16} {"params",10} {"op",-6}");
+        o.WriteLine($"    {"name",-40} {"shape",-16} {"params",10} {"op",-6} {"block group",-16}");
         foreach (var w in graph.Weights)
         {
-            o.WriteLine(string.Format(inv, "    {0,-40} {1,-16} {2,10:N0} {3,-6}", w.Name, "[" + string.Join(",", w.Shape) + "]", w.Params, w.Op));
+            o.WriteLine(string.Format(inv, "    {0,-40} {1,-16} {2,10:N0} {3,-6} {4,-16}", w.Name, "[" + string.Join(",", w.Shape) + "]", w.Params, w.Op, groupOf.GetValueOrDefault(w.Name) ?? "-"));
         }
 
         return ExitCodes.Success;
