@@ -3,6 +3,8 @@ using AQ4SViT.Onnx.Emit;
 using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Models;
+using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Simulate;
 using AQ4SViT.Onnx.Validate;
 using CommandLine;
 using CommandLine.Text;
@@ -13,12 +15,12 @@ namespace AQ4SViT.Cli.Commands;
 internal sealed class ValidateCommand : ModelOptions, ICommand
 {
     /// <summary>
-    /// TODO(lead): connect the simulator here (e.g. in Program or EngineFactory:
-    /// <c>ValidateCommand.SimulatorFactory = (model, setting, scaling, threads) => new SimClassifier(...)</c>).
-    /// While null, <c>--reference</c> reports only ONNX Runtime numbers and says the simulator comparison is not connected;
-    /// <c>sim_accuracy</c>, <c>argmax_agreement</c> and <c>max_abs_logit_diff</c> are then left out of the JSON.
+    /// Runs the reference in our simulator with the emitted model's setting (read from its metadata) fake-quantized:
+    /// the weights are exactly those DequantizeLinear yields from the QDQ file. Replaceable (tests, other engines);
+    /// when null, <c>--reference</c> reports only ONNX Runtime numbers and leaves <c>sim_accuracy</c>,
+    /// <c>argmax_agreement</c> and <c>max_abs_logit_diff</c> out of the JSON.
     /// </summary>
-    internal static QuantizedSimulatorFactory? SimulatorFactory { get; set; }
+    internal static QuantizedSimulatorFactory? SimulatorFactory { get; set; } = QuantizedSimulator.Create;
 
     [Value(0, MetaName = "QUANTIZED", Required = true, HelpText = "The emitted .onnx model (QDQ or fake-quant).")]
     public string Model { get; set; } = "";
@@ -34,6 +36,9 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
 
     [Option("threads", Default = 0, HelpText = "Threads (0: all cores).")]
     public int Threads { get; set; }
+
+    [Option("ort-fused", HelpText = "Run the quantized model with ONNX Runtime's stock QDQ fusions (MatMulNBits with int8 activations) instead of exact dequantization.")]
+    public bool OrtFused { get; set; }
 
     [Option("batch", Default = 100, HelpText = "Images per batch.")]
     public int Batch { get; set; } = 100;
@@ -54,8 +59,8 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
 
         string model = ResolveModel(Model);
         string? reference = Reference is null ? null : ResolveModel(Reference);
-        // The emitted model usually has no card; use the reference's (dataset, input scaling).
-        var card = ModelCard.TryLoadBeside(model);
+        // The emitted model usually has no card: use the dataset it records, else the reference's card.
+        var card = ModelCard.TryLoadBeside(model) ?? ModelEmitter.EmbeddedCard(OnnxModelFile.Load(model));
         string cardOwner = model;
         if (card is null && reference is not null)
         {
@@ -69,7 +74,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
 
         EvalResult quantized;
         string device;
-        using (var ort = new OrtClassifier(model, scaling, Threads, Device, Message))
+        using (var ort = new OrtClassifier(model, scaling, Threads, Device, Message, OrtFused ? OrtQdq.Fused : OrtQdq.Exact))
         {
             quantized = Accuracy.Evaluate(ort, images, Batch);
             device = ort.ActualDevice;
@@ -113,6 +118,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
                 ["split"] = "test",
                 ["images"] = quantized.Images,
                 ["device"] = device,
+                ["ort_qdq"] = OrtFused ? "fused" : "exact",
                 ["ort_accuracy"] = quantized.Accuracy,
                 ["ort_images_per_second"] = quantized.ImagesPerSecond,
                 ["onnx_file_bytes"] = fileBytes,
@@ -137,7 +143,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         }
         else
         {
-            context.Output.WriteLine($"{Path.GetFileName(model)}: ONNX Runtime top-1 {quantized.Accuracy:P2} on {quantized.Images} test images ({device}, {quantized.ImagesPerSecond:F1} images/s), {fileBytes:N0} B on disk");
+            context.Output.WriteLine($"{Path.GetFileName(model)}: ONNX Runtime top-1 {quantized.Accuracy:P2} on {quantized.Images} test images ({device}, {(OrtFused ? "fused QDQ kernels" : "exact dequantization")}, {quantized.ImagesPerSecond:F1} images/s), {fileBytes:N0} B on disk");
             if (floatResult is not null && floatComparison is not null)
             {
                 context.Output.WriteLine($"  float reference: top-1 {floatResult.Accuracy:P2} (drop {(floatResult.Accuracy - quantized.Accuracy) * 100:F2} points), same top-1 class on {floatComparison.ArgmaxAgreement:P1} of images, {FileBytes(reference!):N0} B on disk");

@@ -26,8 +26,22 @@ public readonly record struct InputScaling(float Scale, float Mean, float Std)
             throw new ArgumentException("destination too small", nameof(destination));
         }
 
-        float scale = Scale / Std;
-        float offset = -Mean / Std;
+        // One table per call: each byte value computed in double and rounded once, so "pixel/255" gives exactly
+        // the correctly rounded float32 quotient that PyTorch's (x / 255.0) feeds the exported model.
+        Span<float> table = stackalloc float[256];
+        for (int v = 0; v < 256; v++)
+        {
+            table[v] = (float)(((v * (double)Scale) - Mean) / Std);
+        }
+
+        if (Scale == PixelOver255.Scale)
+        {
+            for (int v = 0; v < 256; v++)
+            {
+                table[v] = (float)((v / 255.0 - Mean) / Std);
+            }
+        }
+
         for (int i = 0; i < count; i++)
         {
             ReadOnlySpan<byte> image = set.Image(start + i);
@@ -36,7 +50,7 @@ public readonly record struct InputScaling(float Scale, float Mean, float Std)
                 Span<float> dst = destination.Slice(((i * channels) + c) * plane, plane);
                 for (int p = 0; p < plane; p++)
                 {
-                    dst[p] = (image[p] * scale) + offset;
+                    dst[p] = table[image[p]];
                 }
             }
         }

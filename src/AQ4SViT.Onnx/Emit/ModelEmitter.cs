@@ -66,6 +66,8 @@ public static class ModelEmitter
 {
     public const string SettingMetadataKey = "aq4svit.setting";
     public const string FormatMetadataKey = "aq4svit.format";
+    public const string DatasetMetadataKey = "aq4svit.dataset";
+    public const string ScalingMetadataKey = "aq4svit.input_scaling";
 
     public static EmitResult Write(OnnxModelFile model, Setting setting, string outPath, EmitFormat format, EmitOptions? options = null)
     {
@@ -207,6 +209,12 @@ public static class ModelEmitter
         {
             SetMetadata(proto, SettingMetadataKey, setting.ToJson().TrimEnd('\n'));
             SetMetadata(proto, FormatMetadataKey, format == EmitFormat.Qdq ? "qdq" : "fakequant");
+            // The source's card (dataset, input scaling) travels along, so the emitted file validates without it.
+            if (Models.ModelCard.TryLoadBeside(model.Path) is { } card && !string.IsNullOrEmpty(card.Dataset))
+            {
+                SetMetadata(proto, DatasetMetadataKey, card.Dataset);
+                SetMetadata(proto, ScalingMetadataKey, card.Input?.Scaling ?? "pixel/255");
+            }
         }
 
         return (proto, memory, storage);
@@ -217,6 +225,19 @@ public static class ModelEmitter
     {
         var entry = model.Proto.MetadataProps.FirstOrDefault(e => e.Key == SettingMetadataKey);
         return entry is null ? null : Setting.Parse(entry.Value, $"{model.Path} (metadata {SettingMetadataKey})");
+    }
+
+    /// <summary>The dataset and input scaling an emitted model carries from its source's card, as a card; null when it has none.</summary>
+    public static Models.ModelCard? EmbeddedCard(OnnxModelFile model)
+    {
+        string? dataset = model.Proto.MetadataProps.FirstOrDefault(e => e.Key == DatasetMetadataKey)?.Value;
+        if (string.IsNullOrEmpty(dataset))
+        {
+            return null;
+        }
+
+        string scaling = model.Proto.MetadataProps.FirstOrDefault(e => e.Key == ScalingMetadataKey)?.Value ?? "pixel/255";
+        return new Models.ModelCard { Dataset = dataset, Input = new Models.CardInput { Scaling = scaling } };
     }
 
     private static int MinimumOpset(DataType type, bool perChannel) =>

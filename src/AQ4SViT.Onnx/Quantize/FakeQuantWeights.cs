@@ -1,11 +1,13 @@
 using System.Collections.Concurrent;
+using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Import;
 
 namespace AQ4SViT.Onnx.Quantize;
 
 /// <summary>
 /// The float originals of a model's quantizable weights and their fake-quantized versions, as simulator weight
-/// overrides. Each (weight, bits) pair is quantized once and kept: a search revisits the same pairs constantly.
+/// overrides, cached per (weight, bits) because a search revisits the same pairs constantly. The values are the
+/// same as <see cref="WeightQuantizer.FakeQuantizeModel"/>'s (one setting, no cache).
 /// </summary>
 public sealed class FakeQuantWeights
 {
@@ -18,6 +20,13 @@ public sealed class FakeQuantWeights
         Options = options;
         var initializers = model.InitializersByName();
         _originals = weights.Select(w => TensorDecoder.ToFloats(initializers[w.Name], model.BaseDirectory)).ToArray();
+        for (int i = 0; i < weights.Count; i++)
+        {
+            if (_originals[i].Any(v => !float.IsFinite(v)))
+            {
+                Throw.BadTensor(weights[i].Name, $"{model.Path}: weight holds NaN or infinity; cannot quantize non-finite values");
+            }
+        }
     }
 
     public IReadOnlyList<QuantizableWeight> Weights { get; }
@@ -55,8 +64,4 @@ public sealed class FakeQuantWeights
 
         return overrides;
     }
-
-    /// <summary>Overrides for a <see cref="Setting"/> (bits per group, bound to this catalog).</summary>
-    public Dictionary<string, float[]> Overrides(Setting setting) =>
-        Overrides(Weights.Select(w => setting.BitsOfWeight(w.Name)).ToArray());
 }

@@ -1,4 +1,6 @@
 using System.Buffers;
+using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Import;
 
 namespace AQ4SViT.Onnx.Quantize;
 
@@ -67,6 +69,46 @@ public static class WeightQuantizer
             ArrayPool<float>.Shared.Return(scales);
             ArrayPool<int>.Shared.Return(zeroPoints);
         }
+    }
+
+    /// <summary>
+    /// Every weight of <paramref name="model"/> that <paramref name="setting"/> quantizes (below 32 bits), fake-quantized:
+    /// initializer name → FP32 values on the grid, exactly the weights <see cref="Emit.ModelEmitter"/> writes (and that
+    /// DequantizeLinear yields from the QDQ file). Feed them to the simulator as weight overrides.
+    /// </summary>
+    public static Dictionary<string, float[]> FakeQuantizeModel(OnnxModelFile model, Setting setting, IReadOnlyList<QuantizableWeight>? weights = null)
+    {
+        weights ??= WeightCatalog.Find(model);
+        if (!setting.IsBound)
+        {
+            setting = setting.Bind(weights);
+        }
+
+        var initializers = model.InitializersByName();
+        var result = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        foreach (var w in weights)
+        {
+            int bits = setting.BitsOfWeight(w.Name);
+            if (bits >= Setting.Fp32)
+            {
+                continue;
+            }
+
+            float[] values = TensorDecoder.ToFloats(initializers[w.Name], model.BaseDirectory);
+            foreach (float v in values)
+            {
+                if (!float.IsFinite(v))
+                {
+                    Throw.BadTensor(w.Name, $"{model.Path}: weight holds {v}; cannot quantize non-finite values");
+                }
+            }
+
+            var grid = new float[values.Length];
+            FakeQuantize(values, w.Shape, w.ChannelAxis, bits, setting.Options, grid);
+            result[w.Name] = grid;
+        }
+
+        return result;
     }
 
     /// <summary>The tensor as (outer, channels, inner) around <paramref name="axis"/>; axis −1 means one channel.</summary>

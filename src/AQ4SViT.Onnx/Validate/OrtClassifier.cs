@@ -15,10 +15,11 @@ public sealed class OrtClassifier : IClassifier
 
     /// <param name="device">"cpu", "cuda" or "cuda:N".</param>
     /// <param name="onFallback">Told (one line) when CUDA was asked for but could not be used.</param>
+    /// <param name="sessionConfig">Extra session configuration entries (e.g. <see cref="OrtQdq.Exact"/> for QDQ models).</param>
     /// <param name="optimization">ONNX Runtime graph optimizations; ORT_ENABLE_BASIC runs the graph's arithmetic as written
     /// (the extended fusions, e.g. MatMul+Add into Gemm, round differently and can flip a spike).</param>
     public OrtClassifier(string modelPath, InputScaling scaling, int threads = 0, string device = "cpu", Action<string>? onFallback = null,
-        GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL)
+        IReadOnlyDictionary<string, string>? sessionConfig = null, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
         if (!File.Exists(modelPath))
         {
@@ -29,7 +30,13 @@ public sealed class OrtClassifier : IClassifier
         ActualDevice = "cpu";
         try
         {
-            _session = new InferenceSession(modelPath, CreateOptions(threads, device, onFallback, optimization));
+            var options = CreateOptions(threads, device, onFallback, optimization);
+            foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
+            {
+                options.AddSessionConfigEntry(key, value);
+            }
+
+            _session = new InferenceSession(modelPath, options);
         }
         catch (OnnxRuntimeException e)
         {

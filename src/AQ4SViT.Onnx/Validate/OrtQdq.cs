@@ -1,0 +1,24 @@
+namespace AQ4SViT.Onnx.Validate;
+
+/// <summary>
+/// How ONNX Runtime runs a QDQ model (measured with Microsoft.ML.OnnxRuntime 1.31, CPU provider).
+/// <para>With its default optimizations ORT fuses DequantizeLinear → MatMul into <c>MatMulNBits</c> (INT2, INT4 and INT8
+/// weights alike) and, at the default <c>session.qdq_matmulnbits_accuracy_level</c> = 4, quantizes the activations to
+/// int8 inside it: logits move by about 1% of their range, so spiking layers can flip spikes. Its INT2 path is also
+/// wrong when a MatMul weight's output dimension N is not a multiple of 4 (Spikformer's head, [D, 10]: logits off by
+/// ~1.4 even at accuracy level 0), while its plain DequantizeLinear kernel decodes the same file exactly.</para>
+/// <para><see cref="Exact"/> turns the QDQ fusions off (<c>session.disable_quant_qdq</c>): ORT then folds every
+/// DequantizeLinear of a constant weight into float and runs the graph on exactly the dequantized weights, which is what
+/// the emitted file means and what the fake-quant model and the simulator compute.</para>
+/// </summary>
+public static class OrtQdq
+{
+    /// <summary>Session entries for an exact run of a QDQ model.</summary>
+    public static IReadOnlyDictionary<string, string> Exact { get; } = new Dictionary<string, string>
+    {
+        ["session.disable_quant_qdq"] = "1",
+    };
+
+    /// <summary>ORT's stock behaviour (fused integer kernels, int8 activations in MatMulNBits): what a deployment gets.</summary>
+    public static IReadOnlyDictionary<string, string> Fused { get; } = new Dictionary<string, string>();
+}
