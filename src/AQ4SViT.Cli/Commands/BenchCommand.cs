@@ -18,6 +18,9 @@ internal sealed class BenchCommand : ModelOptions, ICommand
     [Option("batch", Default = 100, HelpText = "Images per batch.")]
     public int Batch { get; set; } = 100;
 
+    [Option("ort-level", Default = "all", HelpText = "ONNX Runtime graph optimizations: all (fastest; its fusions round differently) or basic (the graph's arithmetic as written).")]
+    public string OrtLevel { get; set; } = "all";
+
     [Option("images", Default = 500, HelpText = "Images to time (from the start of the evaluation set).")]
     public int Images { get; set; } = 500;
 
@@ -35,7 +38,13 @@ internal sealed class BenchCommand : ModelOptions, ICommand
         int threads = Threads <= 0 ? Environment.ProcessorCount : Threads;
 
         using var sim = new SimClassifier(model, scaling, threads);
-        using var ort = new OrtClassifier(model, scaling, threads, "cpu");
+        var level = OrtLevel.ToLowerInvariant() switch
+        {
+            "all" => Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
+            "basic" => Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            _ => Throw.BadInput<Microsoft.ML.OnnxRuntime.GraphOptimizationLevel>($"--ort-level must be all or basic, got '{OrtLevel}'"),
+        };
+        using var ort = new OrtClassifier(model, scaling, threads, "cpu", optimization: level);
 
         // Warm up both on one batch, then time each over the same images.
         var warm = images.Slice(0, Math.Min(Batch, images.Count));
@@ -70,6 +79,7 @@ internal sealed class BenchCommand : ModelOptions, ICommand
                 sim_images_per_second = simResult.ImagesPerSecond,
                 ort_images_per_second = ortResult.ImagesPerSecond,
                 ratio,
+                ort_level = OrtLevel.ToLowerInvariant(),
                 max_abs_logit_diff = maxDiff,
                 argmax_agreement = agreement,
                 sim_accuracy = simResult.Accuracy,

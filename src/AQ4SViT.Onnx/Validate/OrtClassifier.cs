@@ -16,7 +16,10 @@ public sealed class OrtClassifier : IClassifier
     /// <param name="device">"cpu", "cuda" or "cuda:N".</param>
     /// <param name="onFallback">Told (one line) when CUDA was asked for but could not be used.</param>
     /// <param name="sessionConfig">Extra session configuration entries (e.g. <see cref="OrtQdq.Exact"/> for QDQ models).</param>
-    public OrtClassifier(string modelPath, InputScaling scaling, int threads = 0, string device = "cpu", Action<string>? onFallback = null, IReadOnlyDictionary<string, string>? sessionConfig = null)
+    /// <param name="optimization">ONNX Runtime graph optimizations; ORT_ENABLE_BASIC runs the graph's arithmetic as written
+    /// (the extended fusions, e.g. MatMul+Add into Gemm, round differently and can flip a spike).</param>
+    public OrtClassifier(string modelPath, InputScaling scaling, int threads = 0, string device = "cpu", Action<string>? onFallback = null,
+        IReadOnlyDictionary<string, string>? sessionConfig = null, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
         if (!File.Exists(modelPath))
         {
@@ -27,7 +30,7 @@ public sealed class OrtClassifier : IClassifier
         ActualDevice = "cpu";
         try
         {
-            var options = CreateOptions(threads, device, onFallback);
+            var options = CreateOptions(threads, device, onFallback, optimization);
             foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
             {
                 options.AddSessionConfigEntry(key, value);
@@ -101,9 +104,9 @@ public sealed class OrtClassifier : IClassifier
         }
     }
 
-    private SessionOptions CreateOptions(int threads, string device, Action<string>? onFallback)
+    private SessionOptions CreateOptions(int threads, string device, Action<string>? onFallback, GraphOptimizationLevel optimization)
     {
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        var options = new SessionOptions { GraphOptimizationLevel = optimization };
         if (threads > 0)
         {
             options.IntraOpNumThreads = threads;

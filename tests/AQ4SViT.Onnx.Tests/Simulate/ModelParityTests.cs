@@ -17,7 +17,9 @@ public sealed class ModelParityTests
     {
         var set = s_images.Value.Slice(0, images);
         using var sim = new SimClassifier(model, InputScaling.PixelOver255, threads: 2);
-        using var ort = new OrtClassifier(model, InputScaling.PixelOver255, threads: 2);
+        // The oracle runs the graph as written: ONNX Runtime's extended fusions (MatMul+Add → Gemm) round differently
+        // and flip a spike now and then (spikformer-fmnist: 1 image in 1,000 differs by 0.03 between its own levels).
+        using var ort = new OrtClassifier(model, InputScaling.PixelOver255, threads: 2, optimization: Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_BASIC);
         var a = Accuracy.Evaluate(sim, set, batch);
         var b = Accuracy.Evaluate(ort, set, batch);
         float max = 0;
@@ -136,6 +138,20 @@ public sealed class ModelParityTests
     public void Run_BundledModel_MatchesOrtOn1000Images(string name)
     {
         var (maxDiff, disagree) = Compare(RepoPaths.Model(name), 1000, 100);
+
+        Assert.True(maxDiff <= 1e-4f, $"{name}: max |logit diff| {maxDiff}");
+        Assert.Equal(0, disagree);
+    }
+
+    [Theory]
+    [Trait("Category", "Heavy")]
+    [InlineData("spikformer-d64-dynamo")]
+    [InlineData("sdt-d64-dynamo")]
+    [InlineData("spikformer-d64")]
+    [InlineData("sdt-d64")]
+    public void Run_OtherSizeModel_MatchesOrtOn1000Images(string name)
+    {
+        var (maxDiff, disagree) = Compare(Fixture(name), 1000, 100);
 
         Assert.True(maxDiff <= 1e-4f, $"{name}: max |logit diff| {maxDiff}");
         Assert.Equal(0, disagree);
