@@ -12,7 +12,8 @@ namespace AQ4SViT.Onnx.Search;
 /// a quarter, …) are offered too, each as one combined candidate. The pool is tried smallest-memory first;
 /// a candidate the <see cref="DriftGate"/> rejects is skipped, the others are fully evaluated until K pass
 /// the accuracy budget. The K smallest of the old beam and the new passers form the next beam; a round where
-/// none passes ends the phase.
+/// none passes ends the phase. A one-step move that failed the budget or was gated is not offered again in that
+/// phase (from any state), which keeps the number of drift proxies per round small.
 /// The result is the smallest passing setting seen.
 /// </para>
 /// </summary>
@@ -20,6 +21,9 @@ public sealed class BeamSearch(SearchContext context)
 {
     private readonly DriftGate _gate = new(context.Options.GateMargin, context.Options.Strategy != SearchStrategy.GreedyUngated);
     private readonly List<(BitVector Setting, ProxyScore Proxy)> _rejected = [];
+
+    // One-step moves (group, from, to) that failed the budget or were gated: not offered again in the phase.
+    private readonly HashSet<(string Group, int From, int To)> _frozen = [];
     private int _gatedOut;
     private int _rounds;
 
@@ -37,6 +41,7 @@ public sealed class BeamSearch(SearchContext context)
         {
             string phase = granularity.ToString().ToLowerInvariant();
             var groups = context.Backend.Groups(granularity);
+            _frozen.Clear();
             for (int round = 1; ; round++)
             {
                 context.Cancellation.ThrowIfCancellationRequested();
@@ -54,6 +59,7 @@ public sealed class BeamSearch(SearchContext context)
                     if (!_gate.Admits(candidate.Proxy.Drift))
                     {
                         _gatedOut++;
+                        Freeze(candidate);
                         _rejected.Add((candidate.Setting, candidate.Proxy));
                         context.LogGated(candidate.Setting, phase, round, candidate.Move, candidate.Proxy, threshold);
                         continue;
@@ -63,6 +69,7 @@ public sealed class BeamSearch(SearchContext context)
                     _gate.Learn(candidate.Proxy.Drift, passed);
                     if (!passed)
                     {
+                        Freeze(candidate);
                         continue;
                     }
 
@@ -120,7 +127,15 @@ public sealed class BeamSearch(SearchContext context)
         }
     }
 
-    private sealed record Candidate(BitVector Setting, ProxyScore Proxy, string Move, long TotalBits);
+    private sealed record Candidate(BitVector Setting, ProxyScore Proxy, string Move, long TotalBits, (string Group, int From, int To)? Single = null);
+
+    private void Freeze(Candidate candidate)
+    {
+        if (candidate.Single is { } move)
+        {
+            _frozen.Add(move);
+        }
+    }
 
     private List<Candidate> BuildPool(List<BitVector> beam, IReadOnlyList<SearchGroup> groups, int[] levels, bool everyLevel, HashSet<string> visited)
     {
@@ -135,11 +150,11 @@ public sealed class BeamSearch(SearchContext context)
                 foreach (int bits in levels.Where(l => l < current))
                 {
                     var setting = state.With(group.Weights, bits);
-                    if (!visited.Contains(setting.Key))
+                    if (!visited.Contains(setting.Key) && !_frozen.Contains((group.Name, current, bits)))
                     {
                         var proxy = context.Journal.Proxy(setting, context.Cancellation);
                         long saved = state.TotalBits(parameters) - setting.TotalBits(parameters);
-                        var candidate = new Candidate(setting, proxy, $"{group.Name}:{current}->{bits}", setting.TotalBits(parameters));
+                        var candidate = new Candidate(setting, proxy, $"{group.Name}:{current}->{bits}", setting.TotalBits(parameters), (group.Name, current, bits));
                         singles.Add((candidate, group, bits, saved / (proxy.Drift + MembraneDrift.Epsilon)));
                     }
 

@@ -1,15 +1,16 @@
 namespace AQ4SViT.Onnx.Search;
 
 /// <summary>
-/// The drift proxy. For LIF layers l = 1..L and time steps t = 1..T, with V[l][t] the membrane potential after
-/// charging at step t (before reset) over all calibration images and neurons:
+/// The drift proxy. For LIF layers l = 1..L, with V[l][t] the membrane potential after charging at step t (before
+/// reset), over all calibration images and neurons:
 /// <code>
-///   drift = (1 / (L·T)) · Σ_l Σ_t ‖V_q[l][t] − V_fp[l][t]‖² / (‖V_fp[l][t]‖² + ε),   ε = 1e-12
+///   drift = (1 / L) · Σ_l  Σ_t ‖V_q[l][t] − V_fp[l][t]‖²  /  (Σ_t ‖V_fp[l][t]‖² + ε),   ε = 1e-12
 /// </code>
-/// i.e. the mean relative squared error of the membrane potentials, each (layer, step) weighted equally so
-/// that small layers count as much as large ones. 0 means identical dynamics.
-/// The spike mismatch rate beside it is the fraction of spike outputs that differ.
-/// Without LIF layers, the same formula runs over the logits (L = T = 1).
+/// i.e. each layer's relative squared error of the membrane potentials over all its time steps, averaged over
+/// layers so that small layers count as much as large ones. 0 means identical dynamics. Steps are pooled within a
+/// layer because a single step can hold almost no potential (a near-silent first step), and a ratio over it alone
+/// would explode. The spike mismatch rate beside it is the fraction of spike outputs that differ.
+/// Without LIF layers, the same formula runs over the logits (L = 1).
 /// </summary>
 public sealed class MembraneDrift
 {
@@ -19,11 +20,11 @@ public sealed class MembraneDrift
     private long _spikes;
     private long _mismatches;
 
-    /// <summary>Adds one whole (layer, step) term.</summary>
+    /// <summary>Adds one whole term (a layer).</summary>
     public void Add(ReadOnlySpan<float> quantized, ReadOnlySpan<float> reference) => Accumulate(_terms.Count, quantized, reference);
 
     /// <summary>
-    /// Adds part of term <paramref name="term"/> (a (layer, step) pair), e.g. one chunk of the calibration images;
+    /// Adds part of term <paramref name="term"/> (a layer): one step, or one chunk of the calibration images;
     /// a term's parts are summed before its ratio is taken.
     /// </summary>
     public void Accumulate(int term, ReadOnlySpan<float> quantized, ReadOnlySpan<float> reference)

@@ -158,7 +158,7 @@ public sealed class SimulatorBackend : ISearchBackend
         {
             var step = reference.Steps[(layer.Index, t)];
             int offset = batchStart * step.PerImage;
-            Drift.Accumulate((layer.Index * layer.TimeSteps) + t, membrane, step.Membrane.AsSpan(offset, membrane.Length));
+            Drift.Accumulate(layer.Index, membrane, step.Membrane.AsSpan(offset, membrane.Length));
             Drift.AddSpikes(spikes, step.Spikes.AsSpan(offset, spikes.Length));
         }
     }
