@@ -98,7 +98,8 @@ public sealed class OrtClassifier : IClassifier
             Array.Clear(buffer);
             _scaling.Fill(set, start + done, n, Channels, buffer);
             using var value = OrtValue.CreateTensorValueFromMemory(buffer, [feed, Channels, Height, Width]);
-            using var results = _session.Run(new RunOptions(), [_inputName], [value], [_outputName]);
+            using var runOptions = new RunOptions();
+            using var results = _session.Run(runOptions, [_inputName], [value], [_outputName]);
             ReadOnlySpan<float> output = results[0].GetTensorDataAsSpan<float>();
             output[..(n * Classes)].CopyTo(logits.Slice(done * Classes, n * Classes));
         }

@@ -54,7 +54,7 @@ public sealed class ReferenceModelTests
         var card = ModelCard.TryLoadBeside(RepoPaths.Model(name))!;
         using var ort = new OrtClassifier(RepoPaths.Model(name), InputScaling.PixelOver255, threads: 2);
 
-        var result = Accuracy.Evaluate(ort, s_fashion.Value, batch: 250);
+        var result = Accuracy.Evaluate(ort, s_fashion.Value, batch: 100);
 
         Assert.Equal(10_000, result.Images);
         Assert.InRange(result.Accuracy, card.Top1Torch - 0.005, card.Top1Torch + 0.005);
