@@ -66,7 +66,8 @@ public sealed class SearchRunnerTests
         var report = SearchRunner.Run(SmallJob(dir.Path), CancellationToken.None);
         var test = DataSplits.Select(s_fashion.Value, DataSplit.Test, 200);
 
-        using var ort = new OrtClassifier(dir.File("quantized.onnx"), InputScaling.PixelOver255, threads: 2);
+        // Exact dequantization: ORT's default fuses DequantizeLinear→MatMul into MatMulNBits with int8 activations.
+        using var ort = new OrtClassifier(dir.File("quantized.onnx"), InputScaling.PixelOver255, threads: 2, sessionConfig: OrtQdq.Exact);
         var ortResult = Accuracy.Evaluate(ort, test, 100);
         var setting = Setting.Load(dir.File("setting.json"));
         using var sim = QuantizedSimulator.Create(RepoPaths.Model("spikformer-fmnist"), setting, InputScaling.PixelOver255, 2);
