@@ -29,17 +29,11 @@ public readonly record struct InputScaling(float Scale, float Mean, float Std)
         // One table per call: each byte value computed in double and rounded once, so "pixel/255" gives exactly
         // the correctly rounded float32 quotient that PyTorch's (x / 255.0) feeds the exported model.
         Span<float> table = stackalloc float[256];
+        bool over255 = Scale == PixelOver255.Scale;
         for (int v = 0; v < 256; v++)
         {
-            table[v] = (float)(((v * (double)Scale) - Mean) / Std);
-        }
-
-        if (Scale == PixelOver255.Scale)
-        {
-            for (int v = 0; v < 256; v++)
-            {
-                table[v] = (float)((v / 255.0 - Mean) / Std);
-            }
+            double scaled = over255 ? v / 255.0 : v * (double)Scale;
+            table[v] = (float)((scaled - Mean) / Std);
         }
 
         for (int i = 0; i < count; i++)

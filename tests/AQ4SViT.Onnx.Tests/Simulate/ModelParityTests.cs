@@ -112,11 +112,7 @@ public sealed class ModelParityTests
     [MemberData(nameof(Bundled))]
     public void Run_BundledModel_MatchesPyTorchReferenceLogits(string name)
     {
-        string dir = Path.GetDirectoryName(RepoPaths.Model(name))!;
-        float[][] reference = File.ReadAllLines(Path.Combine(dir, "reference-logits.csv"))
-            .Where(l => l.Length > 0)
-            .Select(l => l.Split(',').Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray())
-            .ToArray();
+        float[][] reference = Models.ReferenceModelTests.ReadReferenceLogits(name);
         using var sim = new SimClassifier(RepoPaths.Model(name), InputScaling.PixelOver255, threads: 2);
 
         var result = Accuracy.Evaluate(sim, s_images.Value.Slice(0, reference.Length), 50);
