@@ -1,6 +1,7 @@
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Models;
+using AQ4SViT.Onnx.Simulate;
 using AQ4SViT.Onnx.Validate;
 using CommandLine;
 using CommandLine.Text;
@@ -50,7 +51,8 @@ internal sealed class EvalCommand : ModelOptions, ICommand
         var scaling = ResolveScaling(card);
         var split = DataSplits.Parse(Split);
         var images = DataSplits.Select(LoadData(model, card), split, Limit);
-        using IClassifier classifier = EngineFactory.Create(Engine, model, scaling, Threads, Device, line => context.Info($"aq4svit: {line}"));
+        var rates = new FiringRates();
+        using IClassifier classifier = EngineFactory.Create(Engine, model, scaling, Threads, Device, line => context.Info($"aq4svit: {line}"), rates);
         var result = Accuracy.Evaluate(classifier, images, Batch);
         if (Json)
         {
@@ -61,11 +63,16 @@ internal sealed class EvalCommand : ModelOptions, ICommand
                 accuracy = result.Accuracy,
                 images_per_second = result.ImagesPerSecond,
                 split = Split.ToLowerInvariant(),
+                firing_rates = rates.Rates().ToDictionary(r => r.Layer, r => r.Rate),
             });
         }
         else
         {
             context.Output.WriteLine($"{Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(model)))}: top-1 {result.Accuracy:P2} on {result.Images} images ({Split}), {result.ImagesPerSecond:F1} images/s [{result.Engine}]");
+            foreach (var (layer, rate) in rates.Rates())
+            {
+                context.Output.WriteLine($"  firing rate {layer,-32} {rate,7:P2}");
+            }
         }
 
         return ExitCodes.Success;

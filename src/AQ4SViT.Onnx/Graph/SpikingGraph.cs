@@ -88,6 +88,20 @@ public sealed class SpikingGraph
             ? t.Floats.ToArray()
             : Errors.Throw.BadTensor<float[]>(name, $"{ModelPath}: no float initializer of this name in the prepared graph");
 
+    /// <summary>Index of the first node that reads <paramref name="value"/> (e.g. a weight), or −1 when none does.</summary>
+    public int FirstReader(string value)
+    {
+        for (int i = 0; i < Nodes.Count; i++)
+        {
+            if (Array.IndexOf(Nodes[i].Inputs, value) >= 0)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     private string[][] ComputeLastUse()
     {
         var last = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -143,6 +143,7 @@ public sealed class BeamSearch(SearchContext context)
         var parameters = context.Backend.WeightParams;
         foreach (var state in beam)
         {
+            context.Journal.HintParent(state);
             var singles = new List<(Candidate Candidate, SearchGroup Group, int Bits, double Ratio)>();
             foreach (var group in groups)
             {

@@ -87,6 +87,9 @@ public sealed class EvaluationJournal
         return score;
     }
 
+    /// <summary>Passed to the backend (<see cref="ISearchBackend.HintParent"/>): moves from this setting are proxied next.</summary>
+    public void HintParent(BitVector parent) => _backend.HintParent(parent);
+
     /// <summary>Search-split accuracy (0–1); <paramref name="cached"/> tells whether it came from the checkpoint.</summary>
     public double Accuracy(BitVector setting, CancellationToken cancellation, out bool cached)
     {

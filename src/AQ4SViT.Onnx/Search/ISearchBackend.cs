@@ -19,6 +19,14 @@ public interface ISearchBackend
 
     ProxyScore Proxy(BitVector setting, CancellationToken cancellation);
 
+    /// <summary>
+    /// Says that proxies of one-step moves from <paramref name="parent"/> follow, so that a backend can keep the parent's
+    /// activations and start each move's run where it first differs. Results must not depend on it.
+    /// </summary>
+    void HintParent(BitVector parent)
+    {
+    }
+
     /// <summary>Top-1 accuracy (0–1) on the search split.</summary>
     double SearchAccuracy(BitVector setting, CancellationToken cancellation);
 }

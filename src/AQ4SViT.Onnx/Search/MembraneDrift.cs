@@ -1,3 +1,7 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace AQ4SViT.Onnx.Search;
 
 /// <summary>
@@ -16,9 +20,12 @@ public sealed class MembraneDrift
 {
     public const double Epsilon = 1e-12;
 
-    private readonly List<(double Diff, double Norm)> _terms = [];
-    private long _spikes;
-    private long _mismatches;
+    private readonly List<Term> _terms = [];
+
+    /// <summary>Sums of one term (a layer): squared differences, squared reference values, spikes and differing spikes.</summary>
+    public readonly record struct Term(double Diff, double Norm, long Spikes, long Mismatches);
+
+    public IReadOnlyList<Term> Terms => _terms;
 
     /// <summary>Adds one whole term (a layer).</summary>
     public void Add(ReadOnlySpan<float> quantized, ReadOnlySpan<float> reference) => Accumulate(_terms.Count, quantized, reference);
@@ -34,39 +41,121 @@ public sealed class MembraneDrift
             throw new ArgumentException($"membrane sizes differ: {quantized.Length} vs {reference.Length}");
         }
 
-        double diff = 0;
-        double norm = 0;
-        for (int i = 0; i < quantized.Length; i++)
-        {
-            double d = quantized[i] - reference[i];
-            diff += d * d;
-            norm += (double)reference[i] * reference[i];
-        }
-
-        while (_terms.Count <= term)
-        {
-            _terms.Add((0, 0));
-        }
-
-        var (sumDiff, sumNorm) = _terms[term];
-        _terms[term] = (sumDiff + diff, sumNorm + norm);
+        var (diff, norm) = SquaredSums(quantized, reference);
+        var t = TermAt(term);
+        _terms[term] = t with { Diff = t.Diff + diff, Norm = t.Norm + norm };
     }
 
-    /// <summary>Counts differing spikes (values 0/1) of one (layer, step).</summary>
-    public void AddSpikes(ReadOnlySpan<float> quantized, ReadOnlySpan<float> reference)
+    /// <summary>Counts differing spikes (values 0/1) of one (layer, step) into term <paramref name="term"/>.</summary>
+    public void AddSpikes(int term, ReadOnlySpan<float> quantized, ReadOnlySpan<float> reference)
     {
-        for (int i = 0; i < quantized.Length; i++)
+        if (quantized.Length != reference.Length)
         {
-            if (quantized[i] != reference[i])
-            {
-                _mismatches++;
-            }
+            throw new ArgumentException($"spike sizes differ: {quantized.Length} vs {reference.Length}");
         }
 
-        _spikes += quantized.Length;
+        var t = TermAt(term);
+        _terms[term] = t with { Spikes = t.Spikes + quantized.Length, Mismatches = t.Mismatches + CountDifferent(quantized, reference) };
     }
+
+    /// <summary>Adds sums computed elsewhere (see <see cref="Sums"/>) to term <paramref name="term"/>.</summary>
+    public void Add(int term, Term part)
+    {
+        var t = TermAt(term);
+        _terms[term] = new Term(t.Diff + part.Diff, t.Norm + part.Norm, t.Spikes + part.Spikes, t.Mismatches + part.Mismatches);
+    }
+
+    /// <summary>The sums of one (layer, step, chunk): membrane potentials and spikes against the reference's.</summary>
+    public static Term Sums(ReadOnlySpan<float> membrane, ReadOnlySpan<float> referenceMembrane, ReadOnlySpan<float> spikes, ReadOnlySpan<float> referenceSpikes)
+    {
+        if (membrane.Length != referenceMembrane.Length || spikes.Length != referenceSpikes.Length)
+        {
+            throw new ArgumentException($"sizes differ: membrane {membrane.Length} vs {referenceMembrane.Length}, spikes {spikes.Length} vs {referenceSpikes.Length}");
+        }
+
+        var (diff, norm) = SquaredSums(membrane, referenceMembrane);
+        return new Term(diff, norm, spikes.Length, CountDifferent(spikes, referenceSpikes));
+    }
+
+    /// <summary>Sets a whole term, e.g. one known from an earlier run whose layer saw the same inputs.</summary>
+    public void Set(int term, Term value) => _terms[term] = TermAt(term) with { Diff = value.Diff, Norm = value.Norm, Spikes = value.Spikes, Mismatches = value.Mismatches };
 
     public double Drift => _terms.Count == 0 ? 0 : _terms.Average(t => t.Diff / (t.Norm + Epsilon));
 
-    public double SpikeMismatch => _spikes == 0 ? 0 : (double)_mismatches / _spikes;
+    public double SpikeMismatch
+    {
+        get
+        {
+            long spikes = _terms.Sum(t => t.Spikes);
+            return spikes == 0 ? 0 : (double)_terms.Sum(t => t.Mismatches) / spikes;
+        }
+    }
+
+    private Term TermAt(int term)
+    {
+        while (_terms.Count <= term)
+        {
+            _terms.Add(default);
+        }
+
+        return _terms[term];
+    }
+
+    /// <summary>Σ (q − r)² and Σ r² in double, the difference taken in float; four lanes at a time where AVX is there.</summary>
+    private static unsafe (double Diff, double Norm) SquaredSums(ReadOnlySpan<float> q, ReadOnlySpan<float> r)
+    {
+        double diff = 0;
+        double norm = 0;
+        int i = 0;
+        if (Avx.IsSupported && q.Length >= 4)
+        {
+            var d4 = Vector256<double>.Zero;
+            var n4 = Vector256<double>.Zero;
+            fixed (float* pq = q, pr = r)
+            {
+                for (; i + 4 <= q.Length; i += 4)
+                {
+                    var qv = Sse.LoadVector128(pq + i);
+                    var rv = Sse.LoadVector128(pr + i);
+                    var d = Avx.ConvertToVector256Double(Sse.Subtract(qv, rv));
+                    var rr = Avx.ConvertToVector256Double(rv);
+                    d4 = Avx.Add(d4, Avx.Multiply(d, d));
+                    n4 = Avx.Add(n4, Avx.Multiply(rr, rr));
+                }
+            }
+
+            diff = Vector256.Sum(d4);
+            norm = Vector256.Sum(n4);
+        }
+
+        for (; i < q.Length; i++)
+        {
+            double d = q[i] - r[i];
+            diff += d * d;
+            norm += (double)r[i] * r[i];
+        }
+
+        return (diff, norm);
+    }
+
+    private static long CountDifferent(ReadOnlySpan<float> q, ReadOnlySpan<float> r)
+    {
+        long count = 0;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= q.Length; i += 8)
+            {
+                var equal = Vector256.Equals(Vector256.Create(q.Slice(i, 8)), Vector256.Create(r.Slice(i, 8)));
+                count += 8 - BitOperations.PopCount(equal.ExtractMostSignificantBits());
+            }
+        }
+
+        for (; i < q.Length; i++)
+        {
+            count += q[i] != r[i] ? 1 : 0;
+        }
+
+        return count;
+    }
 }

@@ -10,6 +10,10 @@ namespace AQ4SViT.Onnx.Search;
 /// The search's engine: our simulator with fake-quantized weight overrides. The float model's membrane
 /// potentials on the calibration batch are computed once and kept; each candidate's are compared with them
 /// as they stream out of the simulator (nothing of the candidate's is stored).
+/// Proxies reuse prefixes: for the float model and for the latest hinted parents (<see cref="HintParent"/>) the values
+/// alive before each weight's first reader are kept, with the drift terms of every LIF layer; a candidate then runs only
+/// from the first node that reads a weight it changes, and takes the earlier layers' terms from the kept run. The result
+/// is the same as a whole run (same values in the same order), at a fraction of the cost for moves on later layers.
 /// </summary>
 public sealed class SimulatorBackend : ISearchBackend
 {
@@ -23,8 +27,19 @@ public sealed class SimulatorBackend : ISearchBackend
     private readonly int _batch;
     private readonly float[] _calibrationInput;
     private readonly ReferenceTrace _reference;
+    private readonly int[] _firstReader;
+    private readonly int[] _recordedNodes;
+    private readonly Dictionary<int, int> _lifNode;
+    private readonly Lock _prefixGate = new();
+    private readonly List<KeptRun> _parents = [];
+    private readonly KeptRun? _float;
+    private BitVector? _hint;
 
-    public SimulatorBackend(Simulator simulator, FakeQuantWeights weights, ImageSet calibration, ImageSet search, ImageSet test, InputScaling scaling, int batch = 100)
+    /// <summary>Parents whose prefixes are kept (the beam's width by default).</summary>
+    public const int KeptParents = 4;
+
+    /// <param name="reusePrefixes">False: every proxy runs the whole graph (for checking that reuse changes nothing).</param>
+    public SimulatorBackend(Simulator simulator, FakeQuantWeights weights, ImageSet calibration, ImageSet search, ImageSet test, InputScaling scaling, int batch = 100, bool reusePrefixes = true)
     {
         _simulator = simulator;
         _weights = weights;
@@ -38,9 +53,41 @@ public sealed class SimulatorBackend : ISearchBackend
         WeightParams = _catalog.Select(w => w.Params).ToArray();
         _calibrationInput = Fill(calibration, 0, calibration.Count);
         _reference = new ReferenceTrace();
-        var logits = _simulator.Run(_calibrationInput, calibration.Count, null, _reference);
-        _reference.Logits = logits;
         DriftKind = simulator.LifLayers.Count > 0 ? "membrane" : "logit";
+        var graph = simulator.Graph;
+        _firstReader = WeightNames.Select(graph.FirstReader).ToArray();
+        _lifNode = Enumerable.Range(0, graph.Nodes.Count).Where(i => graph.Nodes[i].Lif is not null).ToDictionary(i => graph.Nodes[i].Lif!.Index, i => i);
+
+        // Starting at the first weight reader saves nothing: record before the later ones.
+        _recordedNodes = _firstReader.Where(n => n >= 0).Distinct().Order().Skip(1).ToArray();
+        if (reusePrefixes && DriftKind == "membrane" && _recordedNodes.Length > 0)
+        {
+            // The float model against itself gives its terms: zero differences, but the norms and spike counts a
+            // candidate resumed from this run needs for the layers it skips.
+            var self = new DriftObserver(_reference);
+            _reference.Logits = _simulator.RunRecording(_calibrationInput, calibration.Count, _recordedNodes, out var prefix, null, new RecordThenCompare(_reference, self));
+            var own = self.Drift;
+            _float = new KeptRun(BitVector.AllFloat(WeightNames.Count), prefix, new ProxyScore(own.Drift, own.SpikeMismatch, DriftKind), [.. own.Terms]);
+        }
+        else
+        {
+            _reference.Logits = _simulator.Run(_calibrationInput, calibration.Count, null, _reference);
+        }
+    }
+
+    /// <summary>Proxies that started from a kept prefix (diagnostics).</summary>
+    public int PrefixReuses { get; private set; }
+
+    /// <summary>Floats held by kept prefixes now.</summary>
+    public long KeptFloats
+    {
+        get
+        {
+            lock (_prefixGate)
+            {
+                return (_float?.Prefix.Floats ?? 0) + _parents.Sum(p => p.Prefix.Floats);
+            }
+        }
     }
 
     public IReadOnlyList<string> WeightNames { get; }
@@ -64,18 +111,126 @@ public sealed class SimulatorBackend : ISearchBackend
             .ToArray();
     }
 
+    public void HintParent(BitVector parent)
+    {
+        lock (_prefixGate)
+        {
+            _hint = _float is null ? null : parent;
+        }
+    }
+
     public ProxyScore Proxy(BitVector setting, CancellationToken cancellation)
     {
         var overrides = _weights.Overrides(setting.Bits);
-        var observer = new DriftObserver(_reference);
-        var logits = _simulator.Run(_calibrationInput, _calibration.Count, overrides, DriftKind == "membrane" ? observer : null);
-        if (DriftKind == "logit")
+        if (_float is not null && BestPrefix(setting) is { } start)
         {
-            observer.Drift.Add(logits, _reference.Logits);
+            if (start.Node == int.MaxValue)
+            {
+                return start.Run.Score; // the kept run is this very setting
+            }
+
+            var resumed = new DriftObserver(_reference);
+            foreach (var (layer, node) in _lifNode)
+            {
+                if (node < start.Node)
+                {
+                    resumed.Known[layer] = start.Run.Terms[layer];
+                }
+            }
+
+            _simulator.RunFrom(start.Run.Prefix, start.Node, overrides, resumed);
+            var drift = resumed.Drift;
+            return new ProxyScore(drift.Drift, drift.SpikeMismatch, DriftKind);
         }
 
-        return new ProxyScore(observer.Drift.Drift, observer.Drift.SpikeMismatch, DriftKind);
+        var observer = new DriftObserver(_reference);
+        var logits = _simulator.Run(_calibrationInput, _calibration.Count, overrides, DriftKind == "membrane" ? observer : null);
+        var total = observer.Drift;
+        if (DriftKind == "logit")
+        {
+            total.Add(logits, _reference.Logits);
+        }
+
+        return new ProxyScore(total.Drift, total.SpikeMismatch, DriftKind);
     }
+
+    /// <summary>
+    /// The kept run sharing the longest unchanged prefix with <paramref name="setting"/> and the recorded node to start at
+    /// (<see cref="int.MaxValue"/>: the same setting); keeps the hinted parent first when it would do better. Null: run whole.
+    /// </summary>
+    private (KeptRun Run, int Node)? BestPrefix(BitVector setting)
+    {
+        lock (_prefixGate)
+        {
+            (KeptRun Run, int Node)? best = null;
+            foreach (var run in _parents.Prepend(_float))
+            {
+                if (run is not null && StartNode(run.Setting, setting) is int node && node > (best?.Node ?? -1))
+                {
+                    best = (run, node);
+                }
+            }
+
+            if (_hint is { } hint && _parents.All(p => !p.Setting.Equals(hint)) && !hint.Equals(_float?.Setting)
+                && StartNode(hint, setting) is int hinted && hinted > (best?.Node ?? -1))
+            {
+                best = (Keep(hint), hinted);
+            }
+
+            if (best is { } b)
+            {
+                // Most recently useful last, so that the oldest is dropped first.
+                if (_parents.Remove(b.Run))
+                {
+                    _parents.Add(b.Run);
+                }
+
+                PrefixReuses++;
+            }
+
+            return best;
+        }
+    }
+
+    /// <summary>The latest recorded node before which <paramref name="kept"/> and <paramref name="setting"/> read the same weights.</summary>
+    private int? StartNode(BitVector kept, BitVector setting)
+    {
+        int firstChange = int.MaxValue;
+        for (int w = 0; w < setting.Count; w++)
+        {
+            if (kept[w] != setting[w] && _firstReader[w] >= 0)
+            {
+                firstChange = Math.Min(firstChange, _firstReader[w]);
+            }
+        }
+
+        if (firstChange == int.MaxValue)
+        {
+            return int.MaxValue;
+        }
+
+        int at = Array.BinarySearch(_recordedNodes, firstChange);
+        at = at >= 0 ? at : ~at - 1;
+        return at >= 0 ? _recordedNodes[at] : null;
+    }
+
+    /// <summary>Runs <paramref name="parent"/> on the calibration batch, keeping its prefixes and drift terms.</summary>
+    private KeptRun Keep(BitVector parent)
+    {
+        var observer = new DriftObserver(_reference);
+        _simulator.RunRecording(_calibrationInput, _calibration.Count, _recordedNodes, out var prefix, _weights.Overrides(parent.Bits), observer);
+        var drift = observer.Drift;
+        var run = new KeptRun(parent, prefix, new ProxyScore(drift.Drift, drift.SpikeMismatch, DriftKind), [.. drift.Terms]);
+        _parents.Add(run);
+        if (_parents.Count > KeptParents)
+        {
+            _parents.RemoveAt(0);
+        }
+
+        return run;
+    }
+
+    private sealed record KeptRun(BitVector Setting, Simulator.Prefix Prefix, ProxyScore Score, MembraneDrift.Term[] Terms);
 
     public double SearchAccuracy(BitVector setting, CancellationToken cancellation) => Accuracy(_search, setting, cancellation);
 
@@ -147,10 +302,52 @@ public sealed class SimulatorBackend : ISearchBackend
         }
     }
 
-    /// <summary>Compares a candidate's membrane potentials with the reference as they are produced.</summary>
+    /// <summary>Stores the float model's step, then compares it with itself.</summary>
+    private sealed class RecordThenCompare(ReferenceTrace reference, DriftObserver self) : IMembraneObserver
+    {
+        public bool Observes(LifLayer layer) => true;
+
+        public void OnStep(LifLayer layer, int t, int batchStart, ReadOnlySpan<int> shape, ReadOnlySpan<float> membrane, ReadOnlySpan<float> spikes)
+        {
+            reference.OnStep(layer, t, batchStart, shape, membrane, spikes);
+            self.OnStep(layer, t, batchStart, shape, membrane, spikes);
+        }
+    }
+
+    /// <summary>
+    /// Compares a candidate's membrane potentials with the reference as they are produced. Sums are kept per
+    /// (layer, step, first image) and added up in that order, so the result does not depend on the order in which
+    /// parallel chunks of a fixed-batch model report.
+    /// </summary>
     private sealed class DriftObserver(ReferenceTrace reference) : IMembraneObserver
     {
-        public MembraneDrift Drift { get; } = new();
+        private readonly SortedDictionary<(int Layer, int T, int BatchStart), MembraneDrift.Term> _parts = [];
+        private readonly Lock _gate = new();
+
+        /// <summary>Terms known without running (layers before a kept prefix's end).</summary>
+        public Dictionary<int, MembraneDrift.Term> Known { get; } = [];
+
+        public MembraneDrift Drift
+        {
+            get
+            {
+                var drift = new MembraneDrift();
+                foreach (var (layer, term) in Known)
+                {
+                    drift.Set(layer, term);
+                }
+
+                lock (_gate)
+                {
+                    foreach (var ((layer, _, _), part) in _parts)
+                    {
+                        drift.Add(layer, part);
+                    }
+                }
+
+                return drift;
+            }
+        }
 
         public bool Observes(LifLayer layer) => true;
 
@@ -158,8 +355,11 @@ public sealed class SimulatorBackend : ISearchBackend
         {
             var step = reference.Steps[(layer.Index, t)];
             int offset = batchStart * step.PerImage;
-            Drift.Accumulate(layer.Index, membrane, step.Membrane.AsSpan(offset, membrane.Length));
-            Drift.AddSpikes(spikes, step.Spikes.AsSpan(offset, spikes.Length));
+            var part = MembraneDrift.Sums(membrane, step.Membrane.AsSpan(offset, membrane.Length), spikes, step.Spikes.AsSpan(offset, spikes.Length));
+            lock (_gate)
+            {
+                _parts[(layer.Index, t, batchStart)] = part;
+            }
         }
     }
 }

@@ -27,16 +27,25 @@ internal static class GraphExecutor
         return profile;
     }
 
-    public static Tensor Run(SpikingGraph graph, Tensor input, IReadOnlyDictionary<string, Tensor>? overrides, ExecContext ctx)
+    /// <summary>
+    /// Runs the graph on <paramref name="input"/>; with <paramref name="record"/>, keeps copies of the live values before
+    /// the nodes it names; with <paramref name="resume"/>, starts at its node from values recorded by an earlier run
+    /// (input unused).
+    /// </summary>
+    public static Tensor Run(
+        SpikingGraph graph, Tensor? input, IReadOnlyDictionary<string, Tensor>? overrides, ExecContext ctx, LiveValues? record = null, (int Node, LiveValues From)? resume = null)
     {
-        var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [graph.InputName] = input };
+        var values = resume is { } r
+            ? new Dictionary<string, Tensor>(r.From.At(r.Node), StringComparer.Ordinal)
+            : new Dictionary<string, Tensor>(StringComparer.Ordinal) { [graph.InputName] = input! };
         var nodes = graph.Nodes;
         var arena = new TensorArena();
         ctx = ctx.IsConstant is null ? ctx.With(graph) : ctx;
         using var scope = arena.Enter();
-        for (int i = 0; i < nodes.Count; i++)
+        for (int i = resume?.Node ?? 0; i < nodes.Count; i++)
         {
             var node = nodes[i];
+            record?.TakeBefore(i, values);
             var inputs = new Tensor?[node.Inputs.Length];
             for (int k = 0; k < inputs.Length; k++)
             {

@@ -57,7 +57,7 @@ internal static class OpKernels
             "Concat" => [ShapeOps.Concat(node, inputs)],
             "Reshape" => [ShapeOps.Reshape(node, In(0), In(1))],
             "Flatten" => [ShapeOps.Flatten(node, In(0))],
-            "Transpose" => [ShapeOps.Transpose(node, In(0))],
+            "Transpose" => [ShapeOps.Transpose(node, In(0), ctx)],
             "ReduceMean" or "ReduceSum" or "ReduceMax" => [Reduce.Run(node, inputs)],
             "Tile" => [ShapeOps.Tile(node, In(0), In(1))],
             "Expand" => [ShapeOps.Expand(node, In(0), In(1))],

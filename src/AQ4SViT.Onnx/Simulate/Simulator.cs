@@ -55,12 +55,81 @@ public sealed class Simulator
 
     public void Run(ReadOnlySpan<float> input, int batch, Span<float> logits, IReadOnlyDictionary<string, float[]>? weightOverrides = null, IMembraneObserver? observer = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         if (input.Length < batch * ImageSize)
         {
             throw new ArgumentException($"{input.Length} floats for {batch} images of {ImageSize}", nameof(input));
         }
 
+        Execute(input[..(batch * ImageSize)].ToArray(), batch, logits, weightOverrides, observer, null, null);
+    }
+
+    /// <summary>
+    /// As <see cref="Run(ReadOnlySpan{float}, int, IReadOnlyDictionary{string, float[]}?, IMembraneObserver?)"/>, also keeping
+    /// the values alive before each of <paramref name="nodes"/> (per chunk) so that <see cref="RunFrom"/> can start there.
+    /// </summary>
+    public float[] RunRecording(ReadOnlySpan<float> input, int batch, IEnumerable<int> nodes, out Prefix prefix, IReadOnlyDictionary<string, float[]>? weightOverrides = null, IMembraneObserver? observer = null)
+    {
+        var logits = new float[batch * Classes];
+        int[] wanted = [.. nodes];
+        var perChunk = new LiveValues[ChunkCount(batch)];
+        for (int i = 0; i < perChunk.Length; i++)
+        {
+            perChunk[i] = new LiveValues(wanted);
+        }
+
+        Execute(input[..(batch * ImageSize)].ToArray(), batch, logits, weightOverrides, observer, perChunk, null);
+        prefix = new Prefix(batch, perChunk);
+        return logits;
+    }
+
+    /// <summary>
+    /// Logits of the batch recorded in <paramref name="prefix"/>, computed from the values recorded before <paramref name="node"/>:
+    /// the same result as a whole run when no node before it reads a weight that differs between the two runs.
+    /// </summary>
+    public float[] RunFrom(Prefix prefix, int node, IReadOnlyDictionary<string, float[]>? weightOverrides = null, IMembraneObserver? observer = null)
+    {
+        if (!prefix.Has(node))
+        {
+            throw new ArgumentException($"no values were recorded before node {node}", nameof(node));
+        }
+
+        var logits = new float[prefix.Batch * Classes];
+        Execute(null, prefix.Batch, logits, weightOverrides, observer, null, (node, prefix.Chunks));
+        return logits;
+    }
+
+    /// <summary>The live values of one recorded run, per chunk of a fixed-batch model.</summary>
+    public sealed class Prefix
+    {
+        internal Prefix(int batch, LiveValues[] chunks)
+        {
+            Batch = batch;
+            Chunks = chunks;
+        }
+
+        public int Batch { get; }
+
+        internal LiveValues[] Chunks { get; }
+
+        /// <summary>Floats held by the recorded copies.</summary>
+        public long Floats => Chunks.Sum(c => c.Floats);
+
+        /// <summary>Nodes before which values were recorded.</summary>
+        public IEnumerable<int> Nodes => Chunks[0].Nodes;
+
+        public bool Has(int node) => Chunks.All(c => c.Has(node));
+    }
+
+    private int ChunkCount(int batch)
+    {
+        int chunk = Graph.FixedBatch ?? batch;
+        return (batch + chunk - 1) / chunk;
+    }
+
+    private void Execute(float[]? data, int batch, Span<float> logits, IReadOnlyDictionary<string, float[]>? weightOverrides, IMembraneObserver? observer,
+        LiveValues[]? record, (int Node, LiveValues[] From)? resume)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         if (logits.Length < batch * Classes)
         {
             throw new ArgumentException($"room for {logits.Length} logits, need {batch * Classes}", nameof(logits));
@@ -68,9 +137,8 @@ public sealed class Simulator
 
         var overrides = PrepareOverrides(weightOverrides);
         int chunk = Graph.FixedBatch ?? batch;
-        int chunks = (batch + chunk - 1) / chunk;
+        int chunks = ChunkCount(batch);
         int threads = Threads <= 0 ? Environment.ProcessorCount : Threads;
-        var data = input[..(batch * ImageSize)].ToArray();
         var output = new float[batch * Classes];
         bool parallelChunks = chunks > 1 && threads > 1;
         var safeObserver = observer is null ? null : parallelChunks ? new LockedObserver(observer) : observer;
@@ -79,10 +147,16 @@ public sealed class Simulator
         {
             int start = ci * chunk;
             int count = Math.Min(chunk, batch - start);
-            var feed = new float[chunk * ImageSize];
-            Array.Copy(data, start * ImageSize, feed, 0, count * ImageSize);
+            Tensor? feed = null;
+            if (data is not null)
+            {
+                var floats = new float[chunk * ImageSize];
+                Array.Copy(data, start * ImageSize, floats, 0, count * ImageSize);
+                feed = Tensor.FromFloats(floats, [chunk, .. ImageDims]);
+            }
+
             var ctx = new ExecContext(innerThreads) { Observer = safeObserver, BatchOffset = start };
-            var result = GraphExecutor.Run(Graph, Tensor.FromFloats(feed, [chunk, .. ImageDims]), overrides, ctx);
+            var result = GraphExecutor.Run(Graph, feed, overrides, ctx, record?[ci], resume is { } r ? (r.Node, r.From[ci]) : null);
             if (result.Length != chunk * Classes)
             {
                 Throw.BadTensor(Graph.OutputName, $"{Graph.ModelPath}: output {result.ShapeText} is not {chunk} × {Classes} logits");

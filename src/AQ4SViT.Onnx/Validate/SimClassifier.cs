@@ -16,6 +16,9 @@ public sealed class SimClassifier(Simulator simulator, InputScaling scaling, IRe
 
     public string Engine => "sim";
 
+    /// <summary>Sees every LIF layer's membrane and spikes during <see cref="Logits"/> (e.g. <see cref="FiringRates"/>).</summary>
+    public IMembraneObserver? Observer { get; init; }
+
     public int Classes => Simulator.Classes;
 
     public void Logits(ImageSet set, int start, int count, Span<float> logits)
@@ -28,7 +31,7 @@ public sealed class SimClassifier(Simulator simulator, InputScaling scaling, IRe
 
         var input = new float[count * Simulator.ImageSize];
         scaling.Fill(set, start, count, dims[0], input);
-        Simulator.Run(input, count, logits, weightOverrides);
+        Simulator.Run(input, count, logits, weightOverrides, Observer);
     }
 
     public void Dispose()

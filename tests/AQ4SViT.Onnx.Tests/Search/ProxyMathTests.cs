@@ -19,7 +19,7 @@ public sealed class ProxyMathTests
     {
         var drift = new MembraneDrift();
         drift.Add([0.3f, -1f, 2f], [0.3f, -1f, 2f]);
-        drift.AddSpikes([1f, 0f, 1f], [1f, 0f, 1f]);
+        drift.AddSpikes(0, [1f, 0f, 1f], [1f, 0f, 1f]);
 
         Assert.Equal(0, drift.Drift);
         Assert.Equal(0, drift.SpikeMismatch);
@@ -29,7 +29,7 @@ public sealed class ProxyMathTests
     public void MembraneDrift_SpikeMismatch_CountsDifferingOutputs()
     {
         var drift = new MembraneDrift();
-        drift.AddSpikes([1f, 0f, 1f, 0f], [1f, 1f, 0f, 0f]);
+        drift.AddSpikes(0, [1f, 0f, 1f, 0f], [1f, 1f, 0f, 0f]);
 
         Assert.Equal(0.5, drift.SpikeMismatch, 12);
     }

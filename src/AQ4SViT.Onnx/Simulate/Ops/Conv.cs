@@ -10,6 +10,9 @@ namespace AQ4SViT.Onnx.Simulate.Ops;
 /// </summary>
 internal static class Conv
 {
+    /// <summary>Below this fraction of non-zero inputs the spike-driven kernel runs (same bits, work ∝ spikes).</summary>
+    private const float SpikesBelow = 0.3f;
+
     public static Tensor Run(Node node, Tensor x, Tensor w, Tensor? bias, ExecContext ctx)
     {
         if (x.Rank != 4 || w.Rank != 4)
@@ -78,11 +81,21 @@ internal static class Conv
         // Measured: colᵀ·Wᵀ with the sparse kernel loses to W·col on 28×28 spike maps (im2colᵀ + transpose back); keep it for few pixels.
         bool pixelsInner = p >= mg;
         int strideK = GemmKernel.OrtStrideK(p, kdim);
-        float[] wt = pixelsInner ? w.FloatData! : TransposeWeights(w, group, mg, kdim);
+        bool spikes = GemmKernel.Density(xf.AsSpan(0, x.Length)) < SpikesBelow;
+        var geometry = new ConvGeometry(h, wd, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow);
+        float[] wt = pixelsInner && !spikes ? w.FloatData! : TransposeWeights(w, group, mg, kdim);
         ctx.For(n * group, job =>
         {
             int img = job / group;
             int g = job % group;
+            if (spikes)
+            {
+                var dstSpikes = of.AsSpan(((img * m) + (g * mg)) * p, mg * p);
+                SpikeConv.Image(xf.AsSpan(((img * c) + (g * cg)) * h * wd, cg * h * wd), wt.AsSpan(g * kdim * mg, kdim * mg), dstSpikes, geometry, mg, strideK);
+                AddBias(dstSpikes, bf, g * mg, mg, p);
+                return;
+            }
+
             var col = pointwise && pixelsInner ? null : ArrayPool<float>.Shared.Rent(p * kdim);
             var outT = pixelsInner ? null : ArrayPool<float>.Shared.Rent(p * mg);
             try
@@ -115,13 +128,7 @@ internal static class Conv
                     GemmKernel.Transpose(outT.AsSpan(0, p * mg), dst, p, mg);
                 }
 
-                if (bf is not null)
-                {
-                    for (int j = 0; j < mg; j++)
-                    {
-                        System.Numerics.Tensors.TensorPrimitives.Add(dst.Slice(j * p, p), bf[(g * mg) + j], dst.Slice(j * p, p));
-                    }
-                }
+                AddBias(dst, bf, g * mg, mg, p);
             }
             finally
             {
@@ -137,6 +144,19 @@ internal static class Conv
             }
         });
         return result;
+    }
+
+    private static void AddBias(Span<float> dst, float[]? bias, int first, int channels, int pixels)
+    {
+        if (bias is null)
+        {
+            return;
+        }
+
+        for (int j = 0; j < channels; j++)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Add(dst.Slice(j * pixels, pixels), bias[first + j], dst.Slice(j * pixels, pixels));
+        }
     }
 
     private static float[] TransposeWeights(Tensor w, int group, int mg, int kdim)

@@ -39,7 +39,7 @@ internal static class GemmKernel
         int strideK = 128;
         if (n >= k)
         {
-            while (strideK / 2 >= k)
+            while (strideK > 1 && strideK / 2 >= k)
             {
                 strideK /= 2;
             }
@@ -64,12 +64,20 @@ internal static class GemmKernel
             return;
         }
 
-        if (!Fma.IsSupported || n < 8 || k == 0)
+        if (k == 0)
+        {
+            if (!accumulate)
+            {
+                c.Slice(rowStart * n, (rowEnd - rowStart) * n).Clear();
+            }
+        }
+        else if (!Fma.IsSupported)
         {
             SparseAxpy(a, b, c, rowStart, rowEnd, k, n, accumulate);
         }
-        else if (Density(a.Slice(rowStart * k, (rowEnd - rowStart) * k)) < SparseBelow)
+        else if (n < 16 || Density(a.Slice(rowStart * k, (rowEnd - rowStart) * k)) < SparseBelow)
         {
+            // Fewer than 16 columns would leave the dense kernel only its scalar tail.
             SparseFma(a, b, c, rowStart, rowEnd, k, n, strideK, accumulate);
         }
         else
@@ -78,7 +86,8 @@ internal static class GemmKernel
         }
     }
 
-    private static float Density(ReadOnlySpan<float> a)
+    /// <summary>Fraction of non-zeros, from a sample of up to 4,096 evenly spaced values.</summary>
+    public static float Density(ReadOnlySpan<float> a)
     {
         // Sample up to 4096 values: enough to tell spikes from dense activations.
         int step = Math.Max(1, a.Length / 4096);
@@ -125,7 +134,7 @@ internal static class GemmKernel
     }
 
     /// <summary>Per row of A: gather its non-zeros once, then sum a·B[k, j..j+16] for them in registers, block by K-block.</summary>
-    private static unsafe void SparseFma(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate)
+    internal static unsafe void SparseFma(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate)
     {
         int blocks = (k + strideK - 1) / strideK;
         int[] index = ArrayPool<int>.Shared.Rent(k);
@@ -209,7 +218,7 @@ internal static class GemmKernel
     }
 
     /// <summary>Dense: B packed per K-block × 16 columns, 4×16 register tiles of C; each K-block summed from zero and added to C.</summary>
-    private static unsafe void Fma4x16(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate)
+    internal static unsafe void Fma4x16(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate)
     {
         float[] panel = ArrayPool<float>.Shared.Rent(Math.Min(strideK, k) * 16);
         try
@@ -361,24 +370,7 @@ internal static class GemmKernel
         });
     }
 
-    /// <summary>Transposes a rows×cols matrix into cols×rows, in 16×16 tiles.</summary>
-    public static void Transpose(ReadOnlySpan<float> src, Span<float> dst, int rows, int cols)
-    {
-        const int Tile = 16;
-        for (int r0 = 0; r0 < rows; r0 += Tile)
-        {
-            int r1 = Math.Min(rows, r0 + Tile);
-            for (int c0 = 0; c0 < cols; c0 += Tile)
-            {
-                int c1 = Math.Min(cols, c0 + Tile);
-                for (int r = r0; r < r1; r++)
-                {
-                    for (int c = c0; c < c1; c++)
-                    {
-                        dst[(c * rows) + r] = src[(r * cols) + c];
-                    }
-                }
-            }
-        }
-    }
+    /// <summary>Transposes a rows×cols matrix into cols×rows.</summary>
+    public static void Transpose(ReadOnlySpan<float> src, Span<float> dst, int rows, int cols) =>
+        Transpose2D.Run(src, cols, dst, rows, rows, cols);
 }

@@ -43,43 +43,76 @@ internal static class MaxPool
         float[] xf = x.FloatData!;
         float[] yf = result.FloatData!;
         int k0 = (int)k[0], k1 = (int)k[1], s0 = (int)s[0], s1 = (int)s[1], d0 = (int)d[0], d1 = (int)d[1], p0 = (int)pads[0], p1 = (int)pads[1];
+        var g = new Window(h, w, oh, ow, k0, k1, s0, s1, d0, d1, p0, p1);
+
+        // A window always holds at least one input when the leading pads are smaller than the kernel's extent.
+        bool windowsHoldInput = p0 < ((k0 - 1) * d0) + 1 && p1 < ((k1 - 1) * d1) + 1;
         ctx.For(n, plane =>
         {
             var src = xf.AsSpan(plane * h * w, h * w);
             var dst = yf.AsSpan(plane * oh * ow, oh * ow);
-            for (int oy = 0; oy < oh; oy++)
+            if (windowsHoldInput && src.IndexOfAnyExcept(0f) < 0)
             {
-                for (int ox = 0; ox < ow; ox++)
-                {
-                    float best = float.NegativeInfinity;
-                    for (int ky = 0; ky < k0; ky++)
-                    {
-                        int iy = (oy * s0) - p0 + (ky * d0);
-                        if ((uint)iy >= (uint)h)
-                        {
-                            continue;
-                        }
-
-                        for (int kx = 0; kx < k1; kx++)
-                        {
-                            int ix = (ox * s1) - p1 + (kx * d1);
-                            if ((uint)ix < (uint)w)
-                            {
-                                float v = src[(iy * w) + ix];
-                                if (v > best || float.IsNaN(v))
-                                {
-                                    best = v;
-                                }
-                            }
-                        }
-                    }
-
-                    dst[(oy * ow) + ox] = best;
-                }
+                dst.Clear(); // a silent spike map pools to zeros
+                return;
             }
+
+            Plane(src, dst, g);
         });
         return result;
     }
+
+    private readonly record struct Window(int H, int W, int OutH, int OutW, int KH, int KW, int SH, int SW, int DH, int DW, int PadTop, int PadLeft);
+
+    /// <summary>Max is separable: first over each window's columns for every input row, then over its rows.</summary>
+    private static void Plane(ReadOnlySpan<float> src, Span<float> dst, in Window g)
+    {
+        Span<float> rows = g.H * g.OutW <= 16384 ? stackalloc float[g.H * g.OutW] : new float[g.H * g.OutW];
+        for (int iy = 0; iy < g.H; iy++)
+        {
+            var irow = src.Slice(iy * g.W, g.W);
+            var hrow = rows.Slice(iy * g.OutW, g.OutW);
+            for (int ox = 0; ox < g.OutW; ox++)
+            {
+                float best = float.NegativeInfinity;
+                int ix0 = (ox * g.SW) - g.PadLeft;
+                for (int kx = 0; kx < g.KW; kx++)
+                {
+                    int ix = ix0 + (kx * g.DW);
+                    if ((uint)ix < (uint)g.W)
+                    {
+                        best = Larger(best, irow[ix]);
+                    }
+                }
+
+                hrow[ox] = best;
+            }
+        }
+
+        for (int oy = 0; oy < g.OutH; oy++)
+        {
+            var orow = dst.Slice(oy * g.OutW, g.OutW);
+            orow.Fill(float.NegativeInfinity);
+            int iy0 = (oy * g.SH) - g.PadTop;
+            for (int ky = 0; ky < g.KH; ky++)
+            {
+                int iy = iy0 + (ky * g.DH);
+                if ((uint)iy >= (uint)g.H)
+                {
+                    continue;
+                }
+
+                var hrow = rows.Slice(iy * g.OutW, g.OutW);
+                for (int ox = 0; ox < g.OutW; ox++)
+                {
+                    orow[ox] = Larger(orow[ox], hrow[ox]);
+                }
+            }
+        }
+    }
+
+    /// <summary>The larger value; NaN wins (as ONNX Runtime's MaxPool).</summary>
+    private static float Larger(float best, float v) => v > best || float.IsNaN(v) ? v : best;
 
     private static int OutSize(int size, int k, int s, int d, int padBegin, int padEnd, bool ceil)
     {

@@ -349,7 +349,7 @@ internal static class ShapeOps
         return result;
     }
 
-    public static Tensor Transpose(Node node, Tensor x)
+    public static Tensor Transpose(Node node, Tensor x, ExecContext ctx)
     {
         int rank = x.Rank;
         long[] perm = node.Ints("perm") ?? Enumerable.Range(0, rank).Reverse().Select(i => (long)i).ToArray();
@@ -367,7 +367,7 @@ internal static class ShapeOps
             strides[i] = dense[perm[i]];
         }
 
-        return StridedCopy.View(x, 0, strides, shape);
+        return StridedCopy.View(x, 0, strides, shape, ctx);
     }
 
     public static Tensor[] Split(Node node, Tensor?[] inputs)

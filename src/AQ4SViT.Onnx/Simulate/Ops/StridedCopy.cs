@@ -21,7 +21,7 @@ internal static class StridedCopy
             return;
         }
 
-        if (rank >= 2 && strides[rank - 1] != 1 && strides[rank - 2] == 1 && shape[rank - 1] > 1 && shape[rank - 2] > 1)
+        if (IsBatchOfTransposes(strides, shape))
         {
             TransposeLastTwo(src, offset, strides, shape, dst);
             return;
@@ -66,6 +66,40 @@ internal static class StridedCopy
                 index[k] = 0;
             }
         }
+    }
+
+    private static bool IsBatchOfTransposes(ReadOnlySpan<long> strides, ReadOnlySpan<int> shape)
+    {
+        int rank = shape.Length;
+        return rank >= 2 && strides[rank - 1] != 1 && strides[rank - 2] == 1 && shape[rank - 1] > 1 && shape[rank - 2] > 1;
+    }
+
+    /// <summary>Floats: each 2-D transpose in AVX tiles, the batch of them split across threads.</summary>
+    private static void TransposeFloats(float[] src, long offset, long[] strides, int[] shape, float[] dst, ExecContext ctx)
+    {
+        int rank = shape.Length;
+        int rows = shape[rank - 2];
+        int cols = shape[rank - 1];
+        long colStride = strides[rank - 1];
+        int outer = Tensor.SizeOf(shape.AsSpan(0, rank - 2));
+        int jobs = Math.Min(outer, ctx.Threads * 4);
+        ctx.For(jobs, job =>
+        {
+            for (int o = (int)((long)outer * job / jobs); o < (int)((long)outer * (job + 1) / jobs); o++)
+            {
+                long s = offset;
+                int rem = o;
+                for (int k = rank - 3; k >= 0; k--)
+                {
+                    s += rem % shape[k] * strides[k];
+                    rem /= shape[k];
+                }
+
+                // The source block is cols × rows with row stride colStride; its transpose is this output block.
+                int span = (int)((cols - 1) * colStride) + rows;
+                Transpose2D.Run(src.AsSpan((int)s, span), (int)colStride, dst.AsSpan(o * rows * cols, rows * cols), cols, cols, rows);
+            }
+        });
     }
 
     /// <summary>The last two output axes read the source transposed (a batch of 2-D transposes): copy in tiles.</summary>
@@ -131,12 +165,20 @@ internal static class StridedCopy
     }
 
     /// <summary>Applies a view (strides per output axis) of <paramref name="x"/> into a new dense tensor of <paramref name="shape"/>.</summary>
-    public static Tensor View(Tensor x, long offset, long[] strides, int[] shape)
+    public static Tensor View(Tensor x, long offset, long[] strides, int[] shape, ExecContext? ctx = null)
     {
         if (x.IsFloat)
         {
             var r = Tensor.Uninitialized(shape, x.Kind);
-            Copy<float>(x.Floats, offset, strides, shape, r.Floats);
+            if (IsBatchOfTransposes(strides, shape))
+            {
+                TransposeFloats(x.FloatData!, offset, strides, shape, r.FloatData!, ctx ?? ExecContext.Serial);
+            }
+            else
+            {
+                Copy<float>(x.Floats, offset, strides, shape, r.Floats);
+            }
+
             return r;
         }
 

@@ -1,0 +1,279 @@
+using AQ4SViT.Onnx.Graph;
+using AQ4SViT.Onnx.Search;
+using AQ4SViT.Onnx.Simulate;
+using AQ4SViT.Onnx.Simulate.Ops;
+using static AQ4SViT.Onnx.Tests.Simulate.ModelBuilder;
+
+namespace AQ4SViT.Onnx.Tests.Simulate;
+
+/// <summary>
+/// The SIMD kernels against plain scalar references written from the definitions, over every length 0–256 and
+/// random shapes. Exact equality where the kernel promises the same operations in the same order.
+/// </summary>
+public sealed class KernelTests
+{
+    private static float[] Values(Random rng, int count, double density = 1, bool spikes = false) =>
+        Enumerable.Range(0, count).Select(_ => rng.NextDouble() >= density ? 0f : spikes ? 1f : (float)((rng.NextDouble() * 2) - 1)).ToArray();
+
+    /// <summary>C = A·B with each output summed in K-blocks from zero (fused multiply-add in k order), blocks added in order.</summary>
+    private static float[] BlockedGemm(float[] a, float[] b, int m, int k, int n, int strideK)
+    {
+        var c = new float[m * n];
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                float total = 0;
+                for (int k0 = 0; k0 < k; k0 += strideK)
+                {
+                    float sum = 0;
+                    for (int p = k0; p < Math.Min(k, k0 + strideK); p++)
+                    {
+                        sum = MathF.FusedMultiplyAdd(a[(i * k) + p], b[(p * n) + j], sum);
+                    }
+
+                    total = k0 == 0 ? sum : total + sum;
+                }
+
+                c[(i * n) + j] = total;
+            }
+        }
+
+        return c;
+    }
+
+    [Fact]
+    public void Transpose2D_EveryLength0To256_MatchesScalar()
+    {
+        var rng = new Random(1);
+        for (int len = 0; len <= 256; len++)
+        {
+            foreach (var (rows, cols) in new[] { (len, rng.Next(1, 20)), (rng.Next(1, 20), len) })
+            {
+                int ld = cols + rng.Next(0, 3);
+                var src = Values(rng, Math.Max(0, ((rows - 1) * ld) + cols));
+                var dst = new float[rows * cols];
+                Transpose2D.Run(src, ld, dst, rows, rows, cols);
+                for (int r = 0; r < rows; r++)
+                {
+                    for (int c = 0; c < cols; c++)
+                    {
+                        Assert.Equal(src[(r * ld) + c], dst[(c * rows) + r]);
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Gemm_DenseAndSparseStrategies_EveryN0To256_SameBitsAsBlockedScalar()
+    {
+        var rng = new Random(2);
+        for (int n = 0; n <= 256; n++)
+        {
+            int m = rng.Next(1, 7);
+            int k = rng.Next(1, 70);
+            int strideK = new[] { 1, 8, 16, 128 }[rng.Next(4)];
+            bool spikes = n % 2 == 0;
+            var a = Values(rng, m * k, density: spikes ? 0.15 : 0.8, spikes);
+            var b = Values(rng, k * n);
+            var expected = BlockedGemm(a, b, m, k, n, strideK);
+            var dense = new float[m * n];
+            var sparse = new float[m * n];
+            GemmKernel.Fma4x16(a, b, dense, 0, m, k, n, strideK, accumulate: false);
+            GemmKernel.SparseFma(a, b, sparse, 0, m, k, n, strideK, accumulate: false);
+            Assert.Equal(expected, dense);
+            Assert.Equal(expected, sparse);
+        }
+    }
+
+    [Fact]
+    public void Gemm_EveryK0To256_RowsMatchesBlockedScalar()
+    {
+        var rng = new Random(3);
+        for (int k = 0; k <= 256; k++)
+        {
+            int m = rng.Next(1, 9);
+            int n = rng.Next(1, 40);
+            var a = Values(rng, m * k, density: rng.NextDouble(), spikes: rng.Next(2) == 0);
+            var b = Values(rng, k * n);
+            int strideK = GemmKernel.OrtStrideK(n, k);
+            var c = Values(rng, m * n); // garbage that must be overwritten
+            GemmKernel.Rows(a, b, c, 0, m, k, n, strideK);
+            Assert.Equal(BlockedGemm(a, b, m, k, n, Math.Max(1, strideK)), c);
+        }
+    }
+
+    [Fact]
+    public void SpikeConv_RandomGeometries_SameBitsAsBlockedIm2ColGemm()
+    {
+        var rng = new Random(4);
+        for (int trial = 0; trial < 60; trial++)
+        {
+            int cg = rng.Next(1, 6), mg = rng.Next(1, 40), h = rng.Next(1, 12), w = rng.Next(1, 12);
+            int kh = rng.Next(1, 4), kw = rng.Next(1, 4), sh = rng.Next(1, 3), sw = rng.Next(1, 3), dh = rng.Next(1, 3), dw = rng.Next(1, 3);
+            int pt = rng.Next(0, kh), pl = rng.Next(0, kw);
+            int oh = ((h + (2 * pt) - (((kh - 1) * dh) + 1)) / sh) + 1;
+            int ow = ((w + (2 * pl) - (((kw - 1) * dw) + 1)) / sw) + 1;
+            if (oh <= 0 || ow <= 0)
+            {
+                continue;
+            }
+
+            int kdim = cg * kh * kw;
+            int p = oh * ow;
+            var x = Values(rng, cg * h * w, density: rng.NextDouble() * 0.4, spikes: trial % 3 != 0);
+            var weights = Values(rng, mg * kdim);
+
+            // Reference: im2col written from the definition, then the blocked GEMM W[mg×kdim]·col[kdim×p].
+            var col = new float[kdim * p];
+            for (int ci = 0; ci < cg; ci++)
+            {
+                for (int ky = 0; ky < kh; ky++)
+                {
+                    for (int kx = 0; kx < kw; kx++)
+                    {
+                        for (int oy = 0; oy < oh; oy++)
+                        {
+                            for (int ox = 0; ox < ow; ox++)
+                            {
+                                int iy = (oy * sh) - pt + (ky * dh), ix = (ox * sw) - pl + (kx * dw);
+                                bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                                col[(((((ci * kh) + ky) * kw) + kx) * p) + (oy * ow) + ox] = inside ? x[(((ci * h) + iy) * w) + ix] : 0f;
+                            }
+                        }
+                    }
+                }
+            }
+
+            int strideK = GemmKernel.OrtStrideK(p, kdim);
+            var expected = BlockedGemm(weights, col, mg, kdim, p, strideK);
+            var wt = new float[kdim * mg];
+            GemmKernel.Transpose(weights, wt, mg, kdim);
+            var actual = new float[mg * p];
+            SpikeConv.Image(x, wt, actual, new ConvGeometry(h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow), mg, strideK);
+            Assert.Equal(expected, actual);
+        }
+    }
+
+    [Theory]
+    [InlineData(8, 16, 14, 1)]
+    [InlineData(24, 48, 28, 1)]
+    [InlineData(6, 10, 9, 2)]
+    public void Conv_SpikeInput_BitExactWithOrt(int c, int m, int size, int group)
+    {
+        var rng = new Random(c + m);
+        var mb = new ModelBuilder().Input("x", 2, c, size, size);
+        string w = mb.Floats(Values(rng, m * (c / group) * 9), m, c / group, 3, 3);
+        string b = mb.Floats(Values(rng, m), m);
+        mb.Output(mb.Node("Conv", ["x", w, b], n =>
+        {
+            Int(n, "group", group);
+            Ints(n, "pads", 1, 1, 1, 1);
+        }));
+        var input = Values(rng, 2 * c * size * size, density: 0.08, spikes: true);
+        var model = mb.Build();
+        var expected = Oracle.Ort(model, input, [2, c, size, size]);
+        var (actual, _) = Oracle.Sim(model, input, [2, c, size, size]);
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void MaxPool_RandomPlanesWithSilentOnes_MatchesScalar()
+    {
+        var rng = new Random(5);
+        for (int trial = 0; trial < 30; trial++)
+        {
+            int ch = rng.Next(1, 5), h = rng.Next(1, 16), w = rng.Next(1, 16), k = rng.Next(1, 4), s = rng.Next(1, 3), pad = rng.Next(0, k);
+            int oh = ((h + (2 * pad) - k) / s) + 1, ow = ((w + (2 * pad) - k) / s) + 1;
+            if (oh <= 0 || ow <= 0)
+            {
+                continue;
+            }
+
+            var x = Values(rng, ch * h * w, density: trial % 2 == 0 ? 0.05 : 1, spikes: trial % 2 == 0);
+            var mb = new ModelBuilder().Input("x", 1, ch, h, w);
+            mb.Output(mb.Node("MaxPool", ["x"], n =>
+            {
+                Ints(n, "kernel_shape", k, k);
+                Ints(n, "strides", s, s);
+                Ints(n, "pads", pad, pad, pad, pad);
+            }));
+            var (actual, _) = Oracle.Sim(mb.Build(), x, [1, ch, h, w]);
+            for (int c = 0; c < ch; c++)
+            {
+                for (int oy = 0; oy < oh; oy++)
+                {
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        float best = float.NegativeInfinity;
+                        for (int ky = 0; ky < k; ky++)
+                        {
+                            for (int kx = 0; kx < k; kx++)
+                            {
+                                int iy = (oy * s) - pad + ky, ix = (ox * s) - pad + kx;
+                                if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                                {
+                                    best = Math.Max(best, x[(((c * h) + iy) * w) + ix]);
+                                }
+                            }
+                        }
+
+                        Assert.Equal(best, actual[(((c * oh) + oy) * ow) + ox]);
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Lif_EveryNeuronCount0To256_MatchesScalarEquations()
+    {
+        var rng = new Random(6);
+        var layer = new LifLayer { Index = 0, Name = "lif", Tau = 2f, VThreshold = 1f, VReset = 0f, DecayInput = true, TimeSteps = 4, Input = "x", Output = "s" }
+            with { Charge = new ChargeForm(true, 0f, false, 2f) };
+        var node = new Node(LifRecognizer.OpType, "lif", "aq4svit", 1, ["x"], ["s"], new Dictionary<string, Import.Proto.AttributeProto>()) { Lif = layer };
+        for (int neurons = 0; neurons <= 256; neurons++)
+        {
+            var x = Values(rng, 4 * neurons).Select(v => v * 3).ToArray();
+            var spikes = Lif.Run(node, Tensor.FromFloats(x, [4, neurons]), new ExecContext(2)).ToFloatArray();
+            for (int i = 0; i < neurons; i++)
+            {
+                float v = 0f; // DESIGN.md: v = v + (x − (v − v_reset)) / tau; s = v ≥ thr; hard reset to 0
+                for (int t = 0; t < 4; t++)
+                {
+                    v += (x[(t * neurons) + i] - (v - 0f)) / 2f;
+                    float s = v >= 1f ? 1f : 0f;
+                    Assert.Equal(s, spikes[(t * neurons) + i]);
+                    v = s == 1f ? 0f : v;
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void DriftSums_EveryLength0To256_MatchScalarDefinition()
+    {
+        var rng = new Random(7);
+        for (int len = 0; len <= 256; len++)
+        {
+            var q = Values(rng, len);
+            var r = Values(rng, len);
+            var sq = Values(rng, len, 0.3, spikes: true);
+            var sr = Values(rng, len, 0.3, spikes: true);
+            var sums = MembraneDrift.Sums(q, r, sq, sr);
+            double diff = 0, norm = 0;
+            for (int i = 0; i < len; i++)
+            {
+                double d = q[i] - r[i];
+                diff += d * d;
+                norm += (double)r[i] * r[i];
+            }
+
+            Assert.Equal(diff, sums.Diff, 1e-12 * Math.Max(1, diff));
+            Assert.Equal(norm, sums.Norm, 1e-12 * Math.Max(1, norm));
+            Assert.Equal(len, sums.Spikes);
+            Assert.Equal(Enumerable.Range(0, len).Count(i => sq[i] != sr[i]), sums.Mismatches);
+        }
+    }
+}
