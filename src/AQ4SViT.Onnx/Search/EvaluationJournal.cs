@@ -65,6 +65,14 @@ public sealed class EvaluationJournal
     /// <summary>Full evaluations actually computed in this process (not replayed from the checkpoint).</summary>
     public int FreshFullEvaluations { get; private set; }
 
+    /// <summary>Proxies computed in this process (not replayed) and the seconds they took.</summary>
+    public int FreshProxyEvaluations { get; private set; }
+
+    public double ProxySeconds { get; private set; }
+
+    /// <summary>Seconds of the full evaluations computed in this process.</summary>
+    public double FullSeconds { get; private set; }
+
     /// <summary>Search time so far, including the time of the runs this one resumes.</summary>
     public double ElapsedSeconds => _elapsedBefore + _watch.Elapsed.TotalSeconds;
 
@@ -81,7 +89,10 @@ public sealed class EvaluationJournal
         }
 
         cancellation.ThrowIfCancellationRequested();
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var score = _backend.Proxy(setting, cancellation);
+        ProxySeconds += System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+        FreshProxyEvaluations++;
         _proxies[setting.Key] = score;
         _proxyOrder.Add(setting.Key);
         return score;
@@ -101,7 +112,9 @@ public sealed class EvaluationJournal
         }
 
         cancellation.ThrowIfCancellationRequested();
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         accuracy = _backend.SearchAccuracy(setting, cancellation);
+        FullSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
         _accuracies[setting.Key] = accuracy;
         _fullOrder.Add(setting.Key);
         FreshFullEvaluations++;

@@ -38,6 +38,11 @@ public sealed record SearchReport
     public int FullEvaluations { get; init; }
     public int ProxyEvaluations { get; init; }
     public int GatedOut { get; init; }
+
+    /// <summary>Mean seconds of one drift proxy and of one full evaluation (those computed in this process), and their ratio.</summary>
+    public double? ProxySecondsMean { get; init; }
+    public double? FullSecondsMean { get; init; }
+    public double? ProxyCostRatio => ProxySecondsMean / FullSecondsMean;
     public int Rounds { get; init; }
     public double? ProxySpearman { get; init; }
     public string DriftKind { get; init; } = "membrane";
@@ -84,7 +89,7 @@ public sealed record SearchReport
         md.AppendLine();
         md.AppendLine(c, $"Not quantized: {NotQuantized}.");
         md.AppendLine();
-        md.AppendLine(c, $"Search cost: {SearchSeconds:0.0} s, {FullEvaluations} full evaluations, {ProxyEvaluations} drift proxies ({CalibrationImages} calibration images), {GatedOut} candidates gated out, {Rounds} rounds.");
+        md.AppendLine(c, $"Search cost: {SearchSeconds:0.0} s, {FullEvaluations} full evaluations, {ProxyEvaluations} drift proxies ({CalibrationImages} calibration images), {GatedOut} candidates gated out, {Rounds} rounds; one proxy {(ProxyCostRatio is { } q ? q.ToString("0.0%", c) : "n/a")} of a full evaluation's time.");
         md.AppendLine(c, $"Spearman correlation of drift ({DriftKind}) with accuracy drop over fully evaluated candidates: {(ProxySpearman is { } r ? r.ToString("0.000", c) : "n/a")}.");
         if (AuditedCandidates > 0)
         {

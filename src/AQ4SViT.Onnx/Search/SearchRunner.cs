@@ -140,6 +140,8 @@ public static class SearchRunner
             FullEvaluations = journal.FullEvaluations,
             ProxyEvaluations = journal.ProxyEvaluations,
             GatedOut = outcome.GatedOut,
+            ProxySecondsMean = journal.FreshProxyEvaluations == 0 ? null : journal.ProxySeconds / journal.FreshProxyEvaluations,
+            FullSecondsMean = journal.FreshFullEvaluations == 0 ? null : journal.FullSeconds / journal.FreshFullEvaluations,
             Rounds = outcome.Rounds,
             ProxySpearman = double.IsNaN(spearman) ? null : spearman,
             DriftKind = backend.DriftKind,
@@ -151,8 +153,17 @@ public static class SearchRunner
         AtomicFile.WriteAllText(Path.Combine(outDir, "report.json"), report.ToJson());
         AtomicFile.WriteAllText(Path.Combine(outDir, "report.md"), report.ToMarkdown());
         var chosen = (outcome.Best.TotalBits(backend.WeightParams), outcome.BestSearchAccuracy);
-        byte[] png = ParetoPlot.Render(outcome.Frontier, chosen, outcome.FpSearchAccuracy, options.MaxDrop, $"{report.Strategy}: {Path.GetFileName(Path.GetDirectoryName(report.Model))}");
-        AtomicFile.Write(Path.Combine(outDir, "pareto.png"), s => s.Write(png));
+        try
+        {
+            byte[] png = ParetoPlot.Render(outcome.Frontier, chosen, outcome.FpSearchAccuracy, options.MaxDrop, $"{report.Strategy}: {Path.GetFileName(Path.GetDirectoryName(report.Model))}");
+            AtomicFile.Write(Path.Combine(outDir, "pareto.png"), s => s.Write(png));
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException)
+        {
+            // The plot needs SkiaSharp's native library; the search's results do not.
+            job.Info?.Invoke($"pareto.png not drawn: the plotting library cannot load here ({e.GetBaseException().Message.Split('.')[0]})");
+        }
+
         return report;
     }
 
