@@ -51,7 +51,7 @@ internal sealed class EvalCommand : ModelOptions, ICommand
         var split = DataSplits.Parse(Split);
         var images = DataSplits.Select(LoadData(model, card), split, Limit);
         using IClassifier classifier = EngineFactory.Create(Engine, model, scaling, Threads, Device, line => context.Info($"aq4svit: {line}"));
-        var result = Accuracy.Evaluate(classifier, images, Batch);
+        var result = Evaluate(context, $"eval [{Engine.ToLowerInvariant()}]", classifier, images, Batch);
         if (Json)
         {
             context.WriteJson(new

@@ -26,7 +26,7 @@ public sealed class ModelFuzzTests(ITestOutputHelper output)
         var fuzz = new Fuzzer(dir, output);
         string[] lifCases = Directory.GetFiles(Path.Combine(RepoPaths.Models, "tests", "lif-cases"), "*.onnx").Order(StringComparer.Ordinal).ToArray();
         var rng = new Random(s_seed);
-        for (int i = 0; i < 80 * s_scale; i++)
+        for (int i = 0; i < 160 * s_scale; i++)
         {
             string source = lifCases[rng.Next(lifCases.Length)];
             var bytes = File.ReadAllBytes(source);
@@ -38,7 +38,7 @@ public sealed class ModelFuzzTests(ITestOutputHelper output)
         {
             string source = Path.Combine(RepoPaths.Models, "tests", name, "model.onnx");
             var original = File.ReadAllBytes(source);
-            for (int i = 0; i < 25 * s_scale; i++)
+            for (int i = 0; i < 50 * s_scale; i++)
             {
                 var bytes = original;
                 string what = ModelMutator.MutateBytes(rng, ref bytes);
@@ -59,7 +59,7 @@ public sealed class ModelFuzzTests(ITestOutputHelper output)
         {
             string source = Path.Combine(RepoPaths.Models, "tests", name, "model.onnx");
             var original = ModelProto.Parser.ParseFrom(File.ReadAllBytes(source));
-            for (int i = 0; i < 60 * s_scale; i++)
+            for (int i = 0; i < 120 * s_scale; i++)
             {
                 var model = original.Clone();
                 string what = ModelMutator.MutateStructure(rng, model, externalData: false);
@@ -76,7 +76,7 @@ public sealed class ModelFuzzTests(ITestOutputHelper output)
         using var dir = new TempDir();
         var fuzz = new Fuzzer(dir, output);
         var rng = new Random(s_seed + 2);
-        foreach (var (name, count) in new[] { ("tests/spikformer-d64-dynamo", 40), ("spikformer-fmnist-dynamo", 8) })
+        foreach (var (name, count) in new[] { ("tests/spikformer-d64-dynamo", 80), ("spikformer-fmnist-dynamo", 10) })
         {
             string source = Path.Combine(RepoPaths.Models, name, "model.onnx");
             var original = ModelProto.Parser.ParseFrom(File.ReadAllBytes(source));
@@ -121,7 +121,7 @@ public sealed class ModelFuzzTests(ITestOutputHelper output)
         string source = RepoPaths.Model("spikformer-fmnist");
         var bytes = File.ReadAllBytes(source);
         var proto = ModelProto.Parser.ParseFrom(bytes);
-        for (int i = 0; i < 6 * s_scale; i++)
+        for (int i = 0; i < 10 * s_scale; i++)
         {
             var mutated = bytes;
             string what = ModelMutator.MutateBytes(rng, ref mutated);
