@@ -58,8 +58,24 @@ internal static class ConsoleUi
     public static void Write(CommandContext context, Table table)
     {
         bool terminal = !Console.IsOutputRedirected && ReferenceEquals(context.Output, Console.Out);
-        table.Border = terminal ? TableBorder.Rounded : TableBorder.Markdown;
-        For(context.Output, terminal).Write(table);
+        if (terminal)
+        {
+            table.Border = TableBorder.Rounded;
+            For(context.Output, terminal: true).Write(table);
+            return;
+        }
+
+        // Markdown, without the blank padding lines Spectre puts above and below it.
+        table.Border = TableBorder.Markdown;
+        var text = new StringWriter();
+        For(text, terminal: false).Write(table);
+        foreach (string line in text.ToString().Split('\n'))
+        {
+            if (!string.IsNullOrWhiteSpace(line))
+            {
+                context.Output.WriteLine(line.TrimEnd());
+            }
+        }
     }
 
     /// <summary>

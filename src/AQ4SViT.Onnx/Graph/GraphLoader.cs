@@ -108,6 +108,17 @@ public static class GraphLoader
             {
                 Throw.UnsupportedOp(n.Domain.Length > 0 ? $"{n.Domain}.{n.OpType}" : n.OpType, n.DisplayName);
             }
+
+            int needed = RequiredInputs(n);
+            if (n.Inputs.Length < needed || n.Inputs.Take(needed).Any(i => i.Length == 0))
+            {
+                Throw.BadNode(n.OpType, n.DisplayName, $"needs {needed} inputs, has {n.Inputs.Count(i => i.Length > 0)} ({string.Join(", ", n.Inputs.Select(i => i.Length == 0 ? "-" : $"'{i}'"))})");
+            }
+
+            if (n.Outputs.Length == 0 || n.Outputs[0].Length == 0)
+            {
+                Throw.BadNode(n.OpType, n.DisplayName, "has no output");
+            }
         }
 
         var initializerNames = g.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
@@ -119,12 +130,33 @@ public static class GraphLoader
         {
             // Dead nodes first: an export may keep the last step's unused reset, which would look like an outside reader.
             nodes = RemoveDead(nodes, outputName);
-            nodes = LifRecognizer.Fuse(nodes, constants, lifs);
+            try
+            {
+                nodes = LifRecognizer.Fuse(nodes, constants, lifs);
+            }
+            catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or NullReferenceException)
+            {
+                // The recogniser reads candidate nodes by position; a malformed node it trips over is bad input.
+                Throw.BadFile(file.Path, $"malformed nodes in a LIF-like pattern ({e.Message})", e);
+            }
+
         }
 
         nodes = RemoveDead(nodes, outputName);
         return new SpikingGraph(file.Path, opsets, nodes, constants, inputName, inputDims, outputName, outputDims, lifs, weights, originalCount);
     }
+
+    /// <summary>Inputs an op cannot do without (the kernels and the LIF recogniser read them by position).</summary>
+    private static int RequiredInputs(Node n) => n.OpType switch
+    {
+        "BatchNormalization" => 5,
+        "Where" => 3,
+        "Slice" => n.Opset >= 10 ? 3 : 1,
+        "Conv" or "Gemm" or "MatMul" or "Gather" or "Reshape" or "Expand" or "Tile" or "CastLike" => 2,
+        "Add" or "Sub" or "Mul" or "Div" or "Pow" or "Max" or "Min" or "Mod" or "And" or "Or" or "Xor" => 2,
+        "GreaterOrEqual" or "Greater" or "LessOrEqual" or "Less" or "Equal" => 2,
+        _ => 1,
+    };
 
     /// <summary>A graph input's or output's dims; unknown or symbolic dims are -1, dims beyond int range are bad input.</summary>
     private static int[] ShapeOf(ValueInfoProto value, string path)
@@ -177,7 +209,9 @@ public static class GraphLoader
     {
         if (attrs.TryGetValue("value", out var a))
         {
-            return Decode(a.T, baseDirectory);
+            return a.T is null
+                ? Throw.BadInput<Tensor>($"node '{name}' (Constant): attribute 'value' holds no tensor")
+                : Decode(a.T, baseDirectory);
         }
 
         if (attrs.TryGetValue("value_float", out a))

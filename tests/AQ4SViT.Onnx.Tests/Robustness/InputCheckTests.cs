@@ -266,6 +266,66 @@ public sealed class InputCheckTests
     }
 
     [Fact]
+    public void Inspect_NodeMissingARequiredInput_NamesNodeAndCount()
+    {
+        using var dir = new TempDir();
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(SmallModel));
+        var gather = model.Graph.Node.First(n => n.OpType == "Gather");
+        gather.Input.RemoveAt(1);
+        File.WriteAllBytes(dir.File("model.onnx"), model.ToByteArray());
+
+        var r = CliRun.Run("inspect", dir.File("model.onnx"));
+
+        CliRun.AssertBadInput(r, $"node '{gather.Name}' (Gather)", "needs 2 inputs, has 1");
+    }
+
+    [Fact]
+    public void Inspect_ConstantWithoutTensor_NamesNode()
+    {
+        using var dir = new TempDir();
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(SmallModel));
+        var constant = model.Graph.Node.First(n => n.OpType == "Constant" && n.Attribute.Any(a => a.Name == "value"));
+        constant.Attribute.First(a => a.Name == "value").T = null;
+        File.WriteAllBytes(dir.File("model.onnx"), model.ToByteArray());
+
+        var r = CliRun.Run("inspect", dir.File("model.onnx"));
+
+        CliRun.AssertBadInput(r, $"node '{constant.Name}' (Constant)", "holds no tensor");
+    }
+
+    [Theory]
+    [InlineData(99L)]
+    [InlineData(0L)]
+    public void Inspect_OpsetOutsideWhatWeKnow_NamesFileAndOpset(long opset)
+    {
+        using var dir = new TempDir();
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(SmallModel));
+        model.OpsetImport.First(o => o.Domain is "" or "ai.onnx").Version = opset;
+        File.WriteAllBytes(dir.File("model.onnx"), model.ToByteArray());
+
+        var r = CliRun.Run("inspect", dir.File("model.onnx"));
+
+        CliRun.AssertBadInput(r, dir.File("model.onnx"), opset == 0 ? "no opset import" : "opset 99");
+    }
+
+    [Fact]
+    public void Eval_KernelCannotRunOnTheShapes_NamesNode()
+    {
+        using var dir = new TempDir();
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(SmallModel));
+        // The head's weight loses a row: the MatMul's inner dimensions no longer agree.
+        var head = model.Graph.Node.Last(n => n.OpType is "MatMul" or "Gemm");
+        var weight = model.Graph.Initializer.First(t => head.Input.Contains(t.Name) && t.Dims.Count == 2);
+        weight.Dims[0] -= 1;
+        weight.RawData = Google.Protobuf.ByteString.CopyFrom(weight.RawData.Span[..(int)(weight.Dims[0] * weight.Dims[1] * 4)]);
+        File.WriteAllBytes(dir.File("model.onnx"), model.ToByteArray());
+
+        var r = CliRun.Run("eval", dir.File("model.onnx"), "--data", TinyDataset.FashionMnist(dir.File("data"), 2), "--threads", "1");
+
+        CliRun.AssertBadInput(r, $"node '{head.Name}' ({head.OpType})");
+    }
+
+    [Fact]
     public void Inspect_TruncatedModel_NamesFile()
     {
         using var dir = new TempDir();

@@ -98,6 +98,11 @@ public sealed class UsabilityTests
             Assert.Contains("ETA", loud.ErrorLines[0], StringComparison.Ordinal);
             Assert.EndsWith("done", loud.ErrorLines[^1], StringComparison.Ordinal);
         }
+        else
+        {
+            // A terminal: the live bar drew something.
+            Assert.NotEqual("", loud.Stderr);
+        }
     }
 
     [Fact]
