@@ -10,7 +10,8 @@ namespace AQ4SViT.Onnx.Tests.Robustness;
 /// Seeded fuzzing of the real models through the command line (<c>inspect</c>, then <c>eval --limit 2</c>): every
 /// mutant either runs or exits 3 with one line naming the problem — never an unhandled exception (exit 1), a hang
 /// (each run has a time limit) or an allocation far beyond what the unmutated model needs.
-/// Set AQ4SVIT_FUZZ_SCALE (default 1) to multiply the number of mutations, AQ4SVIT_FUZZ_SEED to change the seed.
+/// Set AQ4SVIT_FUZZ_SCALE (default 1) to multiply the number of mutations, AQ4SVIT_FUZZ_SEED to change the seed,
+/// AQ4SVIT_FUZZ_TRACE to a file to log each mutation before it runs.
 /// </summary>
 [Collection("Console")]
 public sealed class ModelFuzzTests(ITestOutputHelper output)
@@ -149,6 +150,12 @@ public sealed class ModelFuzzTests(ITestOutputHelper output)
         public void Try(string what, byte[] model, byte[]? data, bool eval, string source)
         {
             _count++;
+            if (Environment.GetEnvironmentVariable("AQ4SVIT_FUZZ_TRACE") is { Length: > 0 } trace)
+            {
+                // Survives a crash of the test host: the last line is the mutant that took it down.
+                File.AppendAllText(trace, $"{_count} {what}\n");
+            }
+
             string folder = Path.Combine(dir.Path, $"m{_count}");
             Directory.CreateDirectory(folder);
             string path = Path.Combine(folder, "model.onnx");
