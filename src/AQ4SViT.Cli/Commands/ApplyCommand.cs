@@ -48,6 +48,13 @@ internal sealed class ApplyCommand : ICommand
             Throw.FileMissing(Model, "model");
         }
 
+        if (Directory.Exists(Out))
+        {
+            Throw.BadInput($"--out {Out} is a folder; give the .onnx file to write");
+        }
+
+        AtomicFile.RequireWritableFolder(Path.GetDirectoryName(Path.GetFullPath(Out)) ?? ".", $"--out {Out}");
+
         var model = OnnxModelFile.Load(Model);
         var weights = WeightCatalog.Find(model);
         var setting = Setting.Load(SettingPath, weights);

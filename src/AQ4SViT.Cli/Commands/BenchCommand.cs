@@ -3,6 +3,7 @@ using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Models;
 using AQ4SViT.Onnx.Validate;
 using CommandLine;
+using CommandLine.Text;
 
 namespace AQ4SViT.Cli.Commands;
 
@@ -23,6 +24,13 @@ internal sealed class BenchCommand : ModelOptions, ICommand
 
     [Option("images", Default = 500, HelpText = "Images to time (from the start of the evaluation set).")]
     public int Images { get; set; } = 500;
+
+    [Usage(ApplicationAlias = "aq4svit")]
+    public static IEnumerable<Example> Examples =>
+    [
+        new("Simulator vs ONNX Runtime throughput on the bundled Spikformer, 2 threads, batch 100",
+            new BenchCommand { Model = "models/spikformer-fmnist/model.onnx", Threads = 2 }),
+    ];
 
     public int Run(CommandContext context)
     {
@@ -50,8 +58,8 @@ internal sealed class BenchCommand : ModelOptions, ICommand
         var warm = images.Slice(0, Math.Min(Batch, images.Count));
         Accuracy.Evaluate(sim, warm, Batch);
         Accuracy.Evaluate(ort, warm, Batch);
-        var simResult = Accuracy.Evaluate(sim, images, Batch);
-        var ortResult = Accuracy.Evaluate(ort, images, Batch);
+        var simResult = Evaluate(context, "bench [sim]", sim, images, Batch);
+        var ortResult = Evaluate(context, "bench [ort]", ort, images, Batch);
         double ratio = ortResult.ImagesPerSecond > 0 ? simResult.ImagesPerSecond / ortResult.ImagesPerSecond : 0;
         float maxDiff = 0;
         for (int i = 0; i < simResult.Logits.Length; i++)

@@ -9,6 +9,8 @@ internal sealed class CommandContext(TextWriter output, TextWriter messages, Can
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // A model may hold NaN or ±∞ (e.g. a LIF threshold): print them as "NaN"/"Infinity" instead of failing.
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     public TextWriter Output { get; } = output;

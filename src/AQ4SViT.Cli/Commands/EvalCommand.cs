@@ -53,7 +53,7 @@ internal sealed class EvalCommand : ModelOptions, ICommand
         var images = DataSplits.Select(LoadData(model, card), split, Limit);
         var rates = new FiringRates();
         using IClassifier classifier = EngineFactory.Create(Engine, model, scaling, Threads, Device, line => context.Info($"aq4svit: {line}"), rates);
-        var result = Accuracy.Evaluate(classifier, images, Batch);
+        var result = Evaluate(context, $"eval [{Engine.ToLowerInvariant()}]", classifier, images, Batch);
         if (Json)
         {
             context.WriteJson(new

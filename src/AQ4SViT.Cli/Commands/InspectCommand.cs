@@ -74,20 +74,29 @@ internal sealed class InspectCommand : ICommand
         o.WriteLine($"{Path.GetFullPath(Model)}");
         o.WriteLine($"  opset {graph.DefaultOpset}, input {graph.InputName} [{string.Join(",", graph.InputDims.Select(d => d < 0 ? "N" : d.ToString(inv)))}], " +
                     $"{graph.OriginalNodeCount} nodes → {graph.Nodes.Count} after folding and LIF fusion, T = {graph.TimeSteps}");
-        o.WriteLine($"  {graph.LifLayers.Count} LIF layers:");
-        o.WriteLine($"    {"name",-40} {"tau",6} {"v_th",6} {"v_reset",8} {"reset",5} {"decay",5}");
-        foreach (var l in graph.LifLayers)
+        o.WriteLine();
+        o.WriteLine($"{graph.LifLayers.Count} LIF layers" + (graph.LifLayers.Count == 0 ? " (search falls back to logit drift)" : ":"));
+        if (graph.LifLayers.Count > 0)
         {
-            o.WriteLine(string.Format(inv, "    {0,-40} {1,6:G4} {2,6:G4} {3,8} {4,5} {5,5}", l.Name, l.Tau, l.VThreshold, l.VReset?.ToString("G4", inv) ?? "-", l.Reset.ToString().ToLowerInvariant(), l.DecayInput ? "yes" : "no"));
+            var lif = ConsoleUi.Table("name", "tau>", "v_threshold>", "v_reset>", "reset", "decay_input", "T>");
+            foreach (var l in graph.LifLayers)
+            {
+                lif.AddCells(l.Name, l.Tau.ToString("G4", inv), l.VThreshold.ToString("G4", inv), l.VReset?.ToString("G4", inv) ?? "-",
+                    l.Reset == LifReset.Soft ? "soft" : "hard", l.DecayInput ? "yes" : "no", l.TimeSteps);
+            }
+
+            ConsoleUi.Write(context, lif);
         }
 
-        o.WriteLine($"  {graph.Weights.Count} weight tensors, {weightParams:N0} params, {weightParams * 4:N0} bytes as fp32:");
-        o.WriteLine($"    {"name",-40} {"shape",-16} {"params",10} {"op",-6} {"block group",-16}");
+        o.WriteLine();
+        o.WriteLine(string.Create(inv, $"{graph.Weights.Count} weight tensors, {weightParams:N0} params, {weightParams * 4:N0} bytes as fp32:"));
+        var weights = ConsoleUi.Table("name", "shape", "params>", "op", "node", "block group");
         foreach (var w in graph.Weights)
         {
-            o.WriteLine(string.Format(inv, "    {0,-40} {1,-16} {2,10:N0} {3,-6} {4,-16}", w.Name, "[" + string.Join(",", w.Shape) + "]", w.Params, w.Op, groupOf.GetValueOrDefault(w.Name) ?? "-"));
+            weights.AddCells(w.Name, "[" + string.Join(",", w.Shape) + "]", w.Params.ToString("N0", inv), w.Op, w.Node, groupOf.GetValueOrDefault(w.Name) ?? "-");
         }
 
+        ConsoleUi.Write(context, weights);
         return ExitCodes.Success;
     }
 }

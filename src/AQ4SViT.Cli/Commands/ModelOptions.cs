@@ -1,6 +1,7 @@
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Models;
+using AQ4SViT.Onnx.Validate;
 using CommandLine;
 
 namespace AQ4SViT.Cli.Commands;
@@ -22,6 +23,9 @@ internal abstract class ModelOptions
 
     [Option("json", HelpText = "Print one JSON object on stdout and nothing else.")]
     public bool Json { get; set; }
+
+    [Option("quiet", HelpText = "No progress on stderr: only the result (and errors).")]
+    public bool Quiet { get; set; }
 
     /// <summary>The model to use: the path given, or the bundled Spikformer when <paramref name="path"/> is null.</summary>
     protected static string ResolveModel(string? path)
@@ -50,6 +54,10 @@ internal abstract class ModelOptions
 
         return scaling;
     }
+
+    /// <summary>Top-1 of <paramref name="classifier"/> over <paramref name="images"/>, with progress (unless --quiet or --json) and Ctrl-C between batches.</summary>
+    protected EvalResult Evaluate(CommandContext context, string label, IClassifier classifier, ImageSet images, int batch) =>
+        ConsoleUi.WithProgress(context, Quiet || Json, label, images.Count, progress => Accuracy.Evaluate(classifier, images, batch, progress, context.Cancellation));
 
     protected ImageSet LoadData(string modelPath, ModelCard? card) =>
         IdxReader.LoadEvaluationSet(ModelLocator.ResolveDataDirectory(modelPath, Data, card));

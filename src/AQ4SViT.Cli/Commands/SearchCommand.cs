@@ -67,9 +67,6 @@ internal sealed class SearchCommand : ModelOptions, ICommand
     [Option("batch", Default = 100, HelpText = "Images per simulator batch.")]
     public int Batch { get; set; } = 100;
 
-    [Option("quiet", HelpText = "No progress, only the result (and errors).")]
-    public bool Quiet { get; set; }
-
     [Usage(ApplicationAlias = "aq4svit")]
     public static IEnumerable<Example> Examples =>
     [
@@ -139,33 +136,39 @@ internal sealed class SearchCommand : ModelOptions, ICommand
 
     private static SearchReport RunWithProgress(SearchJob job, CommandContext context)
     {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         if (!CommandContext.Interactive)
         {
-            // Redirected: plain lines, one per full evaluation.
+            // Redirected: plain lines, one per full evaluation, with counts and time.
             return SearchRunner.Run(job with
             {
                 Info = line => context.Info(line),
-                Progress = new SyncProgress(p =>
+                Progress = new ConsoleUi.SyncProgress<SearchProgress>(p =>
                 {
                     if (p.Decision != "gated")
                     {
-                        context.Info(FormatProgress(p));
+                        context.Info($"{FormatProgress(p)} · {Timing(p, watch.Elapsed)}");
                     }
                 }),
             }, context.Cancellation);
         }
 
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        // Terminal: a live status line (phase, counts, elapsed, time per full evaluation); each full evaluation and note
+        // also stays on screen as a line.
+        var console = ConsoleUi.For(context.Messages, terminal: true);
         SearchReport? report = null;
-        var started = DateTime.UtcNow;
         console.Status().Spinner(Spinner.Known.Dots).Start("preparing", status =>
         {
             report = SearchRunner.Run(job with
             {
-                Info = line => status.Status(Markup.Escape(line)),
-                Progress = new SyncProgress(p =>
+                Info = line =>
                 {
-                    status.Status(Markup.Escape($"{FormatProgress(p)} · {(DateTime.UtcNow - started).TotalSeconds:0}s"));
+                    console.MarkupLine("[grey]" + Markup.Escape(line) + "[/]");
+                    status.Status(Markup.Escape(line));
+                },
+                Progress = new ConsoleUi.SyncProgress<SearchProgress>(p =>
+                {
+                    status.Status(Markup.Escape($"{FormatProgress(p)} · {Timing(p, watch.Elapsed)}"));
                     if (p.Decision != "gated")
                     {
                         console.MarkupLine(Markup.Escape(FormatProgress(p)));
@@ -179,14 +182,28 @@ internal sealed class SearchCommand : ModelOptions, ICommand
     private static string FormatProgress(SearchProgress p) =>
         string.Create(CultureInfo.InvariantCulture, $"{p.Phase} round {p.Round}: {p.Decision}, saving {p.Saving:P1}{(p.Drop is { } d ? $", drop {d:0.00} pts {(p.Passed == true ? "pass" : "fail")}" : "")} · {p.FullEvaluations} full, {p.ProxyEvaluations} proxy");
 
+    /// <summary>Elapsed time and the mean time per full evaluation so far (the search's length is not known in advance).</summary>
+    private static string Timing(SearchProgress p, TimeSpan elapsed) =>
+        string.Create(CultureInfo.InvariantCulture, $"{ConsoleUi.FormatDuration(elapsed)} elapsed{(p.FullEvaluations > 0 ? $", {elapsed.TotalSeconds / p.FullEvaluations:0.0} s per full evaluation" : "")}");
+
     private static void WriteSummary(CommandContext context, SearchReport r)
     {
         var c = CultureInfo.InvariantCulture;
         context.Output.WriteLine(string.Create(c, $"{r.Strategy}: memory saving {r.MemorySaving:P1} ({r.QuantizedWeightBytes:N0} of {r.Fp32WeightBytes:N0} weight bytes), quantized.onnx {r.OnnxFileBytes:N0} bytes"));
         context.Output.WriteLine(string.Create(c, $"  search split: float {r.FpAccuracySearch:P2} → {r.QAccuracySearch:P2} (drop {r.AccuracyDropSearch:0.00} pts, budget {r.MaxDrop:0.##})"));
         context.Output.WriteLine(string.Create(c, $"  test split:   float {r.FpAccuracyTest:P2} → {r.QAccuracyTest:P2} (drop {r.AccuracyDropTest:0.00} pts)"));
-        context.Output.WriteLine(string.Create(c, $"  cost: {r.SearchSeconds:0.0} s, {r.FullEvaluations} full evaluations, {r.ProxyEvaluations} drift proxies (each {(r.ProxyCostRatio is { } q ? q.ToString("0.0%", c) : "n/a")} of a full evaluation), {r.GatedOut} gated out; drift–drop Spearman {(r.ProxySpearman is { } s ? s.ToString("0.00", c) : "n/a")}"));
+        context.Output.WriteLine(string.Create(c, $"  cost: {r.SearchSeconds:0.0} s, {r.FullEvaluations} full evaluations, {r.ProxyEvaluations} drift proxies ({r.DriftKind}; each {(r.ProxyCostRatio is { } q ? q.ToString("0.0%", c) : "n/a")} of a full evaluation), {r.GatedOut} gated out; drift–drop Spearman {(r.ProxySpearman is { } s ? s.ToString("0.00", c) : "n/a")}"));
         context.Output.WriteLine(string.Create(c, $"  bits: {string.Join(" ", r.Groups.Select(g => $"{g.Name}={(g.Bits == BitVector.Fp32 ? "fp32" : g.Bits.ToString(c))}"))}"));
+        context.Output.WriteLine();
+        var table = ConsoleUi.Table("group", "params>", "bits>", "weight bytes>");
+        foreach (var g in r.Groups)
+        {
+            int bits = g.Bits == BitVector.Fp32 ? 32 : g.Bits;
+            table.AddCells(g.Name, g.Params.ToString("N0", c), g.Bits == BitVector.Fp32 ? "fp32" : g.Bits.ToString(c), Math.Ceiling(g.Params * bits / 8.0).ToString("N0", c));
+        }
+
+        table.AddCells("total", r.WeightParams.ToString("N0", c), "", r.QuantizedWeightBytes.ToString("N0", c));
+        ConsoleUi.Write(context, table);
     }
 
     private static int[] ParseBits(string text)
@@ -203,12 +220,6 @@ internal sealed class SearchCommand : ModelOptions, ICommand
         }
 
         return bits.Count > 0 ? bits.ToArray() : Throw.BadInput<int[]>("--bits: give at least one bit-width");
-    }
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
-    private sealed class SyncProgress(Action<SearchProgress> report) : IProgress<SearchProgress>
-    {
-        public void Report(SearchProgress value) => report(value);
     }
 }
 

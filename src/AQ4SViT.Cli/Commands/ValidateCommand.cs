@@ -76,7 +76,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         string device;
         using (var ort = new OrtClassifier(model, scaling, Threads, Device, Message, OrtFused ? OrtQdq.Fused : OrtQdq.Exact))
         {
-            quantized = Accuracy.Evaluate(ort, images, Batch);
+            quantized = Evaluate(context, "quantized [ort]", ort, images, Batch);
             device = ort.ActualDevice;
         }
 
@@ -88,7 +88,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         {
             using (var ort = new OrtClassifier(reference, scaling, Threads, Device, Message))
             {
-                floatResult = Accuracy.Evaluate(ort, images, Batch);
+                floatResult = Evaluate(context, "float [ort]", ort, images, Batch);
             }
 
             floatComparison = LogitComparison.Compare(quantized, floatResult);
@@ -104,7 +104,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
             else
             {
                 using var sim = SimulatorFactory(reference, setting, scaling, Threads);
-                simResult = Accuracy.Evaluate(sim, images, Batch);
+                simResult = Evaluate(context, "quantized [sim]", sim, images, Batch);
                 simComparison = LogitComparison.Compare(quantized, simResult);
             }
         }

@@ -40,6 +40,11 @@ public static class DataSplits
             count = Math.Min(count, n);
         }
 
+        if (count == 0)
+        {
+            Throw.BadInput($"{set.Source}: the {split.ToString().ToLowerInvariant()} split of {set.Count} images is empty");
+        }
+
         return set.Slice(start, count);
     }
 

@@ -13,6 +13,7 @@ public static class IdxReader
     public const string TestImagesName = "t10k-images-idx3-ubyte";
     public const string TestLabelsName = "t10k-labels-idx1-ubyte";
     private const int UnsignedByteType = 0x08;
+    private const long MaxDeflateRatio = 1100;
 
     /// <summary>Loads the evaluation set of a folder in the MNIST layout (t10k images and labels, gzipped or not).</summary>
     public static ImageSet LoadEvaluationSet(string directory)
@@ -39,6 +40,11 @@ public static class IdxReader
         if (imageDims[0] != labelDims[0])
         {
             Throw.BadFile(imagesPath, $"{imageDims[0]} images but {labelsPath} has {labelDims[0]} labels");
+        }
+
+        if (imageDims[0] == 0 || imageDims[1] == 0 || imageDims[2] == 0)
+        {
+            Throw.BadFile(imagesPath, $"holds no images ({imageDims[0]} of {imageDims[1]}x{imageDims[2]})");
         }
 
         return new ImageSet(images, labels, imageDims[1], imageDims[2], directory);
@@ -107,6 +113,12 @@ public static class IdxReader
             if (!gzip && total > file.Length - file.Position)
             {
                 Throw.BadFile(path, $"declares {total} bytes of data but holds {file.Length - file.Position}");
+            }
+
+            // Deflate expands at most ~1032:1, so a gzip file cannot hold more than that many times its size.
+            if (gzip && total > file.Length * MaxDeflateRatio)
+            {
+                Throw.BadFile(path, $"declares {total} bytes of data, more than its {file.Length} compressed bytes can hold");
             }
 
             if (total > int.MaxValue / 2)

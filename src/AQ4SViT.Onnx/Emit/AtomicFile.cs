@@ -34,6 +34,26 @@ public static class AtomicFile
             writer.Write(text);
         });
 
+    /// <summary>
+    /// Creates <paramref name="folder"/> if needed and checks a file can be written there, before any long work starts;
+    /// failures are bad input naming <paramref name="what"/> (e.g. <c>--out DIR</c>).
+    /// </summary>
+    public static string RequireWritableFolder(string folder, string what)
+    {
+        try
+        {
+            Directory.CreateDirectory(folder);
+            string probe = Path.Combine(folder, $".write-test-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+            return folder;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            return Errors.Throw.BadInput<string>($"{what}: {folder} is not a writable folder ({e.Message})", e);
+        }
+    }
+
     /// <summary>A fresh temporary path beside <paramref name="path"/> (same folder, so the final rename stays on one file system).</summary>
     internal static string Prepare(string path)
     {

@@ -13,6 +13,12 @@ namespace AQ4SViT.Onnx.Graph;
 /// </summary>
 public static class GraphLoader
 {
+    /// <summary>Upper bound on floats per image (C·H·W): 2^28, far beyond any vision model's input.</summary>
+    private const long MaxImageElements = 1L << 28;
+
+    /// <summary>The newest ONNX opset there is as of this writing (25); a larger number is a corrupt or future file whose op forms we cannot know.</summary>
+    private const int MaxOpset = 25;
+
     public static SpikingGraph Load(string path) => Load(OnnxModelFile.Load(path));
 
     public static SpikingGraph Load(OnnxModelFile file, bool recognizeLif = true)
@@ -24,10 +30,24 @@ public static class GraphLoader
             opsets[o.Domain == "ai.onnx" ? "" : o.Domain] = (int)o.Version;
         }
 
+        int defaultOpset = opsets.GetValueOrDefault("");
+        if (defaultOpset is < 1 or > MaxOpset)
+        {
+            Throw.BadFile(file.Path, defaultOpset == 0
+                ? "no opset import for the default ONNX domain"
+                : $"opset {defaultOpset} of the default ONNX domain is outside the 1–{MaxOpset} this tool knows");
+        }
+
         var constants = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, proto) in file.InitializersByName())
         {
-            constants[name] = Decode(proto, file.BaseDirectory);
+            var value = Decode(proto, file.BaseDirectory);
+            if (value.IsFloat)
+            {
+                TensorDecoder.RequireFinite(name, value.Floats);
+            }
+
+            constants[name] = value;
         }
 
         var inputs = g.Input.Where(i => !constants.ContainsKey(i.Name)).ToList();
@@ -42,9 +62,13 @@ public static class GraphLoader
         }
 
         string inputName = inputs[0].Name;
-        int[] inputDims = inputs[0].Type?.TensorType?.Shape?.Dim.Select(d => d.HasDimValue && d.DimValue > 0 ? (int)d.DimValue : -1).ToArray() ?? [];
+        int[] inputDims = ShapeOf(inputs[0], file.Path);
         string outputName = g.Output[0].Name;
-        int[] outputDims = g.Output[0].Type?.TensorType?.Shape?.Dim.Select(d => d.HasDimValue && d.DimValue > 0 ? (int)d.DimValue : -1).ToArray() ?? [];
+        int[] outputDims = ShapeOf(g.Output[0], file.Path);
+        if (inputDims.Skip(1).Aggregate(1L, (n, d) => d > 0 ? n * d : n) > MaxImageElements)
+        {
+            Throw.BadTensor(inputName, $"{file.Path}: input dims [{string.Join(",", inputDims)}] are impossibly large for one image");
+        }
 
         var nodes = new List<Node>();
         int unnamed = 0;
@@ -84,6 +108,17 @@ public static class GraphLoader
             {
                 Throw.UnsupportedOp(n.Domain.Length > 0 ? $"{n.Domain}.{n.OpType}" : n.OpType, n.DisplayName);
             }
+
+            int needed = RequiredInputs(n);
+            if (n.Inputs.Length < needed || n.Inputs.Take(needed).Any(i => i.Length == 0))
+            {
+                Throw.BadNode(n.OpType, n.DisplayName, $"needs {needed} inputs, has {n.Inputs.Count(i => i.Length > 0)} ({string.Join(", ", n.Inputs.Select(i => i.Length == 0 ? "-" : $"'{i}'"))})");
+            }
+
+            if (n.Outputs.Length == 0 || n.Outputs[0].Length == 0)
+            {
+                Throw.BadNode(n.OpType, n.DisplayName, "has no output");
+            }
         }
 
         var initializerNames = g.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
@@ -95,11 +130,56 @@ public static class GraphLoader
         {
             // Dead nodes first: an export may keep the last step's unused reset, which would look like an outside reader.
             nodes = RemoveDead(nodes, outputName);
-            nodes = LifRecognizer.Fuse(nodes, constants, lifs);
+            try
+            {
+                nodes = LifRecognizer.Fuse(nodes, constants, lifs);
+            }
+            catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or NullReferenceException)
+            {
+                // The recogniser reads candidate nodes by position; a malformed node it trips over is bad input.
+                Throw.BadFile(file.Path, $"malformed nodes in a LIF-like pattern ({e.Message})", e);
+            }
+
         }
 
         nodes = RemoveDead(nodes, outputName);
         return new SpikingGraph(file.Path, opsets, nodes, constants, inputName, inputDims, outputName, outputDims, lifs, weights, originalCount);
+    }
+
+    /// <summary>Inputs an op cannot do without (the kernels and the LIF recogniser read them by position).</summary>
+    private static int RequiredInputs(Node n) => n.OpType switch
+    {
+        "BatchNormalization" => 5,
+        "Where" => 3,
+        "Slice" => n.Opset >= 10 ? 3 : 1,
+        "Conv" or "Gemm" or "MatMul" or "Gather" or "Reshape" or "Expand" or "Tile" or "CastLike" => 2,
+        "Add" or "Sub" or "Mul" or "Div" or "Pow" or "Max" or "Min" or "Mod" or "And" or "Or" or "Xor" => 2,
+        "GreaterOrEqual" or "Greater" or "LessOrEqual" or "Less" or "Equal" => 2,
+        _ => 1,
+    };
+
+    /// <summary>A graph input's or output's dims; unknown or symbolic dims are -1, dims beyond int range are bad input.</summary>
+    private static int[] ShapeOf(ValueInfoProto value, string path)
+    {
+        var dims = value.Type?.TensorType?.Shape?.Dim;
+        if (dims is null)
+        {
+            return [];
+        }
+
+        var result = new int[dims.Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            var d = dims[i];
+            if (d.HasDimValue && d.DimValue > int.MaxValue)
+            {
+                Throw.BadTensor(value.Name, $"{path}: dim {i} is {d.DimValue}, beyond what any image or batch can be");
+            }
+
+            result[i] = d.HasDimValue && d.DimValue > 0 ? (int)d.DimValue : -1;
+        }
+
+        return result;
     }
 
     /// <summary>Scope for naming: dynamo's name-scope metadata when present, else the node name.</summary>
@@ -129,7 +209,9 @@ public static class GraphLoader
     {
         if (attrs.TryGetValue("value", out var a))
         {
-            return Decode(a.T, baseDirectory);
+            return a.T is null
+                ? Throw.BadInput<Tensor>($"node '{name}' (Constant): attribute 'value' holds no tensor")
+                : Decode(a.T, baseDirectory);
         }
 
         if (attrs.TryGetValue("value_float", out a))
@@ -259,7 +341,17 @@ public static class GraphLoader
             }
 
             var inputs = n.Inputs.Select(i => i.Length == 0 ? null : constants[i]).ToArray();
-            var outputs = OpKernels.Run(n, inputs, ExecContext.Serial, baseDirectory);
+            Tensor[] outputs;
+            try
+            {
+                outputs = OpKernels.Run(n, inputs, ExecContext.Serial, baseDirectory);
+            }
+            catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or InvalidCastException or NullReferenceException or OverflowException or DivideByZeroException)
+            {
+                // Folding runs the kernels on the model's own constants: a failure means they do not fit the op.
+                return Throw.BadNode<List<Node>>(n, $"cannot fold constant inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "-"))}: {e.Message}");
+            }
+
             for (int k = 0; k < n.Outputs.Length && k < outputs.Length; k++)
             {
                 if (n.Outputs[k].Length > 0)

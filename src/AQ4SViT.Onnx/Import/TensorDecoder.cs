@@ -141,6 +141,27 @@ public static class TensorDecoder
         };
     }
 
+    /// <summary>Weights must be numbers: NaN or ±∞ anywhere in <paramref name="values"/> is bad input naming the tensor and the element.</summary>
+    public static void RequireFinite(string tensorName, ReadOnlySpan<float> values)
+    {
+        int bad = System.Numerics.Tensors.TensorPrimitives.IndexOfMaxMagnitude(values);
+        if (bad < 0 || float.IsFinite(values[bad]))
+        {
+            return;
+        }
+
+        // IndexOfMaxMagnitude returns the first NaN, else the (first) largest magnitude, so a non-finite value is found if any exists.
+        Throw.BadTensor(tensorName, $"element {bad} is {values[bad]}; weights and constants must be finite numbers");
+    }
+
+    /// <summary><see cref="ToFloats"/> for weights: NaN or ±∞ is bad input naming the tensor.</summary>
+    public static float[] ToFiniteFloats(TensorProto t, string baseDirectory)
+    {
+        var values = ToFloats(t, baseDirectory);
+        RequireFinite(t.Name, values);
+        return values;
+    }
+
     public static bool IsExternal(TensorProto t) => t.DataLocation == TensorProto.Types.DataLocation.External;
 
     private static bool HasRawOrExternal(TensorProto t) => IsExternal(t) || !t.RawData.IsEmpty ||
@@ -214,9 +235,10 @@ public static class TensorDecoder
         }
 
         using var file = File.OpenRead(path);
-        if (offset + length > file.Length)
+        // Compared without adding, so a huge offset cannot overflow past the check.
+        if (offset > file.Length || length > file.Length - offset)
         {
-            return Throw.BadTensor<byte[]>(t.Name, $"external data {path} is too short: needs bytes {offset}..{offset + length} but has {file.Length}");
+            return Throw.BadTensor<byte[]>(t.Name, $"external data {path} is too short: needs {length} bytes from offset {offset} but has {file.Length}");
         }
 
         var buffer = new byte[length];

@@ -19,7 +19,7 @@ public sealed class FakeQuantWeights
         Weights = weights;
         Options = options;
         var initializers = model.InitializersByName();
-        _originals = weights.Select(w => TensorDecoder.ToFloats(initializers[w.Name], model.BaseDirectory)).ToArray();
+        _originals = weights.Select(w => TensorDecoder.ToFiniteFloats(initializers[w.Name], model.BaseDirectory)).ToArray();
         for (int i = 0; i < weights.Count; i++)
         {
             if (_originals[i].Any(v => !float.IsFinite(v)))

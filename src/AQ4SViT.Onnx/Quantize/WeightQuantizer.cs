@@ -94,7 +94,7 @@ public static class WeightQuantizer
                 continue;
             }
 
-            float[] values = TensorDecoder.ToFloats(initializers[w.Name], model.BaseDirectory);
+            float[] values = TensorDecoder.ToFiniteFloats(initializers[w.Name], model.BaseDirectory);
             foreach (float v in values)
             {
                 if (!float.IsFinite(v))

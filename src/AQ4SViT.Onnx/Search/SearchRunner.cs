@@ -54,6 +54,12 @@ public static class SearchRunner
         }
 
         var simulator = Simulator.Load(job.ModelPath, job.Threads);
+        int[] imageDims = simulator.ImageDims;
+        if (imageDims.Length != 3 || imageDims[1] != job.Data.Rows || imageDims[2] != job.Data.Cols)
+        {
+            Throw.BadInput($"{job.Data.Source}: images are {job.Data.Rows}x{job.Data.Cols} but the model's input '{simulator.Graph.InputName}' takes [{string.Join(",", imageDims)}]");
+        }
+
         var search = DataSplits.Select(job.Data, DataSplit.Search, job.SearchLimit);
         var test = DataSplits.Select(job.Data, DataSplit.Test, job.TestLimit);
         var calibration = search.Slice(0, Math.Min(options.CalibrationImages, search.Count));
@@ -198,21 +204,7 @@ public static class SearchRunner
         return Setting.Create(catalog, granularity, perGroup, quantization);
     }
 
-    private static string PrepareOutDirectory(string path)
-    {
-        try
-        {
-            Directory.CreateDirectory(path);
-            string probe = Path.Combine(path, $".write-test-{Environment.ProcessId}");
-            File.WriteAllText(probe, "");
-            File.Delete(probe);
-            return path;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return Throw.BadInput<string>($"--out {path}: not a writable folder ({e.Message})", e);
-        }
-    }
+    private static string PrepareOutDirectory(string path) => AtomicFile.RequireWritableFolder(path, $"--out {path}");
 
     private static long FileBytes(string modelPath)
     {

@@ -58,9 +58,10 @@ internal static class GraphExecutor
             {
                 outputs = OpKernels.Run(node, inputs, ctx, graph.BaseDirectory);
             }
-            catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or InvalidCastException)
+            catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or InvalidCastException or NullReferenceException or OverflowException or DivideByZeroException)
             {
-                throw new InvalidOperationException(
+                // The model's shapes or types do not fit the op: bad input naming the node (exit 3), not a crash.
+                throw new BadInputException(
                     $"node '{node.DisplayName}' ({node.OpType}) failed on inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "-"))}: {e.Message}", e);
             }
 

@@ -12,8 +12,11 @@ public sealed record EvalResult(string Engine, int Images, int Correct, double S
 
 public static class Accuracy
 {
-    /// <summary>Runs <paramref name="classifier"/> over all of <paramref name="set"/> in batches; reports progress in images done.</summary>
-    public static EvalResult Evaluate(IClassifier classifier, ImageSet set, int batch, IProgress<int>? progress = null)
+    /// <summary>
+    /// Runs <paramref name="classifier"/> over all of <paramref name="set"/> in batches; reports progress in images done;
+    /// stops between batches when <paramref name="cancellation"/> fires (Ctrl-C).
+    /// </summary>
+    public static EvalResult Evaluate(IClassifier classifier, ImageSet set, int batch, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         int classes = classifier.Classes;
@@ -21,6 +24,7 @@ public static class Accuracy
         var watch = Stopwatch.StartNew();
         for (int start = 0; start < set.Count; start += batch)
         {
+            cancellation.ThrowIfCancellationRequested();
             int count = Math.Min(batch, set.Count - start);
             classifier.Logits(set, start, count, logits.AsSpan(start * classes, count * classes));
             progress?.Report(start + count);
