@@ -11,7 +11,7 @@ namespace AQ4SViT.Onnx.Simulate.Ops;
 /// <list type="bullet">
 /// <item><b>Fma4x16</b>: register-blocked micro-kernel, 4 rows × 16 columns of C in eight Vector256 accumulators,
 /// one pass over K (AVX2 + FMA).</item>
-/// <item><b>SparseFma</b>: per row of A, gather the non-zeros, then sum a·B[k, 16 columns] in registers;
+/// <item><b>SparseFma</b>: per row of A, gather the non-zeros, then sum a·B[k, up to 64 columns] in registers (<see cref="SparseRow"/>);
 /// a spike (0/1) left operand costs only its ones. (<b>SparseAxpy</b> with TensorPrimitives is the fallback without FMA.)</item>
 /// </list>
 /// Each output element sums over k in order 0..K−1 in both, so results do not depend on the strategy beyond FMA rounding.
@@ -136,76 +136,27 @@ internal static class GemmKernel
     /// <summary>Per row of A: gather its non-zeros once, then sum a·B[k, j..j+16] for them in registers, block by K-block.</summary>
     internal static unsafe void SparseFma(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate)
     {
-        int blocks = (k + strideK - 1) / strideK;
         int[] index = ArrayPool<int>.Shared.Rent(k);
         float[] value = ArrayPool<float>.Shared.Rent(k);
-        int[] blockEnd = ArrayPool<int>.Shared.Rent(blocks);
         try
         {
             fixed (float* pa = a, pb = b, pc = c, pv = value)
-            fixed (int* pi = index, pe = blockEnd)
+            fixed (int* pi = index)
             {
                 for (int i = rowStart; i < rowEnd; i++)
                 {
-                    float* ar = pa + (i * k);
+                    float* ar = pa + ((long)i * k);
                     int nnz = 0;
-                    for (int blk = 0; blk < blocks; blk++)
+                    for (int p = 0; p < k; p++)
                     {
-                        int end = Math.Min(k, (blk + 1) * strideK);
-                        for (int p = blk * strideK; p < end; p++)
+                        if (ar[p] != 0)
                         {
-                            if (ar[p] != 0)
-                            {
-                                pi[nnz] = p;
-                                pv[nnz++] = ar[p];
-                            }
+                            pi[nnz] = p;
+                            pv[nnz++] = ar[p];
                         }
-
-                        pe[blk] = nnz;
                     }
 
-                    float* cr = pc + (i * n);
-                    int j = 0;
-                    for (; j + 16 <= n; j += 16)
-                    {
-                        Vector256<float> t0 = accumulate ? Avx.LoadVector256(cr + j) : default;
-                        Vector256<float> t1 = accumulate ? Avx.LoadVector256(cr + j + 8) : default;
-                        int q = 0;
-                        for (int blk = 0; blk < blocks; blk++)
-                        {
-                            Vector256<float> c0 = default, c1 = default;
-                            for (; q < pe[blk]; q++)
-                            {
-                                float* bp = pb + (pi[q] * n) + j;
-                                var x = Vector256.Create(pv[q]);
-                                c0 = Fma.MultiplyAdd(x, Avx.LoadVector256(bp), c0);
-                                c1 = Fma.MultiplyAdd(x, Avx.LoadVector256(bp + 8), c1);
-                            }
-
-                            (t0, t1) = blk == 0 && !accumulate ? (c0, c1) : (t0 + c0, t1 + c1);
-                        }
-
-                        Avx.Store(cr + j, t0);
-                        Avx.Store(cr + j + 8, t1);
-                    }
-
-                    for (; j < n; j++)
-                    {
-                        float total = accumulate ? cr[j] : 0f;
-                        int q = 0;
-                        for (int blk = 0; blk < blocks; blk++)
-                        {
-                            float sum = 0;
-                            for (; q < pe[blk]; q++)
-                            {
-                                sum = MathF.FusedMultiplyAdd(pv[q], pb[(pi[q] * n) + j], sum);
-                            }
-
-                            total = blk == 0 && !accumulate ? sum : total + sum;
-                        }
-
-                        cr[j] = total;
-                    }
+                    SparseRow.Sum(pi, pv, nnz, pb, n, n, strideK, pc + ((long)i * n), accumulate);
                 }
             }
         }
@@ -213,7 +164,6 @@ internal static class GemmKernel
         {
             ArrayPool<int>.Shared.Return(index);
             ArrayPool<float>.Shared.Return(value);
-            ArrayPool<int>.Shared.Return(blockEnd);
         }
     }
 

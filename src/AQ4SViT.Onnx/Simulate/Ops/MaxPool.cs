@@ -65,53 +65,64 @@ internal static class MaxPool
     private readonly record struct Window(int H, int W, int OutH, int OutW, int KH, int KW, int SH, int SW, int DH, int DW, int PadTop, int PadLeft);
 
     /// <summary>Max is separable: first over each window's columns for every input row, then over its rows.</summary>
-    private static void Plane(ReadOnlySpan<float> src, Span<float> dst, in Window g)
+    private static unsafe void Plane(ReadOnlySpan<float> src, Span<float> dst, in Window g)
     {
-        Span<float> rows = g.H * g.OutW <= 16384 ? stackalloc float[g.H * g.OutW] : new float[g.H * g.OutW];
-        for (int iy = 0; iy < g.H; iy++)
+        float[] rows = System.Buffers.ArrayPool<float>.Shared.Rent(g.H * g.OutW);
+        try
         {
-            var irow = src.Slice(iy * g.W, g.W);
-            var hrow = rows.Slice(iy * g.OutW, g.OutW);
-            for (int ox = 0; ox < g.OutW; ox++)
+            fixed (float* ps = src, pd = dst, pr = rows)
             {
-                float best = float.NegativeInfinity;
-                int ix0 = (ox * g.SW) - g.PadLeft;
-                for (int kx = 0; kx < g.KW; kx++)
+                for (int iy = 0; iy < g.H; iy++)
                 {
-                    int ix = ix0 + (kx * g.DW);
-                    if ((uint)ix < (uint)g.W)
+                    float* irow = ps + (iy * g.W);
+                    float* hrow = pr + (iy * g.OutW);
+                    for (int ox = 0; ox < g.OutW; ox++)
                     {
-                        best = Larger(best, irow[ix]);
+                        float best = float.NegativeInfinity;
+                        int ix0 = (ox * g.SW) - g.PadLeft;
+                        for (int kx = 0; kx < g.KW; kx++)
+                        {
+                            int ix = ix0 + (kx * g.DW);
+                            if ((uint)ix < (uint)g.W)
+                            {
+                                best = Larger(best, irow[ix]);
+                            }
+                        }
+
+                        hrow[ox] = best;
                     }
                 }
 
-                hrow[ox] = best;
+                for (int oy = 0; oy < g.OutH; oy++)
+                {
+                    float* orow = pd + (oy * g.OutW);
+                    new Span<float>(orow, g.OutW).Fill(float.NegativeInfinity);
+                    int iy0 = (oy * g.SH) - g.PadTop;
+                    for (int ky = 0; ky < g.KH; ky++)
+                    {
+                        int iy = iy0 + (ky * g.DH);
+                        if ((uint)iy >= (uint)g.H)
+                        {
+                            continue;
+                        }
+
+                        float* hrow = pr + (iy * g.OutW);
+                        for (int ox = 0; ox < g.OutW; ox++)
+                        {
+                            orow[ox] = Larger(orow[ox], hrow[ox]);
+                        }
+                    }
+                }
             }
         }
-
-        for (int oy = 0; oy < g.OutH; oy++)
+        finally
         {
-            var orow = dst.Slice(oy * g.OutW, g.OutW);
-            orow.Fill(float.NegativeInfinity);
-            int iy0 = (oy * g.SH) - g.PadTop;
-            for (int ky = 0; ky < g.KH; ky++)
-            {
-                int iy = iy0 + (ky * g.DH);
-                if ((uint)iy >= (uint)g.H)
-                {
-                    continue;
-                }
-
-                var hrow = rows.Slice(iy * g.OutW, g.OutW);
-                for (int ox = 0; ox < g.OutW; ox++)
-                {
-                    orow[ox] = Larger(orow[ox], hrow[ox]);
-                }
-            }
+            System.Buffers.ArrayPool<float>.Shared.Return(rows);
         }
     }
 
     /// <summary>The larger value; NaN wins (as ONNX Runtime's MaxPool).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static float Larger(float best, float v) => v > best || float.IsNaN(v) ? v : best;
 
     private static int OutSize(int size, int k, int s, int d, int padBegin, int padEnd, bool ceil)

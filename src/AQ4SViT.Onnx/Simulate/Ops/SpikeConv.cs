@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace AQ4SViT.Onnx.Simulate.Ops;
 
@@ -57,7 +55,7 @@ internal static class SpikeConv
             {
                 for (int i = 0; i < p; i++)
                 {
-                    SumPixel(pi + ps[i], pv + ps[i], ps[i + 1] - ps[i], pw, mg, strideK, pyt + ((long)i * mg));
+                    SparseRow.Sum(pi + ps[i], pv + ps[i], ps[i + 1] - ps[i], pw, mg, mg, strideK, pyt + ((long)i * mg), accumulate: false);
                 }
             }
 
@@ -113,73 +111,6 @@ internal static class SpikeConv
                     }
                 }
             }
-        }
-    }
-
-    /// <summary>out[m] = Σ over K-blocks of (Σ over the block's entries of x·wt[k, m]), for all m; entries sorted by k.</summary>
-    private static unsafe void SumPixel(int* k, float* x, int count, float* wt, int mg, int strideK, float* output)
-    {
-        int j = 0;
-        if (Fma.IsSupported)
-        {
-            for (; j + 16 <= mg; j += 16)
-            {
-                Vector256<float> t0 = default, t1 = default, c0 = default, c1 = default;
-                int blockEnd = strideK;
-                for (int q = 0; q < count; q++)
-                {
-                    if (k[q] >= blockEnd)
-                    {
-                        (t0, t1, c0, c1) = (t0 + c0, t1 + c1, default, default);
-                        blockEnd = ((k[q] / strideK) + 1) * strideK;
-                    }
-
-                    float* w = wt + ((long)k[q] * mg) + j;
-                    var v = Vector256.Create(x[q]);
-                    c0 = Fma.MultiplyAdd(v, Avx.LoadVector256(w), c0);
-                    c1 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 8), c1);
-                }
-
-                Avx.Store(output + j, t0 + c0);
-                Avx.Store(output + j + 8, t1 + c1);
-            }
-
-            for (; j + 8 <= mg; j += 8)
-            {
-                Vector256<float> t0 = default, c0 = default;
-                int blockEnd = strideK;
-                for (int q = 0; q < count; q++)
-                {
-                    if (k[q] >= blockEnd)
-                    {
-                        (t0, c0) = (t0 + c0, default);
-                        blockEnd = ((k[q] / strideK) + 1) * strideK;
-                    }
-
-                    c0 = Fma.MultiplyAdd(Vector256.Create(x[q]), Avx.LoadVector256(wt + ((long)k[q] * mg) + j), c0);
-                }
-
-                Avx.Store(output + j, t0 + c0);
-            }
-        }
-
-        for (; j < mg; j++)
-        {
-            float total = 0;
-            float sum = 0;
-            int blockEnd = strideK;
-            for (int q = 0; q < count; q++)
-            {
-                if (k[q] >= blockEnd)
-                {
-                    (total, sum) = (total + sum, 0);
-                    blockEnd = ((k[q] / strideK) + 1) * strideK;
-                }
-
-                sum = MathF.FusedMultiplyAdd(x[q], wt[((long)k[q] * mg) + j], sum);
-            }
-
-            output[j] = total + sum;
         }
     }
 }
