@@ -1,7 +1,7 @@
 #!/bin/bash
 # Benchmarks side by side on one machine (issues 4 and 6), e.g. on the device machine's 16 CPU cores:
 #  1. `aq4svit bench` (simulator vs ONNX Runtime, 2 threads, batch 100) on each bundled model, one at a time;
-#  2. every search strategy on the bundled models, 2 threads per job, all jobs at once.
+#  2. every search strategy on the bundled models, 2 threads per job (3 for sensitivity), all jobs at once.
 # Runs a self-contained publish of aq4svit (no .NET needed): carry .bench/pub.txz, made by
 #   dotnet publish src/AQ4SViT.Cli -c Release -r linux-x64 --self-contained -o /tmp/pubw/pub
 #   (cd /tmp/pubw && tar cf - pub | xz -9 > .bench/pub.txz)
@@ -23,20 +23,21 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
 fi
 RESUME_FLAG=""
 if [ "${RESUME:-0}" = 1 ]; then cp -r .bench/state/* $W/; RESUME_FLAG="--resume"; fi
-run() { # name model strategy [extra...]
-  local name=$1 model=$2 strategy=$3; shift 3
+run() { # name model strategy threads [extra...]
+  local name=$1 model=$2 strategy=$3 threads=$4; shift 4
   if [ -f $W/$name/report.json ]; then echo "$name done before"; return; fi
   ( timeout -s INT $BUDGET $AQ search models/$model/model.onnx --strategy $strategy --search-limit $LIMIT --test-limit 0 \
-      --threads 2 --out $W/$name $RESUME_FLAG "$@" > $W/$name.txt 2> $W/$name.err; echo "$name rc=$?" ) &
+      --threads $threads --out $W/$name $RESUME_FLAG "$@" > $W/$name.txt 2> $W/$name.err; echo "$name rc=$?" ) &
 }
-run spk-greedy spikformer-fmnist greedy
-run spk-greedy-m1 spikformer-fmnist greedy --max-drop 1.0
-run spk-beam spikformer-fmnist beam
-run spk-sensitivity spikformer-fmnist sensitivity
-run spk-ungated spikformer-fmnist greedy-ungated
-run sdt-greedy sdt-fmnist greedy
-run sdt-beam sdt-fmnist beam
-run sdt-sensitivity sdt-fmnist sensitivity
+run spk-greedy spikformer-fmnist greedy 2
+run spk-greedy-m1 spikformer-fmnist greedy 2 --max-drop 1.0
+run spk-beam spikformer-fmnist beam 2
+run spk-sensitivity spikformer-fmnist sensitivity 3
+run spk-ungated spikformer-fmnist greedy-ungated 2
+run sdt-greedy sdt-fmnist greedy 2
+run sdt-beam sdt-fmnist beam 2
+run sdt-sensitivity sdt-fmnist sensitivity 3
+run spk-greedy-again spikformer-fmnist greedy 2
 wait
 for d in $W/*/; do rm -f $d/*.onnx $d/*.onnx.data; done
 (cd $W && tar czf $OUT/bench.tgz --exclude=pub .)
