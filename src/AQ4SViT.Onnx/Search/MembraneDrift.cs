@@ -65,16 +65,19 @@ public sealed class MembraneDrift
         _terms[term] = new Term(t.Diff + part.Diff, t.Norm + part.Norm, t.Spikes + part.Spikes, t.Mismatches + part.Mismatches);
     }
 
-    /// <summary>The sums of one (layer, step, chunk): membrane potentials and spikes against the reference's.</summary>
-    public static Term Sums(ReadOnlySpan<float> membrane, ReadOnlySpan<float> referenceMembrane, ReadOnlySpan<float> spikes, ReadOnlySpan<float> referenceSpikes)
+    /// <summary>
+    /// The sums of one (layer, step, chunk) of membrane potentials against the reference's, with the spikes they imply:
+    /// a neuron fires exactly when V ≥ <paramref name="threshold"/>, so the spikes differ where one side reaches it and the other not.
+    /// </summary>
+    public static Term Sums(ReadOnlySpan<float> membrane, ReadOnlySpan<float> referenceMembrane, float threshold)
     {
-        if (membrane.Length != referenceMembrane.Length || spikes.Length != referenceSpikes.Length)
+        if (membrane.Length != referenceMembrane.Length)
         {
-            throw new ArgumentException($"sizes differ: membrane {membrane.Length} vs {referenceMembrane.Length}, spikes {spikes.Length} vs {referenceSpikes.Length}");
+            throw new ArgumentException($"membrane sizes differ: {membrane.Length} vs {referenceMembrane.Length}");
         }
 
         var (diff, norm) = SquaredSums(membrane, referenceMembrane);
-        return new Term(diff, norm, spikes.Length, CountDifferent(spikes, referenceSpikes));
+        return new Term(diff, norm, membrane.Length, CountFiringDifferently(membrane, referenceMembrane, threshold));
     }
 
     /// <summary>Sets a whole term, e.g. one known from an earlier run whose layer saw the same inputs.</summary>
@@ -154,6 +157,28 @@ public sealed class MembraneDrift
         for (; i < q.Length; i++)
         {
             count += q[i] != r[i] ? 1 : 0;
+        }
+
+        return count;
+    }
+
+    private static long CountFiringDifferently(ReadOnlySpan<float> q, ReadOnlySpan<float> r, float threshold)
+    {
+        long count = 0;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var thr = Vector256.Create(threshold);
+            for (; i + 8 <= q.Length; i += 8)
+            {
+                var differ = Vector256.GreaterThanOrEqual(Vector256.Create(q.Slice(i, 8)), thr) ^ Vector256.GreaterThanOrEqual(Vector256.Create(r.Slice(i, 8)), thr);
+                count += BitOperations.PopCount(differ.ExtractMostSignificantBits());
+            }
+        }
+
+        for (; i < q.Length; i++)
+        {
+            count += (q[i] >= threshold) != (r[i] >= threshold) ? 1 : 0;
         }
 
         return count;

@@ -268,10 +268,13 @@ public sealed class SimulatorBackend : ISearchBackend
         return input;
     }
 
-    /// <summary>The float model's V[l][t] and spikes over the whole calibration batch, per (layer, step).</summary>
+    /// <summary>
+    /// The float model's V[l][t] over the whole calibration batch, per (layer, step). Its spikes are not kept: a neuron
+    /// fires exactly when V ≥ v_threshold, so spike mismatches are read off the two membranes.
+    /// </summary>
     private sealed class ReferenceTrace : IMembraneObserver
     {
-        public Dictionary<(int Layer, int T), (float[] Membrane, float[] Spikes, int PerImage)> Steps { get; } = [];
+        public Dictionary<(int Layer, int T), (float[] Membrane, int PerImage)> Steps { get; } = [];
 
         public float[] Logits { get; set; } = [];
 
@@ -282,22 +285,18 @@ public sealed class SimulatorBackend : ISearchBackend
             int perImage = membrane.Length / shape[0];
             if (!Steps.TryGetValue((layer.Index, t), out var step))
             {
-                step = (new float[perImage * 4], new float[perImage * 4], perImage);
+                step = (new float[perImage * 4], perImage);
             }
 
             int needed = (batchStart * perImage) + membrane.Length;
             if (step.Membrane.Length < needed)
             {
-                int size = Math.Max(needed, step.Membrane.Length * 2);
                 var m = step.Membrane;
-                var s = step.Spikes;
-                Array.Resize(ref m, size);
-                Array.Resize(ref s, size);
-                step = (m, s, perImage);
+                Array.Resize(ref m, Math.Max(needed, step.Membrane.Length * 2));
+                step = (m, perImage);
             }
 
             membrane.CopyTo(step.Membrane.AsSpan(batchStart * perImage));
-            spikes.CopyTo(step.Spikes.AsSpan(batchStart * perImage));
             Steps[(layer.Index, t)] = step;
         }
     }
@@ -355,7 +354,7 @@ public sealed class SimulatorBackend : ISearchBackend
         {
             var step = reference.Steps[(layer.Index, t)];
             int offset = batchStart * step.PerImage;
-            var part = MembraneDrift.Sums(membrane, step.Membrane.AsSpan(offset, membrane.Length), spikes, step.Spikes.AsSpan(offset, spikes.Length));
+            var part = MembraneDrift.Sums(membrane, step.Membrane.AsSpan(offset, membrane.Length), layer.VThreshold);
             lock (_gate)
             {
                 _parts[(layer.Index, t, batchStart)] = part;
