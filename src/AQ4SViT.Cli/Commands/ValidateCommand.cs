@@ -72,12 +72,14 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         var images = DataSplits.Select(LoadData(cardOwner, card), DataSplit.Test, Limit);
         void Message(string line) => context.Info($"aq4svit: {line}");
 
+        // Resolved once, so a missing CUDA is reported in one line for both sessions.
+        var requested = OrtSessions.Resolve(ComputeDevice.Parse(Device), Message);
         EvalResult quantized;
         string device;
-        using (var ort = new OrtClassifier(model, scaling, Threads, Device, Message, OrtFused ? OrtQdq.Fused : OrtQdq.Exact))
+        using (var ort = new OrtClassifier(model, scaling, Threads, requested, Message, OrtFused ? OrtQdq.Fused : OrtQdq.Exact))
         {
             quantized = Accuracy.Evaluate(ort, images, Batch);
-            device = ort.ActualDevice;
+            device = ort.ActualDevice.ToString();
         }
 
         EvalResult? floatResult = null;
@@ -86,7 +88,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         LogitComparison? floatComparison = null;
         if (reference is not null)
         {
-            using (var ort = new OrtClassifier(reference, scaling, Threads, Device, Message))
+            using (var ort = new OrtClassifier(reference, scaling, Threads, requested, Message))
             {
                 floatResult = Accuracy.Evaluate(ort, images, Batch);
             }
