@@ -10,6 +10,10 @@ namespace AQ4SViT.Onnx.Search;
 /// fake-quantized weights supplied as session initializers (nothing is written to disk), run over a split. The weights are
 /// the same arrays the simulator gets as overrides, so this computes what the emitted fake-quant model computes.
 /// Each evaluation opens its own session, so concurrent evaluations (<c>--jobs</c>) are independent.
+/// Sessions run without graph optimizations: at ORT_ENABLE_ALL, ONNX Runtime 1.31 transforms some weights from the
+/// model's own initializers before the supplied ones replace them, so the run mixed float and quantized weights
+/// (measured on the d64 test models; ORT_ENABLE_BASIC happened to be right there). ORT_DISABLE_ALL cannot fold anything,
+/// and a test checks the logits against ONNX Runtime on the emitted fake-quant file.
 /// When CUDA turns out unusable the evaluator tells <paramref name="onFallback"/> once and stays on the CPU.
 /// </summary>
 public sealed class OrtFullEvaluator(string modelPath, FakeQuantWeights weights, InputScaling scaling, ComputeDevice device, int threads, int batch, Action<string>? onFallback = null)
@@ -60,7 +64,7 @@ public sealed class OrtFullEvaluator(string modelPath, FakeQuantWeights weights,
             }
 
             var requested = Device;
-            using var classifier = new OrtClassifier(modelPath, scaling, threads, requested, OnFallback, initializers: values);
+            using var classifier = new OrtClassifier(modelPath, scaling, threads, requested, OnFallback, optimization: GraphOptimizationLevel.ORT_DISABLE_ALL, initializers: values);
             if (classifier.ActualDevice != requested)
             {
                 lock (_gate)
