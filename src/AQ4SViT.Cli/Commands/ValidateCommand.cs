@@ -59,8 +59,11 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
 
         string model = ResolveModel(Model);
         string? reference = Reference is null ? null : ResolveModel(Reference);
+        // Everything needed from the emitted file's protobuf, read once and let go before any session opens.
+        var (embeddedCard, embeddedSetting, fileBytes) = ReadEmitted(model);
+
         // The emitted model usually has no card: use the dataset it records, else the reference's card.
-        var card = ModelCard.TryLoadBeside(model) ?? ModelEmitter.EmbeddedCard(OnnxModelFile.Load(model));
+        var card = ModelCard.TryLoadBeside(model) ?? embeddedCard;
         string cardOwner = model;
         if (card is null && reference is not null)
         {
@@ -94,7 +97,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
             }
 
             floatComparison = LogitComparison.Compare(quantized, floatResult);
-            var setting = ModelEmitter.EmbeddedSetting(OnnxModelFile.Load(model));
+            var setting = embeddedSetting;
             if (SimulatorFactory is null)
             {
                 Message("simulator comparison is not connected yet; reporting ONNX Runtime numbers only");
@@ -111,7 +114,6 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
             }
         }
 
-        long fileBytes = FileBytes(model);
         if (Json)
         {
             var json = new Dictionary<string, object?>
@@ -160,10 +162,18 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         return ExitCodes.Success;
     }
 
-    /// <summary>The model file plus its external data file(s).</summary>
-    private static long FileBytes(string path)
+    private static (ModelCard? Card, Setting? Setting, long FileBytes) ReadEmitted(string path)
     {
-        var model = OnnxModelFile.Load(path);
+        var file = OnnxModelFile.Load(path);
+        return (ModelEmitter.EmbeddedCard(file), ModelEmitter.EmbeddedSetting(file), FileBytes(file));
+    }
+
+    /// <summary>The model file plus its external data file(s).</summary>
+    private static long FileBytes(string path) => FileBytes(OnnxModelFile.Load(path));
+
+    private static long FileBytes(OnnxModelFile model)
+    {
+        string path = model.Path;
         long bytes = new FileInfo(path).Length;
         foreach (string data in model.Graph.Initializer.Where(TensorDecoder.IsExternal)
                      .Select(t => t.ExternalData.FirstOrDefault(e => e.Key == "location")?.Value)

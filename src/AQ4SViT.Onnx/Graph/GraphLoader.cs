@@ -13,9 +13,12 @@ namespace AQ4SViT.Onnx.Graph;
 /// </summary>
 public static class GraphLoader
 {
-    public static SpikingGraph Load(string path) => Load(OnnxModelFile.Load(path));
+    /// <summary>Loads and prepares a model file; the protobuf's tensor bytes are let go as they are decoded.</summary>
+    public static SpikingGraph Load(string path) => Load(OnnxModelFile.Load(path), releaseInitializerData: true);
 
-    public static SpikingGraph Load(OnnxModelFile file, bool recognizeLif = true)
+    /// <param name="releaseInitializerData">Empty each initializer's raw_data once decoded, so that a large model is never held
+    /// twice (protobuf bytes and floats). The file's tensors are unusable afterwards: only for a file loaded for this call.</param>
+    public static SpikingGraph Load(OnnxModelFile file, bool recognizeLif = true, bool releaseInitializerData = false)
     {
         var g = file.Graph;
         var opsets = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -28,6 +31,10 @@ public static class GraphLoader
         foreach (var (name, proto) in file.InitializersByName())
         {
             constants[name] = Decode(proto, file.BaseDirectory);
+            if (releaseInitializerData && !proto.RawData.IsEmpty)
+            {
+                proto.RawData = Google.Protobuf.ByteString.Empty;
+            }
         }
 
         var inputs = g.Input.Where(i => !constants.ContainsKey(i.Name)).ToList();
