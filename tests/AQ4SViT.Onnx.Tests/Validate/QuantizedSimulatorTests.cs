@@ -36,3 +36,29 @@ public sealed class QuantizedSimulatorTests
         Assert.True(vsOrt.MaxAbsLogitDiff < 1e-3, $"max |diff| {vsOrt.MaxAbsLogitDiff}");
     }
 }
+
+/// <summary><c>apply</c> lets the emitter rewrite the model it read in place; the file must be the one a copy gives.</summary>
+public sealed class ConsumeSourceTests
+{
+    [Theory]
+    [InlineData("tests/spikformer-d64", EmitFormat.Qdq)]
+    [InlineData("tests/spikformer-d64", EmitFormat.FakeQuant)]
+    [InlineData("tests/sdt-d64-dynamo", EmitFormat.Qdq)]
+    [InlineData("spikformer-fmnist", EmitFormat.FakeQuant)]
+    public void Emit_ConsumeSource_WritesSameBytesAsFromACopy(string name, EmitFormat format)
+    {
+        using var dir = new TempDir();
+        string path = RepoPaths.Model(name);
+        var setting = Setting.Uniform(WeightCatalog.Find(OnnxModelFile.Load(path)), Granularity.Block, 4);
+
+        var copied = ModelEmitter.Write(OnnxModelFile.Load(path), setting, dir.File("a/q.onnx"), format);
+        var consumed = ModelEmitter.Write(OnnxModelFile.Load(path), setting, dir.File("b/q.onnx"), format, EmitOptions.Default with { ConsumeSource = true });
+
+        Assert.Equal(File.ReadAllBytes(copied.Path), File.ReadAllBytes(consumed.Path));
+        Assert.Equal(copied.DataPath is null, consumed.DataPath is null);
+        if (copied.DataPath is not null)
+        {
+            Assert.Equal(File.ReadAllBytes(copied.DataPath), File.ReadAllBytes(consumed.DataPath!));
+        }
+    }
+}
