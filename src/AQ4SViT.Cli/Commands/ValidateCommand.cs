@@ -61,6 +61,8 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         string? reference = Reference is null ? null : ResolveModel(Reference);
         // Everything needed from the emitted file's protobuf, read once and let go before any session opens.
         var (embeddedCard, embeddedSetting, fileBytes) = ReadEmitted(model);
+        long referenceBytes = reference is null ? 0 : FileBytes(reference);
+        FreedMemory.Release();
 
         // The emitted model usually has no card: use the dataset it records, else the reference's card.
         var card = ModelCard.TryLoadBeside(model) ?? embeddedCard;
@@ -85,6 +87,8 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
             device = ort.ActualDevice.ToString();
         }
 
+        FreedMemory.Release(); // each engine in turn: a large model's phases must not stack up
+
         EvalResult? floatResult = null;
         EvalResult? simResult = null;
         LogitComparison? simComparison = null;
@@ -95,6 +99,8 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
             {
                 floatResult = Accuracy.Evaluate(ort, images, Batch);
             }
+
+            FreedMemory.Release();
 
             floatComparison = LogitComparison.Compare(quantized, floatResult);
             var setting = embeddedSetting;
@@ -133,7 +139,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
                 json["fp_ort_accuracy"] = floatResult.Accuracy;
                 json["accuracy_drop"] = (floatResult.Accuracy - quantized.Accuracy) * 100;
                 json["fp_argmax_agreement"] = floatComparison.ArgmaxAgreement;
-                json["reference_onnx_file_bytes"] = FileBytes(reference!);
+                json["reference_onnx_file_bytes"] = referenceBytes;
             }
 
             if (simResult is not null && simComparison is not null)
@@ -150,7 +156,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
             context.Output.WriteLine($"{Path.GetFileName(model)}: ONNX Runtime top-1 {quantized.Accuracy:P2} on {quantized.Images} test images ({device}, {(OrtFused ? "fused QDQ kernels" : "exact dequantization")}, {quantized.ImagesPerSecond:F1} images/s), {fileBytes:N0} B on disk");
             if (floatResult is not null && floatComparison is not null)
             {
-                context.Output.WriteLine($"  float reference: top-1 {floatResult.Accuracy:P2} (drop {(floatResult.Accuracy - quantized.Accuracy) * 100:F2} points), same top-1 class on {floatComparison.ArgmaxAgreement:P1} of images, {FileBytes(reference!):N0} B on disk");
+                context.Output.WriteLine($"  float reference: top-1 {floatResult.Accuracy:P2} (drop {(floatResult.Accuracy - quantized.Accuracy) * 100:F2} points), same top-1 class on {floatComparison.ArgmaxAgreement:P1} of images, {referenceBytes:N0} B on disk");
             }
 
             if (simResult is not null && simComparison is not null)
