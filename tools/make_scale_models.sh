@@ -6,7 +6,8 @@
 #   GRID="" bash tools/make_scale_models.sh         # only the two 8-768 models and the data
 #   GRID="192x2 768x8" OUT=/tmp/scale bash tools/make_scale_models.sh
 #
-# Needs /usr/bin/python3 with torch (1.13 or 2.x) and onnx; a few minutes on 2 cores, ~1.5 GB of disk with the grid.
+# Needs /usr/bin/python3 with torch (1.13 or 2.x) and onnx; ~1.5 GB of disk with the grid. Slow on a small CPU: on 2 shared
+# cores the TorchScript export of each 8-768 model took about 25 minutes, the whole set about 75.
 # Folders: OUT/fmnist224 (20 Fashion-MNIST test images enlarged 8x, MNIST layout), OUT/spikformer-8-768 (TorchScript,
 # weights inside model.onnx), OUT/sdt-8-768 (TorchScript, weights in model.onnx.data), OUT/spikformer-<D>-<L> (grid).
 set -euo pipefail
