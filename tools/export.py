@@ -111,6 +111,17 @@ def export_dynamo(model, example, path, opset=18, fixed_batch=0, external_data=T
     return batch
 
 
+def move_to_external_data(path):
+    """Re-saves PATH with every initializer in PATH.data (one file, offsets aligned by onnx's helper)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    data_name = os.path.basename(path) + ".data"
+    m = onnx.load(path)
+    if os.path.exists(os.path.join(folder, data_name)):
+        os.remove(os.path.join(folder, data_name))
+    onnx.save_model(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data_name, size_threshold=0)
+
+
 def op_counts(path):
     m = onnx.load(path, load_external_data=False)
     c = Counter(n.op_type for n in m.graph.node)
@@ -204,6 +215,8 @@ def main(argv=None):
     ap.add_argument("--dynamo-name", default=None, help="folder name of the dynamo flavour (default NAME-dynamo with --exporter both)")
     ap.add_argument("--fixed-batch", type=int, default=0, help="dynamo: export at this fixed batch (0 = dynamic batch)")
     ap.add_argument("--embed-weights", action="store_true", help="dynamo: keep weights inside model.onnx")
+    ap.add_argument("--external-data", action="store_true", help="TorchScript: move the weights into model.onnx.data "
+                    "(onnx's external-data helpers), as the dynamo flavour does; works on torch 1.13 too")
     ap.add_argument("--data", default=None, help="folder with t10k-*-ubyte[.gz] (default models/datasets/fashion-mnist)")
     ap.add_argument("--check-images", type=int, default=100, help="test images for the ORT-vs-PyTorch logit check")
     ap.add_argument("--test-limit", type=int, default=0, help="evaluate top-1 on only the first N test images (smoke tests)")
@@ -293,6 +306,8 @@ def main(argv=None):
         if exporter == "torchscript":
             export_torchscript(model, example, path, opset=17, dynamic_batch=True)
             batch = "batch"
+            if args.external_data:
+                move_to_external_data(path)
         else:
             try:
                 batch = export_dynamo(model, example, path, opset=18, fixed_batch=args.fixed_batch,
@@ -355,7 +370,8 @@ def main(argv=None):
             "torch_version": torch.__version__,
             "onnx_version": onnx.__version__,
             "opset": opset,
-            "external_data": ("model.onnx.data" if exporter == "dynamo" and not args.embed_weights else None),
+            "external_data": ("model.onnx.data" if (exporter == "dynamo" and not args.embed_weights)
+                              or (exporter == "torchscript" and args.external_data) else None),
             "params": nparams,
             "weights": "trained" if args.ckpt else "random (seed %d, BN randomised)" % args.seed,
             "top1_torch": top1_torch,

@@ -58,7 +58,9 @@ internal sealed class ApplyCommand : ICommand
         var model = OnnxModelFile.Load(Model);
         var weights = WeightCatalog.Find(model);
         var setting = Setting.Load(SettingPath, weights);
-        var options = EmitOptions.Default with { Widths = Int2 ? StorageWidths.Int2 : StorageWidths.Int4 };
+        // The model is read for this call only: the emitter may rewrite it in place (one copy of the weights at a time).
+        long sourceBytes = SourceBytes(model);
+        var options = EmitOptions.Default with { Widths = Int2 ? StorageWidths.Int2 : StorageWidths.Int4, ConsumeSource = true };
         var result = ModelEmitter.Write(model, setting, Out, format, options);
         var m = result.Memory;
         if (Json)
@@ -78,7 +80,7 @@ internal sealed class ApplyCommand : ICommand
                 stored_weight_bytes = m.StoredWeightBytes,
                 memory_saving = m.MemorySaving,
                 onnx_file_bytes = result.TotalBytes,
-                source_file_bytes = SourceBytes(model),
+                source_file_bytes = sourceBytes,
                 storage_types = result.StorageTypes,
             });
         }
@@ -86,7 +88,7 @@ internal sealed class ApplyCommand : ICommand
         {
             context.Output.WriteLine($"{result.Path}: {(format == EmitFormat.Qdq ? "QDQ" : "fake-quant")}, opset {result.Opset}, {result.QuantizedWeights} of {weights.Count} weights quantized");
             context.Output.WriteLine($"  weights {m.Fp32WeightBytes:N0} B fp32 -> {m.QuantizedWeightBytes:N0} B ({m.AverageBits:F2} bits/param, memory saving {m.MemorySaving:P1}); scales/zero points {m.ScaleOverheadBytes:N0} B");
-            context.Output.WriteLine($"  file {result.TotalBytes:N0} B (source {SourceBytes(model):N0} B)" + (result.DataPath is null ? "" : $"; data in {result.DataPath}"));
+            context.Output.WriteLine($"  file {result.TotalBytes:N0} B (source {sourceBytes:N0} B)" + (result.DataPath is null ? "" : $"; data in {result.DataPath}"));
         }
 
         return ExitCodes.Success;

@@ -8,11 +8,22 @@ namespace AQ4SViT.Cli.Commands;
 /// <summary>Makes the classifier that <c>--engine</c> names.</summary>
 internal static class EngineFactory
 {
-    public static IClassifier Create(string engine, string modelPath, InputScaling scaling, int threads, string device, Action<string> onMessage, IMembraneObserver? observer = null) =>
-        engine.ToLowerInvariant() switch
+    /// <summary>The classifier; <paramref name="device"/> applies to ONNX Runtime (the simulator runs on the CPU, and says so once).</summary>
+    public static IClassifier Create(string engine, string modelPath, InputScaling scaling, int threads, ComputeDevice device, Action<string> onMessage, IMembraneObserver? observer = null)
+    {
+        switch (engine.ToLowerInvariant())
         {
-            "ort" => new OrtClassifier(modelPath, scaling, threads, device, onMessage),
-            "sim" => new SimClassifier(Simulator.Load(modelPath, threads), scaling) { Observer = observer },
-            _ => Throw.BadInput<IClassifier>($"--engine must be sim or ort, got '{engine}'"),
-        };
+            case "ort":
+                return new OrtClassifier(modelPath, scaling, threads, device, onMessage);
+            case "sim":
+                if (device.IsCuda)
+                {
+                    onMessage($"the simulator runs on the CPU; --device {device} applies to --engine ort");
+                }
+
+                return new SimClassifier(Simulator.Load(modelPath, threads), scaling) { Observer = observer };
+            default:
+                return Throw.BadInput<IClassifier>($"--engine must be sim or ort, got '{engine}'");
+        }
+    }
 }

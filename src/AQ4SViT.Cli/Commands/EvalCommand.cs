@@ -46,19 +46,21 @@ internal sealed class EvalCommand : ModelOptions, ICommand
             Throw.BadInput($"--batch must be at least 1, got {Batch}");
         }
 
+        var device = ComputeDevice.Parse(Device);
         string model = ResolveModel(Model);
         var card = ModelCard.TryLoadBeside(model);
         var scaling = ResolveScaling(card);
         var split = DataSplits.Parse(Split);
         var images = DataSplits.Select(LoadData(model, card), split, Limit);
         var rates = new FiringRates();
-        using IClassifier classifier = EngineFactory.Create(Engine, model, scaling, Threads, Device, line => context.Info($"aq4svit: {line}"), rates);
+        using IClassifier classifier = EngineFactory.Create(Engine, model, scaling, Threads, device, line => context.Info($"aq4svit: {line}"), rates);
         var result = Evaluate(context, $"eval [{Engine.ToLowerInvariant()}]", classifier, images, Batch);
         if (Json)
         {
             context.WriteJson(new
             {
                 engine = result.Engine,
+                device = classifier is OrtClassifier ort ? ort.ActualDevice.ToString() : "cpu",
                 images = result.Images,
                 accuracy = result.Accuracy,
                 images_per_second = result.ImagesPerSecond,

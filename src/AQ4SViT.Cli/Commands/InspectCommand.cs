@@ -29,8 +29,10 @@ internal sealed class InspectCommand : ICommand
             Onnx.Errors.Throw.FileMissing(Model, "model");
         }
 
-        var graph = GraphLoader.Load(Model);
-        var catalog = WeightCatalog.Find(OnnxModelFile.Load(Model));
+        // One read of the file: the catalog needs only the graph's structure, then the loader decodes and lets go of the bytes.
+        var file = OnnxModelFile.Load(Model);
+        var catalog = WeightCatalog.Find(file);
+        var graph = GraphLoader.Load(file, releaseInitializerData: true);
         var groupOf = catalog.ToDictionary(w => w.Name, w => w.Block, StringComparer.Ordinal);
         long weightParams = graph.Weights.Sum(w => w.Params);
         if (Json)

@@ -4,6 +4,7 @@ using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Models;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Search;
+using AQ4SViT.Onnx.Validate;
 using CommandLine;
 using CommandLine.Text;
 using Spectre.Console;
@@ -67,6 +68,12 @@ internal sealed class SearchCommand : ModelOptions, ICommand
     [Option("batch", Default = 100, HelpText = "Images per simulator batch.")]
     public int Batch { get; set; } = 100;
 
+    [Option("jobs", Default = 1, HelpText = "Candidates evaluated at once (beam candidates, drift proxies, sensitivity sweeps); the result is the same as with 1.")]
+    public int Jobs { get; set; } = 1;
+
+    [Option("device", Default = "cpu", HelpText = "Full evaluations on cpu (our simulator) or cuda[:N] (ONNX Runtime; falls back to the CPU with a message).")]
+    public string Device { get; set; } = "cpu";
+
     [Usage(ApplicationAlias = "aq4svit")]
     public static IEnumerable<Example> Examples =>
     [
@@ -94,6 +101,13 @@ internal sealed class SearchCommand : ModelOptions, ICommand
             Throw.BadInput($"--search-limit and --test-limit must be ≥ 0 and --batch ≥ 1 (got {SearchLimit}, {TestLimit}, {Batch})");
         }
 
+        if (Jobs < 1)
+        {
+            Throw.BadInput($"--jobs must be at least 1, got {Jobs}");
+        }
+
+        var device = ComputeDevice.Parse(Device);
+
         string model = ResolveModel(Model);
         var card = ModelCard.TryLoadBeside(model);
         var job = new SearchJob
@@ -109,6 +123,9 @@ internal sealed class SearchCommand : ModelOptions, ICommand
             Resume = Resume,
             Threads = Threads,
             Batch = Batch,
+            Jobs = Jobs,
+            Device = device,
+            Warn = line => context.Info($"aq4svit: {line}"),
         };
 
         SearchReport report;

@@ -59,8 +59,13 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
 
         string model = ResolveModel(Model);
         string? reference = Reference is null ? null : ResolveModel(Reference);
+        // Everything needed from the emitted file's protobuf, read once and let go before any session opens.
+        var (embeddedCard, embeddedSetting, fileBytes) = ReadEmitted(model);
+        long referenceBytes = reference is null ? 0 : FileBytes(reference);
+        FreedMemory.Release();
+
         // The emitted model usually has no card: use the dataset it records, else the reference's card.
-        var card = ModelCard.TryLoadBeside(model) ?? ModelEmitter.EmbeddedCard(OnnxModelFile.Load(model));
+        var card = ModelCard.TryLoadBeside(model) ?? embeddedCard;
         string cardOwner = model;
         if (card is null && reference is not null)
         {
@@ -72,13 +77,17 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         var images = DataSplits.Select(LoadData(cardOwner, card), DataSplit.Test, Limit);
         void Message(string line) => context.Info($"aq4svit: {line}");
 
+        // Resolved once, so a missing CUDA is reported in one line for both sessions.
+        var requested = OrtSessions.Resolve(ComputeDevice.Parse(Device), Message);
         EvalResult quantized;
         string device;
-        using (var ort = new OrtClassifier(model, scaling, Threads, Device, Message, OrtFused ? OrtQdq.Fused : OrtQdq.Exact))
+        using (var ort = new OrtClassifier(model, scaling, Threads, requested, Message, OrtFused ? OrtQdq.Fused : OrtQdq.Exact))
         {
             quantized = Evaluate(context, "quantized [ort]", ort, images, Batch);
-            device = ort.ActualDevice;
+            device = ort.ActualDevice.ToString();
         }
+
+        FreedMemory.Release(); // each engine in turn: a large model's phases must not stack up
 
         EvalResult? floatResult = null;
         EvalResult? simResult = null;
@@ -86,13 +95,15 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         LogitComparison? floatComparison = null;
         if (reference is not null)
         {
-            using (var ort = new OrtClassifier(reference, scaling, Threads, Device, Message))
+            using (var ort = new OrtClassifier(reference, scaling, Threads, requested, Message))
             {
                 floatResult = Evaluate(context, "float [ort]", ort, images, Batch);
             }
 
+            FreedMemory.Release();
+
             floatComparison = LogitComparison.Compare(quantized, floatResult);
-            var setting = ModelEmitter.EmbeddedSetting(OnnxModelFile.Load(model));
+            var setting = embeddedSetting;
             if (SimulatorFactory is null)
             {
                 Message("simulator comparison is not connected yet; reporting ONNX Runtime numbers only");
@@ -109,7 +120,6 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
             }
         }
 
-        long fileBytes = FileBytes(model);
         if (Json)
         {
             var json = new Dictionary<string, object?>
@@ -129,7 +139,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
                 json["fp_ort_accuracy"] = floatResult.Accuracy;
                 json["accuracy_drop"] = (floatResult.Accuracy - quantized.Accuracy) * 100;
                 json["fp_argmax_agreement"] = floatComparison.ArgmaxAgreement;
-                json["reference_onnx_file_bytes"] = FileBytes(reference!);
+                json["reference_onnx_file_bytes"] = referenceBytes;
             }
 
             if (simResult is not null && simComparison is not null)
@@ -146,7 +156,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
             context.Output.WriteLine($"{Path.GetFileName(model)}: ONNX Runtime top-1 {quantized.Accuracy:P2} on {quantized.Images} test images ({device}, {(OrtFused ? "fused QDQ kernels" : "exact dequantization")}, {quantized.ImagesPerSecond:F1} images/s), {fileBytes:N0} B on disk");
             if (floatResult is not null && floatComparison is not null)
             {
-                context.Output.WriteLine($"  float reference: top-1 {floatResult.Accuracy:P2} (drop {(floatResult.Accuracy - quantized.Accuracy) * 100:F2} points), same top-1 class on {floatComparison.ArgmaxAgreement:P1} of images, {FileBytes(reference!):N0} B on disk");
+                context.Output.WriteLine($"  float reference: top-1 {floatResult.Accuracy:P2} (drop {(floatResult.Accuracy - quantized.Accuracy) * 100:F2} points), same top-1 class on {floatComparison.ArgmaxAgreement:P1} of images, {referenceBytes:N0} B on disk");
             }
 
             if (simResult is not null && simComparison is not null)
@@ -158,10 +168,18 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         return ExitCodes.Success;
     }
 
-    /// <summary>The model file plus its external data file(s).</summary>
-    private static long FileBytes(string path)
+    private static (ModelCard? Card, Setting? Setting, long FileBytes) ReadEmitted(string path)
     {
-        var model = OnnxModelFile.Load(path);
+        var file = OnnxModelFile.Load(path);
+        return (ModelEmitter.EmbeddedCard(file), ModelEmitter.EmbeddedSetting(file), FileBytes(file));
+    }
+
+    /// <summary>The model file plus its external data file(s).</summary>
+    private static long FileBytes(string path) => FileBytes(OnnxModelFile.Load(path));
+
+    private static long FileBytes(OnnxModelFile model)
+    {
+        string path = model.Path;
         long bytes = new FileInfo(path).Length;
         foreach (string data in model.Graph.Initializer.Where(TensorDecoder.IsExternal)
                      .Select(t => t.ExternalData.FirstOrDefault(e => e.Key == "location")?.Value)

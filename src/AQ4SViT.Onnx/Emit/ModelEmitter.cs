@@ -29,7 +29,10 @@ public enum ExternalDataMode
 /// <param name="Widths">Smallest container for 2-bit weights: INT4 (opset 21, default) or INT2 (opset 25).</param>
 /// <param name="ExternalData">Whether to write <c>&lt;file&gt;.data</c>.</param>
 /// <param name="EmbedSetting">Record the setting and format in the model's metadata_props (<c>aq4svit.setting</c>, <c>aq4svit.format</c>).</param>
-public sealed record EmitOptions(StorageWidths Widths = StorageWidths.Int4, ExternalDataMode ExternalData = ExternalDataMode.Auto, bool EmbedSetting = true)
+/// <param name="ConsumeSource">Rewrite the source model's protobuf in place instead of a copy, so that each replaced weight's
+/// bytes can go as soon as it is rewritten: a large model is then never held twice. The source <see cref="OnnxModelFile"/>
+/// must not be used afterwards (the CLI's <c>apply</c> sets it; the search, which emits twice, does not).</param>
+public sealed record EmitOptions(StorageWidths Widths = StorageWidths.Int4, ExternalDataMode ExternalData = ExternalDataMode.Auto, bool EmbedSetting = true, bool ConsumeSource = false)
 {
     public static EmitOptions Default { get; } = new();
 }
@@ -77,12 +80,13 @@ public static class ModelEmitter
             Throw.BadInput($"{outPath}: the output would overwrite the source model; choose another --out");
         }
 
+        bool sourceExternal = ModelWriter.HasExternalData(model.Proto);
         var (proto, memory, storage) = Build(model, setting, format, options);
         bool external = options.ExternalData switch
         {
             ExternalDataMode.Always => true,
             ExternalDataMode.Never => false,
-            _ => ModelWriter.HasExternalData(model.Proto) || ModelWriter.TensorDataBytes(proto) > ModelWriter.InlineLimitBytes,
+            _ => sourceExternal || ModelWriter.TensorDataBytes(proto) > ModelWriter.InlineLimitBytes,
         };
         string? dataPath = ModelWriter.Write(proto, outPath, model.BaseDirectory, external);
         int opset = (int)(proto.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version ?? 0);
@@ -114,7 +118,7 @@ public static class ModelEmitter
         }
 
         var memory = MemoryAccounting.Compute(weights, setting, options.Widths);
-        var proto = model.Proto.Clone();
+        var proto = options.ConsumeSource ? model.Proto : model.Proto.Clone();
         var graph = proto.Graph;
         var names = new OpsetUpgrader.UniqueNames(proto);
         var initializerIndex = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -139,6 +143,11 @@ public static class ModelEmitter
             int index = initializerIndex[weight.Name];
             var source = graph.Initializer[index];
             float[] values = TensorDecoder.ToFloats(source, model.BaseDirectory);
+            if (options.ConsumeSource && !source.RawData.IsEmpty)
+            {
+                source.RawData = ByteString.Empty; // decoded: the bytes are not needed again
+            }
+
             foreach (float v in values)
             {
                 if (!float.IsFinite(v))

@@ -19,9 +19,12 @@ public static class GraphLoader
     /// <summary>The newest ONNX opset there is as of this writing (25); a larger number is a corrupt or future file whose op forms we cannot know.</summary>
     private const int MaxOpset = 25;
 
-    public static SpikingGraph Load(string path) => Load(OnnxModelFile.Load(path));
+    /// <summary>Loads and prepares a model file; the protobuf's tensor bytes are let go as they are decoded.</summary>
+    public static SpikingGraph Load(string path) => Load(OnnxModelFile.Load(path), releaseInitializerData: true);
 
-    public static SpikingGraph Load(OnnxModelFile file, bool recognizeLif = true)
+    /// <param name="releaseInitializerData">Empty each initializer's raw_data once decoded, so that a large model is never held
+    /// twice (protobuf bytes and floats). The file's tensors are unusable afterwards: only for a file loaded for this call.</param>
+    public static SpikingGraph Load(OnnxModelFile file, bool recognizeLif = true, bool releaseInitializerData = false)
     {
         var g = file.Graph;
         var opsets = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -48,6 +51,10 @@ public static class GraphLoader
             }
 
             constants[name] = value;
+            if (releaseInitializerData && !proto.RawData.IsEmpty)
+            {
+                proto.RawData = Google.Protobuf.ByteString.Empty;
+            }
         }
 
         var inputs = g.Input.Where(i => !constants.ContainsKey(i.Name)).ToList();

@@ -102,6 +102,25 @@ public sealed class SpikingGraph
         return -1;
     }
 
+    /// <summary>
+    /// Overwrites a float initializer's values in place: a simulator that runs one quantized setting for good, without
+    /// keeping a second copy of the weights as overrides. Not for use while a run is in progress.
+    /// </summary>
+    internal void OverwriteInitializer(string name, ReadOnlySpan<float> values)
+    {
+        if (!Constants.TryGetValue(name, out var t) || !t.IsFloat)
+        {
+            Errors.Throw.BadTensor(name, $"{ModelPath}: no float initializer of this name in the prepared graph");
+        }
+
+        if (values.Length != t.Length)
+        {
+            Errors.Throw.BadTensor(name, $"{values.Length} values for an initializer of {t.Length}");
+        }
+
+        values.CopyTo(t.Floats);
+    }
+
     private string[][] ComputeLastUse()
     {
         var last = new Dictionary<string, int>(StringComparer.Ordinal);

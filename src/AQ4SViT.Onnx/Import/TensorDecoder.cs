@@ -177,10 +177,11 @@ public static class TensorDecoder
         }
 
         long expected = elements * size;
-        byte[] bytes = IsExternal(t) ? ReadExternal(t, baseDirectory, expected) : t.RawData.ToByteArray();
-        if (bytes.LongLength != expected)
+        // raw_data is read where it lies (no copy): a large model is decoded with one extra tensor's worth of memory at most.
+        ReadOnlySpan<byte> bytes = IsExternal(t) ? ReadExternal(t, baseDirectory, expected) : t.RawData.Span;
+        if (bytes.Length != expected)
         {
-            Throw.BadTensor(t.Name, $"declares {elements} elements of {TypeOf(t)} ({expected} bytes) but holds {bytes.LongLength} bytes");
+            Throw.BadTensor(t.Name, $"declares {elements} elements of {TypeOf(t)} ({expected} bytes) but holds {bytes.Length} bytes");
         }
 
         if (!BitConverter.IsLittleEndian)

@@ -18,12 +18,14 @@ public sealed record ModelCard
     [JsonPropertyName("depth")] public int Depth { get; init; }
     [JsonPropertyName("heads")] public int Heads { get; init; }
     [JsonPropertyName("time_steps")] public int TimeSteps { get; init; }
-    [JsonPropertyName("dataset")] public string Dataset { get; init; } = "";
+    /// <summary>The dataset folder name under <c>models/datasets/</c>; null for models made without one (random weights).</summary>
+    [JsonPropertyName("dataset")] public string? Dataset { get; init; }
     [JsonPropertyName("exporter")] public string Exporter { get; init; } = "";
     [JsonPropertyName("torch_version")] public string TorchVersion { get; init; } = "";
     [JsonPropertyName("opset")] public int Opset { get; init; }
     [JsonPropertyName("params")] public long Params { get; init; }
-    [JsonPropertyName("top1_torch")] public double Top1Torch { get; init; }
+    /// <summary>PyTorch top-1 on the test set; null when the exporter had no labelled data (random-weight models).</summary>
+    [JsonPropertyName("top1_torch")] public double? Top1Torch { get; init; }
     [JsonPropertyName("input")] public CardInput? Input { get; init; }
 
     /// <summary>The card beside <paramref name="modelPath"/>, or null when there is none.</summary>

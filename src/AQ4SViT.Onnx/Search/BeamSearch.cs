@@ -48,14 +48,20 @@ public sealed class BeamSearch(SearchContext context)
                 _rounds++;
                 var pool = BuildPool(beam, groups, levels, granularity == Granularity.Network, visited);
                 var passing = new List<BitVector>();
-                foreach (var candidate in pool)
+                for (int i = 0; i < pool.Count; i++)
                 {
+                    var candidate = pool[i];
                     if (!visited.Add(candidate.Setting.Key))
                     {
                         continue;
                     }
 
                     double threshold = _gate.Threshold;
+                    if (_gate.Admits(candidate.Proxy.Drift) && !context.Journal.KnowsAccuracy(candidate.Setting))
+                    {
+                        Speculate(pool, i, visited);
+                    }
+
                     if (!_gate.Admits(candidate.Proxy.Drift))
                     {
                         _gatedOut++;
@@ -127,6 +133,33 @@ public sealed class BeamSearch(SearchContext context)
         }
     }
 
+    /// <summary>
+    /// With <c>--jobs N</c>: evaluates the next N candidates from <paramref name="from"/> that the gate admits now, at once.
+    /// The serial loop then consumes them in order; one the serial order skips (gate tightened, beam filled) is wasted
+    /// work, never a different result.
+    /// </summary>
+    private void Speculate(List<Candidate> pool, int from, HashSet<string> visited)
+    {
+        int jobs = context.Journal.Jobs;
+        if (jobs <= 1)
+        {
+            return;
+        }
+
+        var window = new List<BitVector>(jobs);
+        for (int j = from; j < pool.Count && window.Count < jobs; j++)
+        {
+            var c = pool[j];
+            bool pending = j == from || !visited.Contains(c.Setting.Key);
+            if (pending && _gate.Admits(c.Proxy.Drift) && !context.Journal.KnowsAccuracy(c.Setting))
+            {
+                window.Add(c.Setting);
+            }
+        }
+
+        context.Journal.PrefetchAccuracies(window, context.Cancellation);
+    }
+
     private sealed record Candidate(BitVector Setting, ProxyScore Proxy, string Move, long TotalBits, (string Group, int From, int To)? Single = null);
 
     private void Freeze(Candidate candidate)
@@ -141,29 +174,25 @@ public sealed class BeamSearch(SearchContext context)
     {
         var pool = new Dictionary<string, Candidate>(StringComparer.Ordinal);
         var parameters = context.Backend.WeightParams;
+
+        // Every state's one-step moves are known before any proxy is computed: with --jobs they are scored at once.
+        var movesOf = beam.Select(state => OneStepMoves(state, groups, levels, everyLevel, visited)).ToList();
         foreach (var state in beam)
         {
             context.Journal.HintParent(state);
-            var singles = new List<(Candidate Candidate, SearchGroup Group, int Bits, double Ratio)>();
-            foreach (var group in groups)
-            {
-                int current = group.Weights.Max(w => state[w]);
-                foreach (int bits in levels.Where(l => l < current))
-                {
-                    var setting = state.With(group.Weights, bits);
-                    if (!visited.Contains(setting.Key) && !_frozen.Contains((group.Name, current, bits)))
-                    {
-                        var proxy = context.Journal.Proxy(setting, context.Cancellation);
-                        long saved = state.TotalBits(parameters) - setting.TotalBits(parameters);
-                        var candidate = new Candidate(setting, proxy, $"{group.Name}:{current}->{bits}", setting.TotalBits(parameters), (group.Name, current, bits));
-                        singles.Add((candidate, group, bits, saved / (proxy.Drift + MembraneDrift.Epsilon)));
-                    }
+        }
 
-                    if (!everyLevel)
-                    {
-                        break;
-                    }
-                }
+        context.Journal.PrefetchProxies(movesOf.SelectMany(m => m).Select(m => m.Setting), context.Cancellation);
+        for (int b = 0; b < beam.Count; b++)
+        {
+            var state = beam[b];
+            var singles = new List<(Candidate Candidate, SearchGroup Group, int Bits, double Ratio)>();
+            foreach (var (group, current, bits, setting) in movesOf[b])
+            {
+                var proxy = context.Journal.Proxy(setting, context.Cancellation);
+                long saved = state.TotalBits(parameters) - setting.TotalBits(parameters);
+                var candidate = new Candidate(setting, proxy, $"{group.Name}:{current}->{bits}", setting.TotalBits(parameters), (group.Name, current, bits));
+                singles.Add((candidate, group, bits, saved / (proxy.Drift + MembraneDrift.Epsilon)));
             }
 
             foreach (var single in singles)
@@ -173,6 +202,7 @@ public sealed class BeamSearch(SearchContext context)
 
             // Longest prefixes of the saving-per-drift ranking as combined candidates (one group moves once).
             var ranked = singles.OrderByDescending(s => s.Ratio).DistinctBy(s => s.Group.Name).ToList();
+            var combined = new List<(int Moves, BitVector Setting)>();
             for (int m = ranked.Count; m >= 2; m = (m + 1) / 2)
             {
                 var setting = state;
@@ -181,15 +211,20 @@ public sealed class BeamSearch(SearchContext context)
                     setting = setting.With(group.Weights, bits);
                 }
 
+                combined.Add((m, setting));
+                if (m == 2)
+                {
+                    break;
+                }
+            }
+
+            context.Journal.PrefetchProxies(combined.Where(c => !pool.ContainsKey(c.Setting.Key) && !visited.Contains(c.Setting.Key)).Select(c => c.Setting), context.Cancellation);
+            foreach (var (m, setting) in combined)
+            {
                 if (!pool.ContainsKey(setting.Key) && !visited.Contains(setting.Key))
                 {
                     var proxy = context.Journal.Proxy(setting, context.Cancellation);
                     pool[setting.Key] = new Candidate(setting, proxy, $"top {m} moves", setting.TotalBits(parameters));
-                }
-
-                if (m == 2)
-                {
-                    break;
                 }
             }
         }
@@ -199,6 +234,31 @@ public sealed class BeamSearch(SearchContext context)
             .ThenBy(c => c.Proxy.Drift)
             .ThenBy(c => c.Setting.Key, StringComparer.Ordinal)
             .ToList();
+    }
+
+    /// <summary>The one-step moves of <paramref name="state"/> not visited and not frozen, in group then width order.</summary>
+    private List<(SearchGroup Group, int Current, int Bits, BitVector Setting)> OneStepMoves(BitVector state, IReadOnlyList<SearchGroup> groups, int[] levels, bool everyLevel, HashSet<string> visited)
+    {
+        var moves = new List<(SearchGroup, int, int, BitVector)>();
+        foreach (var group in groups)
+        {
+            int current = group.Weights.Max(w => state[w]);
+            foreach (int bits in levels.Where(l => l < current))
+            {
+                var setting = state.With(group.Weights, bits);
+                if (!visited.Contains(setting.Key) && !_frozen.Contains((group.Name, current, bits)))
+                {
+                    moves.Add((group, current, bits, setting));
+                }
+
+                if (!everyLevel)
+                {
+                    break;
+                }
+            }
+        }
+
+        return moves;
     }
 
     /// <summary>Fully evaluates a seeded sample of gated-out candidates: how many would have passed?</summary>
@@ -212,7 +272,9 @@ public sealed class BeamSearch(SearchContext context)
 
         var random = new Random(context.Options.Seed);
         int wouldPass = 0;
-        foreach (var (setting, proxy) in _rejected.OrderBy(_ => random.Next()).Take(n))
+        var sample = _rejected.OrderBy(_ => random.Next()).Take(n).ToList();
+        context.Journal.PrefetchAccuracies(sample.Select(s => s.Setting), context.Cancellation);
+        foreach (var (setting, proxy) in sample)
         {
             var (_, _, passed) = context.Evaluate(setting, "audit", 0, "gated-out sample", proxy, _gate.Threshold, "audit");
             if (passed)

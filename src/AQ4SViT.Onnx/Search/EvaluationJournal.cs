@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using AQ4SViT.Onnx.Emit;
@@ -10,6 +12,11 @@ namespace AQ4SViT.Onnx.Search;
 /// Memoises every proxy and full evaluation of a search and checkpoints them to <c>state.json</c> after each
 /// full evaluation. Resuming replays the (deterministic) search against the memo, so a resumed run takes the
 /// same path and ends in the same setting as an uninterrupted one, paying only for what was never computed.
+/// <para>Parallel evaluation (<see cref="Jobs"/> &gt; 1): a strategy announces what it will ask for next with
+/// <see cref="PrefetchProxies"/> and <see cref="PrefetchAccuracies"/>; those are computed concurrently into a side table
+/// and enter the memo, the log and the checkpoint only when <see cref="Proxy"/> or <see cref="Accuracy"/> asks for them,
+/// i.e. in the serial order. So the search path, <c>state.json</c> and <c>search.log.jsonl</c> are those of a serial run;
+/// a speculative result the serial run would never have asked for is dropped (<see cref="UnusedSpeculative"/>).</para>
 /// </summary>
 public sealed class EvaluationJournal
 {
@@ -22,6 +29,8 @@ public sealed class EvaluationJournal
     private readonly List<string> _fullOrder = [];
     private readonly HashSet<string> _requestedProxies = new(StringComparer.Ordinal);
     private readonly HashSet<string> _requestedFull = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ProxyScore> _prefetchedProxies = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, double> _prefetchedAccuracies = new(StringComparer.Ordinal);
     private readonly Stopwatch _watch = Stopwatch.StartNew();
     private readonly double _elapsedBefore;
 
@@ -57,6 +66,21 @@ public sealed class EvaluationJournal
 
     public bool Resumed { get; }
 
+    /// <summary>Evaluations run at once by the prefetch methods (1: none, everything is computed when asked for).</summary>
+    public int Jobs
+    {
+        get => _jobs;
+        init => _jobs = value >= 1 ? value : Throw.BadInput<int>($"--jobs must be at least 1, got {value}");
+    }
+
+    private readonly int _jobs = 1;
+
+    /// <summary>Full evaluations computed ahead that the serial order never asked for (the price of speculation).</summary>
+    public int UnusedSpeculative => _prefetchedAccuracies.Count;
+
+    /// <summary>Full evaluations computed ahead of being asked for (used or not).</summary>
+    public int SpeculativeFullEvaluations { get; private set; }
+
     /// <summary>Distinct candidates given a full evaluation (replayed ones included).</summary>
     public int FullEvaluations => _requestedFull.Count;
 
@@ -65,18 +89,52 @@ public sealed class EvaluationJournal
     /// <summary>Full evaluations actually computed in this process (not replayed from the checkpoint).</summary>
     public int FreshFullEvaluations { get; private set; }
 
-    /// <summary>Proxies computed in this process (not replayed) and the seconds they took.</summary>
-    public int FreshProxyEvaluations { get; private set; }
+    /// <summary>Proxies computed in this process (not replayed), and the seconds they took (summed over concurrent jobs).</summary>
+    public int FreshProxyEvaluations => _proxyTimes.Count;
 
-    public double ProxySeconds { get; private set; }
+    public double ProxySeconds => _proxyTimes.Seconds;
 
-    /// <summary>Seconds of the full evaluations computed in this process.</summary>
-    public double FullSeconds { get; private set; }
+    /// <summary>Full evaluations computed in this process (speculative ones included) and their seconds (summed over concurrent jobs).</summary>
+    public int TimedFullEvaluations => _fullTimes.Count;
+
+    public double FullSeconds => _fullTimes.Seconds;
+
+    private readonly Stopwatches _proxyTimes = new();
+    private readonly Stopwatches _fullTimes = new();
+
+    private ProxyScore TimedProxy(BitVector setting, CancellationToken cancellation) =>
+        _proxyTimes.Time(() => _backend.Proxy(setting, cancellation));
+
+    private double TimedAccuracy(BitVector setting, CancellationToken cancellation) =>
+        _fullTimes.Time(() => _backend.SearchAccuracy(setting, cancellation));
+
+    /// <summary>Counts calls and sums their seconds, from any thread.</summary>
+    private sealed class Stopwatches
+    {
+        private long _ticks;
+        private int _count;
+
+        public int Count => _count;
+
+        public double Seconds => (double)Interlocked.Read(ref _ticks) / System.Diagnostics.Stopwatch.Frequency;
+
+        public T Time<T>(Func<T> work)
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var result = work();
+            Interlocked.Add(ref _ticks, System.Diagnostics.Stopwatch.GetTimestamp() - started);
+            Interlocked.Increment(ref _count);
+            return result;
+        }
+    }
 
     /// <summary>Search time so far, including the time of the runs this one resumes.</summary>
     public double ElapsedSeconds => _elapsedBefore + _watch.Elapsed.TotalSeconds;
 
     public bool HasAccuracy(BitVector setting) => _accuracies.ContainsKey(setting.Key);
+
+    /// <summary>True when the accuracy is memoised or already computed ahead: asking for it costs nothing.</summary>
+    public bool KnowsAccuracy(BitVector setting) => _accuracies.ContainsKey(setting.Key) || _prefetchedAccuracies.ContainsKey(setting.Key);
 
     public bool IsCachedProxy(BitVector setting) => _proxies.ContainsKey(setting.Key) && !_requestedProxies.Contains(setting.Key);
 
@@ -88,11 +146,12 @@ public sealed class EvaluationJournal
             return cached;
         }
 
-        cancellation.ThrowIfCancellationRequested();
-        long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var score = _backend.Proxy(setting, cancellation);
-        ProxySeconds += System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
-        FreshProxyEvaluations++;
+        if (!_prefetchedProxies.TryRemove(setting.Key, out var score))
+        {
+            cancellation.ThrowIfCancellationRequested();
+            score = TimedProxy(setting, cancellation);
+        }
+
         _proxies[setting.Key] = score;
         _proxyOrder.Add(setting.Key);
         return score;
@@ -111,16 +170,81 @@ public sealed class EvaluationJournal
             return accuracy;
         }
 
-        cancellation.ThrowIfCancellationRequested();
-        long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        accuracy = _backend.SearchAccuracy(setting, cancellation);
-        FullSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+        if (!_prefetchedAccuracies.TryRemove(setting.Key, out accuracy))
+        {
+            cancellation.ThrowIfCancellationRequested();
+            accuracy = TimedAccuracy(setting, cancellation);
+        }
+
         _accuracies[setting.Key] = accuracy;
         _fullOrder.Add(setting.Key);
         FreshFullEvaluations++;
         cached = false;
         Checkpoint();
         return accuracy;
+    }
+
+    /// <summary>
+    /// Computes, up to <see cref="Jobs"/> at once, the drift proxies of <paramref name="settings"/> that are not known yet,
+    /// for <see cref="Proxy"/> to pick up later. Does nothing when <see cref="Jobs"/> is 1.
+    /// </summary>
+    public void PrefetchProxies(IEnumerable<BitVector> settings, CancellationToken cancellation)
+    {
+        if (_jobs > 1)
+        {
+            var todo = Unknown(settings, k => _proxies.ContainsKey(k) || _prefetchedProxies.ContainsKey(k));
+            RunConcurrently(todo, s => _prefetchedProxies[s.Key] = TimedProxy(s, cancellation), cancellation);
+        }
+    }
+
+    /// <summary>
+    /// Computes, up to <see cref="Jobs"/> at once, the search-split accuracies of <paramref name="settings"/> that are not
+    /// known yet, for <see cref="Accuracy"/> to pick up later. Does nothing when <see cref="Jobs"/> is 1.
+    /// </summary>
+    public void PrefetchAccuracies(IEnumerable<BitVector> settings, CancellationToken cancellation)
+    {
+        if (_jobs > 1)
+        {
+            var todo = Unknown(settings, k => KnowsAccuracyKey(k));
+            SpeculativeFullEvaluations += todo.Count;
+            RunConcurrently(todo, s => _prefetchedAccuracies[s.Key] = TimedAccuracy(s, cancellation), cancellation);
+        }
+    }
+
+    private bool KnowsAccuracyKey(string key) => _accuracies.ContainsKey(key) || _prefetchedAccuracies.ContainsKey(key);
+
+    private static List<BitVector> Unknown(IEnumerable<BitVector> settings, Func<string, bool> known)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        return settings.Where(s => !known(s.Key) && seen.Add(s.Key)).ToList();
+    }
+
+    /// <summary>Runs <paramref name="work"/> over <paramref name="items"/>, <see cref="Jobs"/> at a time; the first failure is rethrown as itself.</summary>
+    private void RunConcurrently(List<BitVector> items, Action<BitVector> work, CancellationToken cancellation)
+    {
+        if (items.Count == 0)
+        {
+            return;
+        }
+
+        cancellation.ThrowIfCancellationRequested();
+        if (items.Count == 1)
+        {
+            work(items[0]);
+            return;
+        }
+
+        try
+        {
+            Parallel.ForEach(items, new ParallelOptions { MaxDegreeOfParallelism = _jobs, CancellationToken = cancellation }, work);
+        }
+        catch (AggregateException e)
+        {
+            // Cancellation wins over the other failures it caused; otherwise the first failure, with its own stack.
+            var inner = e.Flatten().InnerExceptions;
+            var first = inner.FirstOrDefault(x => x is OperationCanceledException) ?? inner[0];
+            ExceptionDispatchInfo.Capture(first).Throw();
+        }
     }
 
     /// <summary>Writes <c>state.json</c> atomically (temporary file, then rename).</summary>

@@ -50,6 +50,15 @@ public sealed record SearchReport
     public int AuditedWouldPass { get; init; }
     public bool Resumed { get; init; }
 
+    /// <summary>Evaluations run at once (<c>--jobs</c>); the outcome is the same for any value.</summary>
+    public int Jobs { get; init; } = 1;
+
+    /// <summary>Where full evaluations ran: "sim" (our simulator, CPU) or "ort:cuda:N" / "ort:cpu" (ONNX Runtime).</summary>
+    public string FullEvaluationEngine { get; init; } = "sim";
+
+    /// <summary>Full evaluations computed ahead with --jobs that the serial order never used.</summary>
+    public int SpeculativeUnused { get; init; }
+
     public sealed record GroupRow(string Name, long Params, int Bits);
 
     private static readonly JsonSerializerOptions s_json = new()

@@ -5,6 +5,7 @@ using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Simulate;
+using AQ4SViT.Onnx.Validate;
 
 namespace AQ4SViT.Onnx.Search;
 
@@ -22,11 +23,21 @@ public sealed record SearchJob
     public bool Resume { get; init; }
     public int Threads { get; init; }
     public int Batch { get; init; } = 100;
+
+    /// <summary>Candidates evaluated at once (beam candidates, drift proxies, sensitivity sweeps); results as with 1.</summary>
+    public int Jobs { get; init; } = 1;
+
+    /// <summary>Where full evaluations run: the CPU (our simulator) or CUDA (ONNX Runtime, falling back to the simulator).</summary>
+    public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
+
     public Action<CandidateRecord>? OnCandidate { get; init; }
     public IProgress<SearchProgress>? Progress { get; init; }
 
     /// <summary>One-line status messages (loading, evaluating the test split, writing files).</summary>
     public Action<string>? Info { get; init; }
+
+    /// <summary>One-line messages the user must see even with --json or --quiet (e.g. CUDA unavailable).</summary>
+    public Action<string>? Warn { get; init; }
 }
 
 /// <summary>
@@ -53,7 +64,15 @@ public static class SearchRunner
             Throw.BadFile(job.ModelPath, "no quantizable weights (Conv, Gemm or MatMul with an initializer)");
         }
 
-        var simulator = Simulator.Load(job.ModelPath, job.Threads);
+        if (job.Jobs < 1)
+        {
+            Throw.BadInput($"--jobs must be at least 1, got {job.Jobs}");
+        }
+
+        // Concurrent jobs share the cores: unless told otherwise each gets its share.
+        int threads = job.Threads > 0 || job.Jobs == 1 ? job.Threads : Math.Max(1, Environment.ProcessorCount / job.Jobs);
+        var device = OrtSessions.Resolve(job.Device, job.Warn);
+        var simulator = Simulator.Load(job.ModelPath, threads);
         int[] imageDims = simulator.ImageDims;
         if (imageDims.Length != 3 || imageDims[1] != job.Data.Rows || imageDims[2] != job.Data.Cols)
         {
@@ -64,14 +83,24 @@ public static class SearchRunner
         var test = DataSplits.Select(job.Data, DataSplit.Test, job.TestLimit);
         var calibration = search.Slice(0, Math.Min(options.CalibrationImages, search.Count));
         job.Info?.Invoke($"float reference on {calibration.Count} calibration images; {catalog.Count} quantizable weights, {simulator.LifLayers.Count} LIF layers");
-        var backend = new SimulatorBackend(simulator, new FakeQuantWeights(model, catalog, job.Quantization), calibration, search, test, job.Scaling, job.Batch);
+        var fakeQuant = new FakeQuantWeights(model, catalog, job.Quantization);
+        var backend = new SimulatorBackend(simulator, fakeQuant, calibration, search, test, job.Scaling, job.Batch);
+        OrtFullEvaluator? ort = null;
+        ISearchBackend searchBackend = backend;
+        if (device.IsCuda)
+        {
+            ort = new OrtFullEvaluator(job.ModelPath, fakeQuant, job.Scaling, device, threads, job.Batch, job.Warn);
+            searchBackend = new OrtEvaluatedBackend(backend, ort, search);
+            job.Info?.Invoke($"full evaluations in ONNX Runtime on {device}; drift proxies in the simulator");
+        }
+
         if (backend.DriftKind == "logit")
         {
             job.Info?.Invoke("the model has no LIF layer: membrane drift is unavailable, the gate uses logit drift instead");
         }
 
         string fingerprint = $"{options.Fingerprint}|model={Path.GetFileName(job.ModelPath)}:{new FileInfo(job.ModelPath).Length}|search={search.Count}|{job.Quantization}";
-        var journal = new EvaluationJournal(backend, Path.Combine(outDir, StateFile), fingerprint, job.Resume);
+        var journal = new EvaluationJournal(searchBackend, Path.Combine(outDir, StateFile), fingerprint, job.Resume) { Jobs = job.Jobs };
         if (journal.Resumed)
         {
             job.Info?.Invoke($"resuming from {Path.Combine(outDir, StateFile)}");
@@ -87,7 +116,7 @@ public static class SearchRunner
                 job.OnCandidate?.Invoke(record);
             }
 
-            var context = new SearchContext(backend, journal, options, OnCandidate, job.Progress, cancellation);
+            var context = new SearchContext(searchBackend, journal, options, OnCandidate, job.Progress, cancellation);
             try
             {
                 outcome = options.Strategy == SearchStrategy.Sensitivity
@@ -102,8 +131,9 @@ public static class SearchRunner
 
         double searchSeconds = journal.ElapsedSeconds;
         job.Info?.Invoke($"evaluating float and chosen settings on the test split ({test.Count} images)");
-        double fpTest = backend.TestAccuracy(BitVector.AllFloat(catalog.Count), cancellation);
-        double qTest = backend.TestAccuracy(outcome.Best, cancellation);
+        double TestAccuracy(BitVector setting) => ort is null ? backend.TestAccuracy(setting, cancellation) : ort.Accuracy(test, setting, cancellation);
+        double fpTest = TestAccuracy(BitVector.AllFloat(catalog.Count));
+        double qTest = TestAccuracy(outcome.Best);
 
         var granularity = options.Granularity;
         var setting = ToSetting(catalog, outcome.Best, granularity, job.Quantization);
@@ -147,13 +177,16 @@ public static class SearchRunner
             ProxyEvaluations = journal.ProxyEvaluations,
             GatedOut = outcome.GatedOut,
             ProxySecondsMean = journal.FreshProxyEvaluations == 0 ? null : journal.ProxySeconds / journal.FreshProxyEvaluations,
-            FullSecondsMean = journal.FreshFullEvaluations == 0 ? null : journal.FullSeconds / journal.FreshFullEvaluations,
+            FullSecondsMean = journal.TimedFullEvaluations == 0 ? null : journal.FullSeconds / journal.TimedFullEvaluations,
             Rounds = outcome.Rounds,
             ProxySpearman = double.IsNaN(spearman) ? null : spearman,
             DriftKind = backend.DriftKind,
             AuditedCandidates = outcome.AuditedCandidates,
             AuditedWouldPass = outcome.AuditedWouldPass,
             Resumed = journal.Resumed,
+            Jobs = job.Jobs,
+            FullEvaluationEngine = ort is null ? "sim" : $"ort:{ort.Device}",
+            SpeculativeUnused = journal.UnusedSpeculative,
         };
 
         AtomicFile.WriteAllText(Path.Combine(outDir, "report.json"), report.ToJson());

@@ -15,6 +15,9 @@ public sealed class SensitivitySearch(SearchContext context)
         var groups = context.Backend.Groups(options.Granularity);
         var chosen = new int[groups.Count];
         var dropAt = new Dictionary<(int Group, int Bits), double>();
+
+        // The sweep's settings do not depend on each other's results: with --jobs they are evaluated at once.
+        context.Journal.PrefetchAccuracies(groups.SelectMany(g => levels.Select(bits => context.Fp32.With(g.Weights, bits))), context.Cancellation);
         for (int g = 0; g < groups.Count; g++)
         {
             chosen[g] = BitVector.Fp32;

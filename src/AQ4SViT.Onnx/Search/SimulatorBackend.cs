@@ -33,7 +33,7 @@ public sealed class SimulatorBackend : ISearchBackend
     private readonly Lock _prefixGate = new();
     private readonly List<KeptRun> _parents = [];
     private readonly KeptRun? _float;
-    private BitVector? _hint;
+    private readonly List<BitVector> _hints = [];
 
     /// <summary>Parents whose prefixes are kept (the beam's width by default).</summary>
     public const int KeptParents = 4;
@@ -115,7 +115,14 @@ public sealed class SimulatorBackend : ISearchBackend
     {
         lock (_prefixGate)
         {
-            _hint = _float is null ? null : parent;
+            if (_float is not null && !_hints.Contains(parent))
+            {
+                _hints.Add(parent);
+                if (_hints.Count > KeptParents)
+                {
+                    _hints.RemoveAt(0);
+                }
+            }
         }
     }
 
@@ -156,7 +163,7 @@ public sealed class SimulatorBackend : ISearchBackend
 
     /// <summary>
     /// The kept run sharing the longest unchanged prefix with <paramref name="setting"/> and the recorded node to start at
-    /// (<see cref="int.MaxValue"/>: the same setting); keeps the hinted parent first when it would do better. Null: run whole.
+    /// (<see cref="int.MaxValue"/>: the same setting); keeps a hinted parent first when it would do better. Null: run whole.
     /// </summary>
     private (KeptRun Run, int Node)? BestPrefix(BitVector setting)
     {
@@ -171,10 +178,19 @@ public sealed class SimulatorBackend : ISearchBackend
                 }
             }
 
-            if (_hint is { } hint && _parents.All(p => !p.Setting.Equals(hint)) && !hint.Equals(_float?.Setting)
-                && StartNode(hint, setting) is int hinted && hinted > (best?.Node ?? -1))
+            BitVector? toKeep = null;
+            foreach (var hint in _hints)
             {
-                best = (Keep(hint), hinted);
+                if (_parents.All(p => !p.Setting.Equals(hint)) && !hint.Equals(_float?.Setting)
+                    && StartNode(hint, setting) is int hinted && hinted > (best?.Node ?? -1))
+                {
+                    (toKeep, best) = (hint, (null!, hinted));
+                }
+            }
+
+            if (toKeep is not null)
+            {
+                best = (Keep(toKeep), best!.Value.Node);
             }
 
             if (best is { } b)

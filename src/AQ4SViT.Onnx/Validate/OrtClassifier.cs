@@ -13,42 +13,25 @@ public sealed class OrtClassifier : IClassifier
     private readonly int[] _inputDims;
     private readonly InputScaling _scaling;
 
-    /// <param name="device">"cpu", "cuda" or "cuda:N".</param>
+    /// <param name="device">"cpu", "cuda" or "cuda:N" (<see cref="ComputeDevice.Parse"/>).</param>
     /// <param name="onFallback">Told (one line) when CUDA was asked for but could not be used.</param>
     /// <param name="sessionConfig">Extra session configuration entries (e.g. <see cref="OrtQdq.Exact"/> for QDQ models).</param>
     /// <param name="optimization">ONNX Runtime graph optimizations; ORT_ENABLE_BASIC runs the graph's arithmetic as written
     /// (the extended fusions, e.g. MatMul+Add into Gemm, round differently and can flip a spike).</param>
     public OrtClassifier(string modelPath, InputScaling scaling, int threads = 0, string device = "cpu", Action<string>? onFallback = null,
         IReadOnlyDictionary<string, string>? sessionConfig = null, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL)
+        : this(modelPath, scaling, threads, ComputeDevice.Parse(device), onFallback, sessionConfig, optimization)
     {
-        if (!File.Exists(modelPath))
-        {
-            Throw.FileMissing(modelPath, "model");
-        }
+    }
 
+    /// <param name="initializers">Values that replace the model's initializers of the same names (e.g. fake-quantized
+    /// weights); they must outlive the classifier.</param>
+    public OrtClassifier(string modelPath, InputScaling scaling, int threads, ComputeDevice device, Action<string>? onFallback = null,
+        IReadOnlyDictionary<string, string>? sessionConfig = null, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        IReadOnlyList<(string Name, OrtValue Value)>? initializers = null)
+    {
         _scaling = scaling;
-        ActualDevice = "cpu";
-        try
-        {
-            var options = CreateOptions(threads, device, onFallback, optimization);
-            foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
-            {
-                options.AddSessionConfigEntry(key, value);
-            }
-
-            _session = new InferenceSession(modelPath, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            Throw.BadFile(modelPath, $"ONNX Runtime cannot load the model: {FirstLine(e.Message)}", e);
-            throw; // unreachable
-        }
-
-        if (device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) && !_fellBack)
-        {
-            ActualDevice = device;
-        }
-
+        (_session, ActualDevice) = OrtSessions.Open(modelPath, device, threads, optimization, sessionConfig, onFallback, initializers);
         var input = _session.InputMetadata.Single();
         _inputName = input.Key;
         _inputDims = input.Value.Dimensions;
@@ -65,14 +48,12 @@ public sealed class OrtClassifier : IClassifier
             : Throw.BadTensor<int>(_outputName, $"{modelPath}: the class dimension of the output is not fixed");
     }
 
-    private bool _fellBack;
-
     public string Engine => "ort";
 
     public int Classes { get; }
 
-    /// <summary>The device actually used ("cpu" after a CUDA fallback).</summary>
-    public string ActualDevice { get; }
+    /// <summary>The device actually used (the CPU after a CUDA fallback).</summary>
+    public ComputeDevice ActualDevice { get; }
 
     /// <summary>The fixed batch of the model's input, or null when the batch dimension is dynamic.</summary>
     public int? FixedBatch => _inputDims[0] > 0 ? _inputDims[0] : null;
@@ -104,34 +85,6 @@ public sealed class OrtClassifier : IClassifier
             output[..(n * Classes)].CopyTo(logits.Slice(done * Classes, n * Classes));
         }
     }
-
-    private SessionOptions CreateOptions(int threads, string device, Action<string>? onFallback, GraphOptimizationLevel optimization)
-    {
-        var options = new SessionOptions { GraphOptimizationLevel = optimization };
-        if (threads > 0)
-        {
-            options.IntraOpNumThreads = threads;
-            options.InterOpNumThreads = 1;
-        }
-
-        if (device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase))
-        {
-            int id = device.Length > 5 && int.TryParse(device.AsSpan(5), out int n) ? n : 0;
-            try
-            {
-                options.AppendExecutionProvider_CUDA(id);
-            }
-            catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
-            {
-                _fellBack = true;
-                onFallback?.Invoke($"CUDA is not available ({FirstLine(e.Message)}); running on the CPU");
-            }
-        }
-
-        return options;
-    }
-
-    private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 
     public void Dispose() => _session.Dispose();
 }

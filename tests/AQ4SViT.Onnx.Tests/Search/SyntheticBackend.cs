@@ -24,8 +24,19 @@ internal sealed class SyntheticBackend : ISearchBackend
 
     public IReadOnlyList<string> WeightNames { get; }
     public IReadOnlyList<long> WeightParams { get; }
-    public int FullCalls { get; private set; }
-    public int ProxyCalls { get; private set; }
+    public int FullCalls => _fullCalls;
+    public int ProxyCalls => _proxyCalls;
+
+    /// <summary>Each call sleeps this long, so that concurrent calls overlap measurably.</summary>
+    public int DelayMs { get; set; }
+
+    /// <summary>The most calls that were running at the same moment.</summary>
+    public int MaxConcurrent => _maxConcurrent;
+
+    private int _fullCalls;
+    private int _proxyCalls;
+    private int _inFlight;
+    private int _maxConcurrent;
 
     /// <summary>Cancel (as Ctrl-C would) once this many full evaluations have run.</summary>
     public int? CancelAfterFull { get; set; }
@@ -45,18 +56,42 @@ internal sealed class SyntheticBackend : ISearchBackend
 
     public ProxyScore Proxy(BitVector setting, CancellationToken cancellation)
     {
-        ProxyCalls++;
+        Interlocked.Increment(ref _proxyCalls);
+        Work();
         return new ProxyScore(Drift(setting), 0);
+    }
+
+    private void Work()
+    {
+        if (DelayMs <= 0)
+        {
+            return;
+        }
+
+        int now = Interlocked.Increment(ref _inFlight);
+        int seen;
+        while ((seen = Volatile.Read(ref _maxConcurrent)) < now && Interlocked.CompareExchange(ref _maxConcurrent, now, seen) != seen)
+        {
+        }
+
+        Thread.Sleep(DelayMs);
+        Interlocked.Decrement(ref _inFlight);
     }
 
     public double SearchAccuracy(BitVector setting, CancellationToken cancellation)
     {
-        if (CancelAfterFull is { } n && FullCalls >= n)
+        if (CancelAfterFull is { } n && Interlocked.Increment(ref _fullCalls) > n)
         {
+            Interlocked.Decrement(ref _fullCalls);
             throw new OperationCanceledException();
         }
 
-        FullCalls++;
+        if (CancelAfterFull is null)
+        {
+            Interlocked.Increment(ref _fullCalls);
+        }
+
+        Work();
 
         // Quantize to a 1/5000 grid, as accuracy on 5,000 images is.
         return Math.Round((_fp - (_slope * Drift(setting))) * 5000) / 5000;

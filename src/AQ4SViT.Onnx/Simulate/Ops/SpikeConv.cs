@@ -71,34 +71,43 @@ internal static class SpikeConv
         }
     }
 
-    /// <summary>Counts (fill = false: into start[pixel + 1]) or writes (fill = true: at start[pixel]++) each pixel's (k, x) entries.</summary>
+    /// <summary>
+    /// Counts (fill = false: into start[pixel + 1]) or writes (fill = true: at start[pixel]++) each pixel's (k, x) entries.
+    /// Which output row (column) an input row (column) reaches through kernel row ky (column kx) comes from small tables,
+    /// so the loop over spikes does no division.
+    /// </summary>
     private static void List(ReadOnlySpan<float> x, ReadOnlySpan<int> inputs, int[] start, int[] index, float[] value, in ConvGeometry g, int planeSize, bool fill)
     {
+        Span<int> rowOf = g.InH * g.KernelH <= 1024 ? stackalloc int[g.InH * g.KernelH] : new int[g.InH * g.KernelH];
+        Span<int> colOf = g.InW * g.KernelW <= 1024 ? stackalloc int[g.InW * g.KernelW] : new int[g.InW * g.KernelW];
+        Reach(rowOf, g.InH, g.KernelH, g.PadTop, g.DilationH, g.StrideH, g.OutH);
+        Reach(colOf, g.InW, g.KernelW, g.PadLeft, g.DilationW, g.StrideW, g.OutW);
         foreach (int at in inputs)
         {
             int ci = at / planeSize;
-            int iy = (at % planeSize) / g.InW;
-            int ix = at % g.InW;
+            int rest = at - (ci * planeSize);
+            int iy = rest / g.InW;
+            int ix = rest - (iy * g.InW);
             float v = x[at];
             for (int ky = 0; ky < g.KernelH; ky++)
             {
-                int ny = iy + g.PadTop - (ky * g.DilationH);
-                if (ny < 0 || ny % g.StrideH != 0 || ny / g.StrideH >= g.OutH)
+                int oy = rowOf[(iy * g.KernelH) + ky];
+                if (oy < 0)
                 {
                     continue;
                 }
 
-                int rowBase = ny / g.StrideH * g.OutW;
+                int rowBase = oy * g.OutW;
                 int kBase = ((ci * g.KernelH) + ky) * g.KernelW;
                 for (int kx = 0; kx < g.KernelW; kx++)
                 {
-                    int nx = ix + g.PadLeft - (kx * g.DilationW);
-                    if (nx < 0 || nx % g.StrideW != 0 || nx / g.StrideW >= g.OutW)
+                    int ox = colOf[(ix * g.KernelW) + kx];
+                    if (ox < 0)
                     {
                         continue;
                     }
 
-                    int pixel = rowBase + (nx / g.StrideW);
+                    int pixel = rowBase + ox;
                     if (fill)
                     {
                         int slot = start[pixel]++;
@@ -110,6 +119,19 @@ internal static class SpikeConv
                         start[pixel + 1]++;
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>reach[i·kernel + kk] = the output position input i feeds through kernel tap kk, or −1.</summary>
+    private static void Reach(Span<int> reach, int size, int kernel, int pad, int dilation, int stride, int outSize)
+    {
+        for (int i = 0; i < size; i++)
+        {
+            for (int kk = 0; kk < kernel; kk++)
+            {
+                int n = i + pad - (kk * dilation);
+                reach[(i * kernel) + kk] = n >= 0 && n % stride == 0 && n / stride < outSize ? n / stride : -1;
             }
         }
     }

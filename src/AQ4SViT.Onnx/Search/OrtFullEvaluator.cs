@@ -1,0 +1,123 @@
+using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Validate;
+using Microsoft.ML.OnnxRuntime;
+
+namespace AQ4SViT.Onnx.Search;
+
+/// <summary>
+/// Full evaluations in ONNX Runtime (<c>search --device cuda[:N]</c>): the float model file, opened with a setting's
+/// fake-quantized weights supplied as session initializers (nothing is written to disk), run over a split. The weights are
+/// the same arrays the simulator gets as overrides, so this computes what the emitted fake-quant model computes.
+/// Each evaluation opens its own session, so concurrent evaluations (<c>--jobs</c>) are independent.
+/// Sessions run without graph optimizations: at ORT_ENABLE_ALL, ONNX Runtime 1.31 transforms some weights from the
+/// model's own initializers before the supplied ones replace them, so the run mixed float and quantized weights
+/// (measured on the d64 test models; ORT_ENABLE_BASIC happened to be right there). ORT_DISABLE_ALL cannot fold anything,
+/// and a test checks the logits against ONNX Runtime on the emitted fake-quant file.
+/// When CUDA turns out unusable the evaluator tells <paramref name="onFallback"/> once and stays on the CPU.
+/// </summary>
+public sealed class OrtFullEvaluator(string modelPath, FakeQuantWeights weights, InputScaling scaling, ComputeDevice device, int threads, int batch, Action<string>? onFallback = null)
+{
+    private readonly Lock _gate = new();
+    private ComputeDevice _device = device;
+
+    /// <summary>The device evaluations run on (the CPU once CUDA failed).</summary>
+    public ComputeDevice Device
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _device;
+            }
+        }
+    }
+
+    /// <summary>Top-1 (0–1) of <paramref name="setting"/> on <paramref name="set"/>.</summary>
+    public double Accuracy(ImageSet set, BitVector setting, CancellationToken cancellation)
+    {
+        var logits = Logits(set, setting, cancellation);
+        int classes = logits.Length / Math.Max(1, set.Count);
+        int correct = 0;
+        for (int i = 0; i < set.Count; i++)
+        {
+            if (Validate.Accuracy.ArgMax(logits.AsSpan(i * classes, classes)) == set.Labels[i])
+            {
+                correct++;
+            }
+        }
+
+        return set.Count == 0 ? 0 : (double)correct / set.Count;
+    }
+
+    /// <summary>Logits (images × classes) of <paramref name="setting"/> on <paramref name="set"/>.</summary>
+    public float[] Logits(ImageSet set, BitVector setting, CancellationToken cancellation)
+    {
+        var overrides = weights.Overrides(setting.Bits);
+        var shapes = weights.Weights.ToDictionary(w => w.Name, w => w.Shape, StringComparer.Ordinal);
+        var values = new List<(string Name, OrtValue Value)>(overrides.Count);
+        try
+        {
+            foreach (var (name, data) in overrides)
+            {
+                values.Add((name, OrtValue.CreateTensorValueFromMemory(data, shapes[name])));
+            }
+
+            var requested = Device;
+            using var classifier = new OrtClassifier(modelPath, scaling, threads, requested, OnFallback, optimization: GraphOptimizationLevel.ORT_DISABLE_ALL, initializers: values);
+            if (classifier.ActualDevice != requested)
+            {
+                lock (_gate)
+                {
+                    _device = classifier.ActualDevice;
+                }
+            }
+
+            var logits = new float[set.Count * classifier.Classes];
+            for (int start = 0; start < set.Count; start += batch)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                int count = Math.Min(batch, set.Count - start);
+                classifier.Logits(set, start, count, logits.AsSpan(start * classifier.Classes, count * classifier.Classes));
+            }
+
+            return logits;
+        }
+        finally
+        {
+            foreach (var (_, value) in values)
+            {
+                value.Dispose();
+            }
+        }
+    }
+
+    private void OnFallback(string line)
+    {
+        lock (_gate)
+        {
+            if (!_device.IsCuda)
+            {
+                return; // told already
+            }
+
+            _device = ComputeDevice.Cpu;
+        }
+
+        onFallback?.Invoke(line);
+    }
+}
+
+/// <summary>A search backend whose full evaluations run in an <see cref="OrtFullEvaluator"/>; groups and drift proxies come from <paramref name="inner"/>.</summary>
+public sealed class OrtEvaluatedBackend(ISearchBackend inner, OrtFullEvaluator evaluator, ImageSet search) : ISearchBackend
+{
+    public IReadOnlyList<string> WeightNames => inner.WeightNames;
+
+    public IReadOnlyList<long> WeightParams => inner.WeightParams;
+
+    public IReadOnlyList<SearchGroup> Groups(Granularity granularity) => inner.Groups(granularity);
+
+    public ProxyScore Proxy(BitVector setting, CancellationToken cancellation) => inner.Proxy(setting, cancellation);
+
+    public double SearchAccuracy(BitVector setting, CancellationToken cancellation) => evaluator.Accuracy(search, setting, cancellation);
+}

@@ -1,0 +1,143 @@
+using AQ4SViT.Onnx.Errors;
+using Microsoft.ML.OnnxRuntime;
+
+namespace AQ4SViT.Onnx.Validate;
+
+/// <summary>
+/// Opens ONNX Runtime sessions on a <see cref="ComputeDevice"/>. CUDA needs the CUDA 13 libraries (cudart, cuBLAS, cuDNN)
+/// that <c>Microsoft.ML.OnnxRuntime.Gpu</c> 1.31 links against, and a GPU; when either is missing the session opens on
+/// the CPU instead and the caller is told once, in one line. ONNX Runtime's own multi-line log of the failed provider
+/// load is silenced while CUDA is tried.
+/// </summary>
+public static class OrtSessions
+{
+    private static readonly Lock s_logGate = new();
+
+    /// <summary>
+    /// The device sessions will really use: <paramref name="requested"/> when it is the CPU or its CUDA provider loads,
+    /// else the CPU (and <paramref name="onFallback"/> hears why). Checks the provider library only; a session may still
+    /// fall back when it finds no GPU (<see cref="Open"/> handles that).
+    /// </summary>
+    public static ComputeDevice Resolve(ComputeDevice requested, Action<string>? onFallback)
+    {
+        if (!requested.IsCuda)
+        {
+            return requested;
+        }
+
+        using var options = new SessionOptions();
+        string? reason = TryAppendCuda(options, requested.Index);
+        if (reason is null)
+        {
+            return requested;
+        }
+
+        onFallback?.Invoke(FallbackMessage(requested, reason));
+        return ComputeDevice.Cpu;
+    }
+
+    /// <summary>
+    /// Opens <paramref name="modelPath"/> on <paramref name="device"/>, falling back to the CPU (one line to
+    /// <paramref name="onFallback"/>) when CUDA cannot be used. <paramref name="initializers"/> replace the model's
+    /// initializers of the same names (they must outlive the session). A model ONNX Runtime rejects is bad input.
+    /// </summary>
+    public static (InferenceSession Session, ComputeDevice Device) Open(
+        string modelPath,
+        ComputeDevice device,
+        int threads,
+        GraphOptimizationLevel optimization,
+        IReadOnlyDictionary<string, string>? sessionConfig = null,
+        Action<string>? onFallback = null,
+        IReadOnlyList<(string Name, OrtValue Value)>? initializers = null)
+    {
+        if (!File.Exists(modelPath))
+        {
+            Throw.FileMissing(modelPath, "model");
+        }
+
+        if (device.IsCuda)
+        {
+            var options = CreateOptions(threads, optimization, sessionConfig, initializers);
+            string? reason = TryAppendCuda(options, device.Index);
+            if (reason is null)
+            {
+                try
+                {
+                    return (new InferenceSession(modelPath, options), device);
+                }
+                catch (OnnxRuntimeException e)
+                {
+                    reason = FirstLine(e.Message);
+                }
+            }
+
+            options.Dispose();
+            onFallback?.Invoke(FallbackMessage(device, reason));
+        }
+
+        try
+        {
+            return (new InferenceSession(modelPath, CreateOptions(threads, optimization, sessionConfig, initializers)), ComputeDevice.Cpu);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            return Throw.BadInput<(InferenceSession, ComputeDevice)>($"{modelPath}: ONNX Runtime cannot load the model: {FirstLine(e.Message)}", e);
+        }
+    }
+
+    /// <summary>The one line a fallback prints, e.g. "cuda:0 is not available (…); running on the CPU".</summary>
+    public static string FallbackMessage(ComputeDevice device, string reason) =>
+        reason.Contains("load", StringComparison.OrdinalIgnoreCase)
+            ? $"{device} is not available ({reason}: ONNX Runtime's CUDA provider needs the CUDA 13 and cuDNN 9 libraries); running on the CPU"
+            : $"{device} is not available ({reason}); running on the CPU";
+
+    private static SessionOptions CreateOptions(int threads, GraphOptimizationLevel optimization, IReadOnlyDictionary<string, string>? sessionConfig, IReadOnlyList<(string Name, OrtValue Value)>? initializers)
+    {
+        var options = new SessionOptions { GraphOptimizationLevel = optimization };
+        if (threads > 0)
+        {
+            options.IntraOpNumThreads = threads;
+            options.InterOpNumThreads = 1;
+        }
+
+        foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
+        {
+            options.AddSessionConfigEntry(key, value);
+        }
+
+        foreach (var (name, value) in initializers ?? [])
+        {
+            options.AddInitializer(name, value);
+        }
+
+        return options;
+    }
+
+    /// <summary>Adds the CUDA provider; null on success, else the first line of why not.</summary>
+    private static string? TryAppendCuda(SessionOptions options, int index)
+    {
+        // The provider bridge logs its load failure (several lines, in colour) through the environment's logger
+        // before the call returns its error: silence it for this call only, the caller prints one line.
+        lock (s_logGate)
+        {
+            var env = OrtEnv.Instance();
+            var level = env.EnvLogLevel;
+            env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
+            try
+            {
+                options.AppendExecutionProvider_CUDA(index);
+                return null;
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                return FirstLine(e.Message);
+            }
+            finally
+            {
+                env.EnvLogLevel = level;
+            }
+        }
+    }
+
+    private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+}
