@@ -146,14 +146,10 @@ internal static class GemmKernel
                 for (int i = rowStart; i < rowEnd; i++)
                 {
                     float* ar = pa + ((long)i * k);
-                    int nnz = 0;
-                    for (int p = 0; p < k; p++)
+                    int nnz = NonZeros.Find(ar, k, pi);
+                    for (int q = 0; q < nnz; q++)
                     {
-                        if (ar[p] != 0)
-                        {
-                            pi[nnz] = p;
-                            pv[nnz++] = ar[p];
-                        }
+                        pv[q] = ar[pi[q]];
                     }
 
                     SparseRow.Sum(pi, pv, nnz, pb, n, n, strideK, pc + ((long)i * n), accumulate);

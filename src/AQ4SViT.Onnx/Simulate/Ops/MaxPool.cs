@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Graph;
 
@@ -47,77 +48,89 @@ internal static class MaxPool
 
         // A window always holds at least one input when the leading pads are smaller than the kernel's extent.
         bool windowsHoldInput = p0 < ((k0 - 1) * d0) + 1 && p1 < ((k1 - 1) * d1) + 1;
-        ctx.For(n, plane =>
+        int jobs = Math.Min(n, ctx.Threads * 8);
+        ctx.For(jobs, job =>
         {
-            var src = xf.AsSpan(plane * h * w, h * w);
-            var dst = yf.AsSpan(plane * oh * ow, oh * ow);
-            if (windowsHoldInput && src.IndexOfAnyExcept(0f) < 0)
+            float[] rowMax = System.Buffers.ArrayPool<float>.Shared.Rent(w);
+            for (int plane = (int)((long)n * job / jobs); plane < (int)((long)n * (job + 1) / jobs); plane++)
             {
-                dst.Clear(); // a silent spike map pools to zeros
-                return;
+                var src = xf.AsSpan(plane * h * w, h * w);
+                var dst = yf.AsSpan(plane * oh * ow, oh * ow);
+                if (windowsHoldInput && src.IndexOfAnyExcept(0f) < 0)
+                {
+                    dst.Clear(); // a silent spike map pools to zeros
+                    continue;
+                }
+
+                Plane(src, dst, rowMax, g);
             }
 
-            Plane(src, dst, g);
+            System.Buffers.ArrayPool<float>.Shared.Return(rowMax);
         });
         return result;
     }
 
     private readonly record struct Window(int H, int W, int OutH, int OutW, int KH, int KW, int SH, int SW, int DH, int DW, int PadTop, int PadLeft);
 
-    /// <summary>Max is separable: first over each window's columns for every input row, then over its rows.</summary>
-    private static unsafe void Plane(ReadOnlySpan<float> src, Span<float> dst, in Window g)
+    /// <summary>
+    /// Max is separable: for each output row, first the window's input rows element by element (eight at a time), then
+    /// the window's columns of that row.
+    /// </summary>
+    private static unsafe void Plane(ReadOnlySpan<float> src, Span<float> dst, float[] rowMax, in Window g)
     {
-        float[] rows = System.Buffers.ArrayPool<float>.Shared.Rent(g.H * g.OutW);
-        try
+        fixed (float* ps = src, pd = dst, pm = rowMax)
         {
-            fixed (float* ps = src, pd = dst, pr = rows)
+            for (int oy = 0; oy < g.OutH; oy++)
             {
-                for (int iy = 0; iy < g.H; iy++)
+                new Span<float>(pm, g.W).Fill(float.NegativeInfinity);
+                int iy0 = (oy * g.SH) - g.PadTop;
+                for (int ky = 0; ky < g.KH; ky++)
                 {
-                    float* irow = ps + (iy * g.W);
-                    float* hrow = pr + (iy * g.OutW);
-                    for (int ox = 0; ox < g.OutW; ox++)
+                    int iy = iy0 + (ky * g.DH);
+                    if ((uint)iy < (uint)g.H)
                     {
-                        float best = float.NegativeInfinity;
-                        int ix0 = (ox * g.SW) - g.PadLeft;
-                        for (int kx = 0; kx < g.KW; kx++)
-                        {
-                            int ix = ix0 + (kx * g.DW);
-                            if ((uint)ix < (uint)g.W)
-                            {
-                                best = Larger(best, irow[ix]);
-                            }
-                        }
-
-                        hrow[ox] = best;
+                        LargerInto(pm, ps + (iy * g.W), g.W);
                     }
                 }
 
-                for (int oy = 0; oy < g.OutH; oy++)
+                float* orow = pd + (oy * g.OutW);
+                for (int ox = 0; ox < g.OutW; ox++)
                 {
-                    float* orow = pd + (oy * g.OutW);
-                    new Span<float>(orow, g.OutW).Fill(float.NegativeInfinity);
-                    int iy0 = (oy * g.SH) - g.PadTop;
-                    for (int ky = 0; ky < g.KH; ky++)
+                    float best = float.NegativeInfinity;
+                    int ix0 = (ox * g.SW) - g.PadLeft;
+                    for (int kx = 0; kx < g.KW; kx++)
                     {
-                        int iy = iy0 + (ky * g.DH);
-                        if ((uint)iy >= (uint)g.H)
+                        int ix = ix0 + (kx * g.DW);
+                        if ((uint)ix < (uint)g.W)
                         {
-                            continue;
-                        }
-
-                        float* hrow = pr + (iy * g.OutW);
-                        for (int ox = 0; ox < g.OutW; ox++)
-                        {
-                            orow[ox] = Larger(orow[ox], hrow[ox]);
+                            best = Larger(best, pm[ix]);
                         }
                     }
+
+                    orow[ox] = best;
                 }
             }
         }
-        finally
+    }
+
+    /// <summary>acc[i] = Larger(acc[i], row[i]), with the same comparisons as the scalar form.</summary>
+    private static unsafe void LargerInto(float* acc, float* row, int count)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            System.Buffers.ArrayPool<float>.Shared.Return(rows);
+            for (; i + 8 <= count; i += 8)
+            {
+                var v = Vector256.Load(row + i);
+                var best = Vector256.Load(acc + i);
+                var wins = Vector256.GreaterThan(v, best) | ~Vector256.Equals(v, v);
+                Vector256.ConditionalSelect(wins, v, best).Store(acc + i);
+            }
+        }
+
+        for (; i < count; i++)
+        {
+            acc[i] = Larger(acc[i], row[i]);
         }
     }
 

@@ -18,14 +18,19 @@ internal static class SpikeConv
     {
         int p = g.OutH * g.OutW;
         int planeSize = g.InH * g.InW;
+        if (g is { KernelH: 1, KernelW: 1, StrideH: 1, StrideW: 1, PadTop: 0, PadLeft: 0 })
+        {
+            Pointwise(x, wt, y, x.Length / planeSize, p, mg, strideK);
+            return;
+        }
+
         int window = g.KernelH * g.KernelW;
         int[] inputs = ArrayPool<int>.Shared.Rent(x.Length);
-        int found = 0;
-        for (int at = x.IndexOfAnyExcept(0f); at >= 0;)
+        int found;
+        fixed (float* px = x)
+        fixed (int* pf = inputs)
         {
-            inputs[found++] = at;
-            int next = x[(at + 1)..].IndexOfAnyExcept(0f);
-            at = next < 0 ? -1 : at + 1 + next;
+            found = NonZeros.Find(px, x.Length, pf);
         }
 
         int[] start = ArrayPool<int>.Shared.Rent(p + 1);
@@ -67,6 +72,24 @@ internal static class SpikeConv
             ArrayPool<int>.Shared.Return(start);
             ArrayPool<int>.Shared.Return(index);
             ArrayPool<float>.Shared.Return(value);
+            ArrayPool<float>.Shared.Return(yt);
+        }
+    }
+
+    /// <summary>A 1 × 1 convolution is a product per pixel: pixels × channels (transposed input) times the weights.</summary>
+    private static void Pointwise(ReadOnlySpan<float> x, ReadOnlySpan<float> wt, Span<float> y, int channels, int pixels, int mg, int strideK)
+    {
+        float[] xt = ArrayPool<float>.Shared.Rent(pixels * channels);
+        float[] yt = ArrayPool<float>.Shared.Rent(pixels * mg);
+        try
+        {
+            Transpose2D.Run(x, pixels, xt, channels, channels, pixels);
+            GemmKernel.SparseFma(xt.AsSpan(0, pixels * channels), wt, yt, 0, pixels, channels, mg, strideK, accumulate: false);
+            Transpose2D.Run(yt.AsSpan(0, pixels * mg), mg, y, pixels, pixels, mg);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(xt);
             ArrayPool<float>.Shared.Return(yt);
         }
     }
