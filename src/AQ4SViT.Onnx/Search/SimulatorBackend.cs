@@ -35,8 +35,8 @@ public sealed class SimulatorBackend : ISearchBackend
     private readonly KeptRun? _float;
     private readonly List<BitVector> _hints = [];
 
-    /// <summary>Parents whose prefixes are kept (the beam's width by default).</summary>
-    public const int KeptParents = 4;
+    /// <summary>Parents whose prefixes are kept: the beam's width (each kept run holds the calibration batch's activations).</summary>
+    public int KeptParents { get; init; } = 4;
 
     /// <param name="reusePrefixes">False: every proxy runs the whole graph (for checking that reuse changes nothing).</param>
     public SimulatorBackend(Simulator simulator, FakeQuantWeights weights, ImageSet calibration, ImageSet search, ImageSet test, InputScaling scaling, int batch = 100, bool reusePrefixes = true)
