@@ -149,7 +149,7 @@ public static class GraphLoader
 
         }
 
-        nodes = RemoveDead(nodes, outputName);
+        nodes = BatchNormLastFusion.Fuse(RemoveDead(nodes, outputName), outputName);
         return new SpikingGraph(file.Path, opsets, nodes, constants, inputName, inputDims, outputName, outputDims, lifs, weights, originalCount);
     }
 

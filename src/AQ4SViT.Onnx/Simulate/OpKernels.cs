@@ -17,11 +17,11 @@ internal static class OpKernels
     [
         "Conv", "BatchNormalization", "MaxPool", "Gemm", "MatMul", "Cast", "CastLike", "Gather", "Unsqueeze", "Squeeze", "Concat",
         "Reshape", "Flatten", "Transpose", "ReduceMean", "ReduceSum", "ReduceMax", "Tile", "Expand", "Shape", "Slice",
-        "ConstantOfShape", "Identity", "Where", "Split", "Dropout", LifRecognizer.OpType,
+        "ConstantOfShape", "Identity", "Where", "Split", "Dropout", LifRecognizer.OpType, BatchNormLastFusion.OpType,
     ];
 
     public static bool IsSupported(Node node) =>
-        (node.Domain is "" or "ai.onnx" || node.OpType == LifRecognizer.OpType) &&
+        (node.Domain is "" or "ai.onnx" || node.OpType is LifRecognizer.OpType or BatchNormLastFusion.OpType) &&
         (s_binary.Contains(node.OpType) || s_unary.Contains(node.OpType) || s_other.Contains(node.OpType));
 
     public static Tensor[] Run(Node node, Tensor?[] inputs, ExecContext ctx, string baseDirectory)
@@ -46,6 +46,7 @@ internal static class OpKernels
         {
             "Conv" => [Conv.Run(node, In(0), In(1), Opt(2), ctx)],
             "BatchNormalization" => [BatchNorm.Run(node, In(0), In(1), In(2), In(3), In(4), ctx)],
+            BatchNormLastFusion.OpType => [BatchNorm.RunLastAxis(node, In(0), In(1), In(2), In(3), In(4), ctx)],
             "MaxPool" => [MaxPool.Run(node, In(0), ctx)],
             "Gemm" => [MatMul.Gemm(node, In(0), In(1), Opt(2), ctx)],
             "MatMul" => [MatMul.Run(node, In(0), In(1), ctx)],

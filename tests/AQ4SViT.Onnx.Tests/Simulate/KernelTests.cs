@@ -274,4 +274,26 @@ public sealed class KernelTests
             Assert.Equal(Enumerable.Range(0, len).Count(i => (q[i] >= 0.25f ? 1f : 0f) != (r[i] >= 0.25f ? 1f : 0f)), sums.Mismatches);
         }
     }
+
+    [Fact]
+    public void TransposeBatchNormTranspose_FusedIntoOneNode_BitExactWithOrt()
+    {
+        var rng = new Random(8);
+        var mb = new ModelBuilder().Input("x", 3, 7, 20);
+        string t1 = mb.Node("Transpose", ["x"], n => Ints(n, "perm", 0, 2, 1));
+        string scale = mb.Floats(Values(rng, 20).Select(v => v + 1.5f).ToArray(), 20);
+        string bias = mb.Floats(Values(rng, 20), 20);
+        string mean = mb.Floats(Values(rng, 20), 20);
+        string variance = mb.Floats(Values(rng, 20).Select(v => v + 1.1f).ToArray(), 20);
+        string bn = mb.Node("BatchNormalization", [t1, scale, bias, mean, variance]);
+        mb.Output(mb.Node("Transpose", [bn], n => Ints(n, "perm", 0, 2, 1)));
+        var model = mb.Build();
+        var input = Values(rng, 3 * 7 * 20).Select(v => v * 4).ToArray();
+
+        var graph = Graph.GraphLoader.Load(Import.OnnxModelFile.FromProto(model, "bn.onnx"));
+        Assert.Equal([BatchNormLastFusion.OpType], graph.Nodes.Select(n => n.OpType));
+        var (actual, shape) = Oracle.Sim(model, input, [3, 7, 20]);
+        Assert.Equal([3, 7, 20], shape);
+        Assert.Equal(Oracle.Ort(model, input, [3, 7, 20]), actual);
+    }
 }

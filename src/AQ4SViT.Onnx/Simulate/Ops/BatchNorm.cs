@@ -14,18 +14,10 @@ internal static class BatchNorm
             Throw.BadNode("BatchNormalization", node.DisplayName, "training_mode is not supported");
         }
 
-        float eps = node.Float("epsilon", 1e-5f);
         int n = x.Shape[0];
         int c = x.Rank > 1 ? x.Shape[1] : 1;
         int inner = x.Rank > 2 ? Tensor.SizeOf(x.Shape.AsSpan(2)) : 1;
-        var a = new float[c];
-        var b = new float[c];
-        for (int i = 0; i < c; i++)
-        {
-            // As ONNX Runtime: inv_std = 1/√(var + ε), scale' = inv_std·scale, bias' = bias − mean·scale'.
-            a[i] = (1f / MathF.Sqrt(variance.Floats[i] + eps)) * scale.Floats[i];
-            b[i] = bias.Floats[i] - (mean.Floats[i] * a[i]);
-        }
+        var (a, b) = Affine(node, c, scale, bias, mean, variance);
 
         var result = Tensor.Uninitialized(x.Shape);
         float[] xf = x.FloatData!;
@@ -41,5 +33,56 @@ internal static class BatchNorm
             }
         });
         return result;
+    }
+
+    /// <summary>
+    /// The fused Transpose → BatchNormalization → Transpose of a (N, L, C) tensor: normalises the last axis, with the
+    /// same multiply-then-add per element as <see cref="Run"/> on the transposed tensor.
+    /// </summary>
+    public static Tensor RunLastAxis(Node node, Tensor x, Tensor scale, Tensor bias, Tensor mean, Tensor variance, ExecContext ctx)
+    {
+        if (x.Rank != 3)
+        {
+            Throw.BadNode(node.OpType, node.DisplayName, $"expects a rank-3 input, got {x.ShapeText}");
+        }
+
+        int c = x.Shape[2];
+        int rows = x.Shape[0] * x.Shape[1];
+        var (a, b) = Affine(node, c, scale, bias, mean, variance);
+        var result = Tensor.Uninitialized(x.Shape);
+        float[] xf = x.FloatData!;
+        float[] yf = result.FloatData!;
+        int jobs = Math.Min(rows, ctx.Threads * 4);
+        ctx.For(jobs, job =>
+        {
+            for (int r = (int)((long)rows * job / jobs); r < (int)((long)rows * (job + 1) / jobs); r++)
+            {
+                var dst = yf.AsSpan(r * c, c);
+                TensorPrimitives.Multiply(xf.AsSpan(r * c, c), a, dst);
+                TensorPrimitives.Add(dst, b, dst);
+            }
+        });
+        return result;
+    }
+
+    /// <summary>Per channel y = x·a + b, with a and b as ONNX Runtime computes them.</summary>
+    private static (float[] A, float[] B) Affine(Node node, int c, Tensor scale, Tensor bias, Tensor mean, Tensor variance)
+    {
+        if (scale.Length < c || bias.Length < c || mean.Length < c || variance.Length < c)
+        {
+            Throw.BadNode(node.OpType, node.DisplayName, $"parameters hold fewer than the {c} channels of the input");
+        }
+
+        float eps = node.Float("epsilon", 1e-5f);
+        var a = new float[c];
+        var b = new float[c];
+        for (int i = 0; i < c; i++)
+        {
+            // As ONNX Runtime: inv_std = 1/√(var + ε), scale' = inv_std·scale, bias' = bias − mean·scale'.
+            a[i] = (1f / MathF.Sqrt(variance.Floats[i] + eps)) * scale.Floats[i];
+            b[i] = bias.Floats[i] - (mean.Floats[i] * a[i]);
+        }
+
+        return (a, b);
     }
 }

@@ -1,0 +1,62 @@
+namespace AQ4SViT.Onnx.Graph;
+
+/// <summary>
+/// Spikformer's BatchNorm1d after a Linear exports as Transpose(0,2,1) → BatchNormalization → Transpose(0,2,1) on a
+/// (batch, tokens, channels) tensor. The three become one node that normalises the last axis in place of channel axis 1:
+/// the same multiply and add per element (so the same bits), without moving the tensor twice.
+/// </summary>
+internal static class BatchNormLastFusion
+{
+    public const string OpType = "AQ4SViT.BatchNormLast";
+
+    public static List<Node> Fuse(List<Node> nodes, string graphOutput)
+    {
+        var producer = new Dictionary<string, int>(StringComparer.Ordinal);
+        var readers = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            foreach (string output in nodes[i].Outputs)
+            {
+                producer[output] = i;
+            }
+
+            foreach (string input in nodes[i].Inputs)
+            {
+                readers[input] = readers.GetValueOrDefault(input) + 1;
+            }
+        }
+
+        var removed = new HashSet<int>();
+        var replaced = new Dictionary<int, Node>();
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            var bn = nodes[i];
+            if (bn.OpType != "BatchNormalization" || bn.Inputs.Length != 5 || bn.Outputs.Length != 1 || bn.Int("training_mode", 0) != 0
+                || !producer.TryGetValue(bn.Inputs[0], out int before) || !IsSwapLastTwo(nodes[before])
+                || readers.GetValueOrDefault(bn.Inputs[0]) != 1 || bn.Inputs[0] == graphOutput || bn.Outputs[0] == graphOutput
+                || readers.GetValueOrDefault(bn.Outputs[0]) != 1)
+            {
+                continue;
+            }
+
+            int after = nodes.FindIndex(i + 1, n => n.Inputs.Contains(bn.Outputs[0]));
+            if (after < 0 || !IsSwapLastTwo(nodes[after]) || removed.Contains(before))
+            {
+                continue;
+            }
+
+            removed.Add(before);
+            removed.Add(i);
+            replaced[after] = new Node(OpType, bn.Name, "aq4svit", 1, [nodes[before].Inputs[0], .. bn.Inputs[1..]], [nodes[after].Outputs[0]], bn.Attributes)
+            {
+                Scope = bn.Scope,
+            };
+        }
+
+        return [.. nodes.Select((n, i) => replaced.TryGetValue(i, out var r) ? r : n).Where((_, i) => !removed.Contains(i))];
+    }
+
+    /// <summary>A Transpose with perm (0, 2, 1): swaps the last two axes of a rank-3 tensor.</summary>
+    private static bool IsSwapLastTwo(Node node) =>
+        node.OpType == "Transpose" && node.Inputs.Length == 1 && node.Outputs.Length == 1 && node.Ints("perm") is [0, 2, 1];
+}
