@@ -46,18 +46,6 @@ public sealed class MembraneDrift
         _terms[term] = t with { Diff = t.Diff + diff, Norm = t.Norm + norm };
     }
 
-    /// <summary>Counts differing spikes (values 0/1) of one (layer, step) into term <paramref name="term"/>.</summary>
-    public void AddSpikes(int term, ReadOnlySpan<float> quantized, ReadOnlySpan<float> reference)
-    {
-        if (quantized.Length != reference.Length)
-        {
-            throw new ArgumentException($"spike sizes differ: {quantized.Length} vs {reference.Length}");
-        }
-
-        var t = TermAt(term);
-        _terms[term] = t with { Spikes = t.Spikes + quantized.Length, Mismatches = t.Mismatches + CountDifferent(quantized, reference) };
-    }
-
     /// <summary>Adds sums computed elsewhere (see <see cref="Sums"/>) to term <paramref name="term"/>.</summary>
     public void Add(int term, Term part)
     {
@@ -81,7 +69,11 @@ public sealed class MembraneDrift
     }
 
     /// <summary>Sets a whole term, e.g. one known from an earlier run whose layer saw the same inputs.</summary>
-    public void Set(int term, Term value) => _terms[term] = TermAt(term) with { Diff = value.Diff, Norm = value.Norm, Spikes = value.Spikes, Mismatches = value.Mismatches };
+    public void Set(int term, Term value)
+    {
+        TermAt(term);
+        _terms[term] = value;
+    }
 
     public double Drift => _terms.Count == 0 ? 0 : _terms.Average(t => t.Diff / (t.Norm + Epsilon));
 
@@ -139,27 +131,6 @@ public sealed class MembraneDrift
         }
 
         return (diff, norm);
-    }
-
-    private static long CountDifferent(ReadOnlySpan<float> q, ReadOnlySpan<float> r)
-    {
-        long count = 0;
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i + 8 <= q.Length; i += 8)
-            {
-                var equal = Vector256.Equals(Vector256.Create(q.Slice(i, 8)), Vector256.Create(r.Slice(i, 8)));
-                count += 8 - BitOperations.PopCount(equal.ExtractMostSignificantBits());
-            }
-        }
-
-        for (; i < q.Length; i++)
-        {
-            count += q[i] != r[i] ? 1 : 0;
-        }
-
-        return count;
     }
 
     private static long CountFiringDifferently(ReadOnlySpan<float> q, ReadOnlySpan<float> r, float threshold)

@@ -32,6 +32,16 @@ internal sealed class ExecContext(int threads)
         Parallel.For(0, count, Options, body);
     }
 
+    /// <summary>
+    /// Runs body(start, end) over contiguous ranges covering [0, count): about four per thread, so that uneven work
+    /// still spreads, while each range amortises the cost of scheduling.
+    /// </summary>
+    public void ForRanges(int count, Action<int, int> body)
+    {
+        int ranges = Math.Min(count, Threads * 4);
+        For(ranges, r => body((int)((long)count * r / ranges), (int)((long)count * (r + 1) / ranges)));
+    }
+
     public static ExecContext Serial { get; } = new(1);
 
     /// <summary>A copy that knows the graph's constants.</summary>

@@ -18,8 +18,7 @@ public sealed class ProxyMathTests
     public void MembraneDrift_IdenticalPotentials_IsZero()
     {
         var drift = new MembraneDrift();
-        drift.Add([0.3f, -1f, 2f], [0.3f, -1f, 2f]);
-        drift.AddSpikes(0, [1f, 0f, 1f], [1f, 0f, 1f]);
+        drift.Add(0, MembraneDrift.Sums([0.3f, -1f, 2f], [0.3f, -1f, 2f], threshold: 1f));
 
         Assert.Equal(0, drift.Drift);
         Assert.Equal(0, drift.SpikeMismatch);
@@ -29,7 +28,8 @@ public sealed class ProxyMathTests
     public void MembraneDrift_SpikeMismatch_CountsDifferingOutputs()
     {
         var drift = new MembraneDrift();
-        drift.AddSpikes(0, [1f, 0f, 1f, 0f], [1f, 1f, 0f, 0f]);
+        // Spikes fire where V ≥ 1: quantized (1, 0, 1, 0) against reference (1, 1, 0, 0).
+        drift.Add(0, MembraneDrift.Sums([1.2f, 0.4f, 1f, 0f], [1.5f, 1f, 0.9f, -0.3f], threshold: 1f));
 
         Assert.Equal(0.5, drift.SpikeMismatch, 12);
     }

@@ -52,10 +52,9 @@ internal static class BatchNorm
         var result = Tensor.Uninitialized(x.Shape);
         float[] xf = x.FloatData!;
         float[] yf = result.FloatData!;
-        int jobs = Math.Min(rows, ctx.Threads * 4);
-        ctx.For(jobs, job =>
+        ctx.ForRanges(rows, (first, end) =>
         {
-            for (int r = (int)((long)rows * job / jobs); r < (int)((long)rows * (job + 1) / jobs); r++)
+            for (int r = first; r < end; r++)
             {
                 var dst = yf.AsSpan(r * c, c);
                 TensorPrimitives.Multiply(xf.AsSpan(r * c, c), a, dst);

@@ -48,11 +48,10 @@ internal static class MaxPool
 
         // A window always holds at least one input when the leading pads are smaller than the kernel's extent.
         bool windowsHoldInput = p0 < ((k0 - 1) * d0) + 1 && p1 < ((k1 - 1) * d1) + 1;
-        int jobs = Math.Min(n, ctx.Threads * 8);
-        ctx.For(jobs, job =>
+        ctx.ForRanges(n, (first, end) =>
         {
             float[] rowMax = System.Buffers.ArrayPool<float>.Shared.Rent(w);
-            for (int plane = (int)((long)n * job / jobs); plane < (int)((long)n * (job + 1) / jobs); plane++)
+            for (int plane = first; plane < end; plane++)
             {
                 var src = xf.AsSpan(plane * h * w, h * w);
                 var dst = yf.AsSpan(plane * oh * ow, oh * ow);

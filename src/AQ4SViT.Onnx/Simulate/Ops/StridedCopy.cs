@@ -82,10 +82,9 @@ internal static class StridedCopy
         int cols = shape[rank - 1];
         long colStride = strides[rank - 1];
         int outer = Tensor.SizeOf(shape.AsSpan(0, rank - 2));
-        int jobs = Math.Min(outer, ctx.Threads * 4);
-        ctx.For(jobs, job =>
+        ctx.ForRanges(outer, (first, end) =>
         {
-            for (int o = (int)((long)outer * job / jobs); o < (int)((long)outer * (job + 1) / jobs); o++)
+            for (int o = first; o < end; o++)
             {
                 long s = offset;
                 int rem = o;
