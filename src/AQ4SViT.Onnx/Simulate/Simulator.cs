@@ -55,12 +55,7 @@ public sealed class Simulator
 
     public void Run(ReadOnlySpan<float> input, int batch, Span<float> logits, IReadOnlyDictionary<string, float[]>? weightOverrides = null, IMembraneObserver? observer = null)
     {
-        if (input.Length < batch * ImageSize)
-        {
-            throw new ArgumentException($"{input.Length} floats for {batch} images of {ImageSize}", nameof(input));
-        }
-
-        Execute(input[..(batch * ImageSize)].ToArray(), batch, logits, weightOverrides, observer, null, null);
+        Execute(Images(input, batch), batch, logits, weightOverrides, observer, null, null);
     }
 
     /// <summary>
@@ -77,7 +72,7 @@ public sealed class Simulator
             perChunk[i] = new LiveValues(wanted);
         }
 
-        Execute(input[..(batch * ImageSize)].ToArray(), batch, logits, weightOverrides, observer, perChunk, null);
+        Execute(Images(input, batch), batch, logits, weightOverrides, observer, perChunk, null);
         prefix = new Prefix(batch, perChunk);
         return logits;
     }
@@ -118,6 +113,17 @@ public sealed class Simulator
         public IEnumerable<int> Nodes => Chunks[0].Nodes;
 
         public bool Has(int node) => Chunks.All(c => c.Has(node));
+    }
+
+    /// <summary>A copy of the first <paramref name="batch"/> images of <paramref name="input"/>, which must hold them.</summary>
+    private float[] Images(ReadOnlySpan<float> input, int batch)
+    {
+        if (input.Length < batch * ImageSize)
+        {
+            throw new ArgumentException($"{input.Length} floats for {batch} images of {ImageSize}", nameof(input));
+        }
+
+        return input[..(batch * ImageSize)].ToArray();
     }
 
     private int ChunkCount(int batch)
