@@ -106,7 +106,13 @@ public sealed class EvaluationJournal
         _proxyTimes.Time(() => _backend.Proxy(setting, cancellation));
 
     private double TimedAccuracy(BitVector setting, CancellationToken cancellation) =>
-        _fullTimes.Time(() => _backend.SearchAccuracy(setting, cancellation));
+        _fullTimes.Time(() => _backend.SearchAccuracy(setting, CanPass, cancellation));
+
+    /// <summary>
+    /// The search's budget test on an accuracy, once the float reference is known: full evaluations then stop as soon as a
+    /// candidate cannot pass (<see cref="TopOneTally"/>). Null (the float model's own evaluation): always run to the end.
+    /// </summary>
+    public Func<double, bool>? CanPass { get; set; }
 
     /// <summary>Counts calls and sums their seconds, from any thread.</summary>
     private sealed class Stopwatches

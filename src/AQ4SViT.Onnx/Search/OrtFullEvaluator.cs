@@ -33,25 +33,41 @@ public sealed class OrtFullEvaluator(string modelPath, FakeQuantWeights weights,
         }
     }
 
-    /// <summary>Top-1 (0–1) of <paramref name="setting"/> on <paramref name="set"/>.</summary>
-    public double Accuracy(ImageSet set, BitVector setting, CancellationToken cancellation)
+    /// <summary>Top-1 (0–1) of <paramref name="setting"/> on <paramref name="set"/>; stops early as <see cref="TopOneTally"/> says.</summary>
+    public double Accuracy(ImageSet set, BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation)
     {
-        var logits = Logits(set, setting, cancellation);
-        int classes = logits.Length / Math.Max(1, set.Count);
-        int correct = 0;
-        for (int i = 0; i < set.Count; i++)
+        var tally = new TopOneTally(set, canPass);
+        float[]? logits = null;
+        Run(set, setting, cancellation, (classifier, start, count) =>
         {
-            if (Validate.Accuracy.ArgMax(logits.AsSpan(i * classes, classes)) == set.Labels[i])
-            {
-                correct++;
-            }
-        }
-
-        return set.Count == 0 ? 0 : (double)correct / set.Count;
+            logits ??= new float[batch * classifier.Classes];
+            var span = logits.AsSpan(0, count * classifier.Classes);
+            classifier.Logits(set, start, count, span);
+            tally.Add(start, count, span);
+            return !tally.Hopeless;
+        });
+        return tally.Result;
     }
 
     /// <summary>Logits (images × classes) of <paramref name="setting"/> on <paramref name="set"/>.</summary>
     public float[] Logits(ImageSet set, BitVector setting, CancellationToken cancellation)
+    {
+        float[] logits = [];
+        Run(set, setting, cancellation, (classifier, start, count) =>
+        {
+            if (logits.Length == 0)
+            {
+                logits = new float[set.Count * classifier.Classes];
+            }
+
+            classifier.Logits(set, start, count, logits.AsSpan(start * classifier.Classes, count * classifier.Classes));
+            return true;
+        });
+        return logits;
+    }
+
+    /// <summary>Opens a session with <paramref name="setting"/>'s weights and hands it the split batch by batch while <paramref name="batchDone"/> says go on.</summary>
+    private void Run(ImageSet set, BitVector setting, CancellationToken cancellation, Func<OrtClassifier, int, int, bool> batchDone)
     {
         var overrides = weights.Overrides(setting.Bits);
         var shapes = weights.Weights.ToDictionary(w => w.Name, w => w.Shape, StringComparer.Ordinal);
@@ -73,15 +89,14 @@ public sealed class OrtFullEvaluator(string modelPath, FakeQuantWeights weights,
                 }
             }
 
-            var logits = new float[set.Count * classifier.Classes];
             for (int start = 0; start < set.Count; start += batch)
             {
                 cancellation.ThrowIfCancellationRequested();
-                int count = Math.Min(batch, set.Count - start);
-                classifier.Logits(set, start, count, logits.AsSpan(start * classifier.Classes, count * classifier.Classes));
+                if (!batchDone(classifier, start, Math.Min(batch, set.Count - start)))
+                {
+                    return;
+                }
             }
-
-            return logits;
         }
         finally
         {
@@ -119,5 +134,7 @@ public sealed class OrtEvaluatedBackend(ISearchBackend inner, OrtFullEvaluator e
 
     public ProxyScore Proxy(BitVector setting, CancellationToken cancellation) => inner.Proxy(setting, cancellation);
 
-    public double SearchAccuracy(BitVector setting, CancellationToken cancellation) => evaluator.Accuracy(search, setting, cancellation);
+    public void HintParent(BitVector parent) => inner.HintParent(parent);
+
+    public double SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation) => evaluator.Accuracy(search, setting, canPass, cancellation);
 }

@@ -40,15 +40,22 @@ public sealed class SearchContext
     {
         FpAccuracy = Journal.Accuracy(Fp32, Cancellation, out _);
         _frontier.Add((Fp32Bits, FpAccuracy));
+        Journal.CanPass = Passes;
         return FpAccuracy;
     }
 
-    /// <summary>Full evaluation; returns the drop in points and whether it meets the budget. Logs the candidate.</summary>
+    /// <summary>Accuracy drop in points against the float model on the search split.</summary>
+    public double Drop(double accuracy) => (FpAccuracy - accuracy) * 100.0;
+
+    /// <summary>The accuracy constraint: a drop of at most <c>--max-drop</c> points.</summary>
+    public bool Passes(double accuracy) => Drop(accuracy) <= Options.MaxDrop + 1e-9;
+
+    /// <summary>Full evaluation (a failing one may stop early: its accuracy is then an upper bound, its drop a lower one); returns the drop in points and whether it meets the budget. Logs the candidate.</summary>
     public (double Accuracy, double Drop, bool Passed) Evaluate(BitVector setting, string phase, int round, string move, ProxyScore? proxy, double? gate, string decision = "evaluated")
     {
         double accuracy = Journal.Accuracy(setting, Cancellation, out bool cached);
-        double drop = (FpAccuracy - accuracy) * 100.0;
-        bool passed = drop <= Options.MaxDrop + 1e-9;
+        double drop = Drop(accuracy);
+        bool passed = Passes(accuracy);
         if (proxy is not null && decision == "evaluated")
         {
             _evaluated.Add((proxy.Drift, drop, passed));

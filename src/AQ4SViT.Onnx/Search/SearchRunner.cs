@@ -131,7 +131,7 @@ public static class SearchRunner
 
         double searchSeconds = journal.ElapsedSeconds;
         job.Info?.Invoke($"evaluating float and chosen settings on the test split ({test.Count} images)");
-        double TestAccuracy(BitVector setting) => ort is null ? backend.TestAccuracy(setting, cancellation) : ort.Accuracy(test, setting, cancellation);
+        double TestAccuracy(BitVector setting) => ort is null ? backend.TestAccuracy(setting, cancellation) : ort.Accuracy(test, setting, null, cancellation);
         double fpTest = TestAccuracy(BitVector.AllFloat(catalog.Count));
         double qTest = TestAccuracy(outcome.Best);
 

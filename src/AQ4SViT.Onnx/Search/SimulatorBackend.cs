@@ -248,32 +248,31 @@ public sealed class SimulatorBackend : ISearchBackend
 
     private sealed record KeptRun(BitVector Setting, Simulator.Prefix Prefix, ProxyScore Score, MembraneDrift.Term[] Terms);
 
-    public double SearchAccuracy(BitVector setting, CancellationToken cancellation) => Accuracy(_search, setting, cancellation);
+    private long _fullImages;
+
+    /// <summary>Images run by full evaluations so far (early stops make it less than evaluations × split size).</summary>
+    public long FullImages => Interlocked.Read(ref _fullImages);
+
+    public double SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation) => Accuracy(_search, setting, canPass, cancellation);
 
     /// <summary>Top-1 on the test split: only for the final report, never during the search.</summary>
-    public double TestAccuracy(BitVector setting, CancellationToken cancellation) => Accuracy(_test, setting, cancellation);
+    public double TestAccuracy(BitVector setting, CancellationToken cancellation) => Accuracy(_test, setting, null, cancellation);
 
-    private double Accuracy(ImageSet set, BitVector setting, CancellationToken cancellation)
+    private double Accuracy(ImageSet set, BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation)
     {
         var overrides = _weights.Overrides(setting.Bits);
-        int classes = _simulator.Classes;
-        int correct = 0;
-        var logits = new float[_batch * classes];
-        for (int start = 0; start < set.Count; start += _batch)
+        var tally = new TopOneTally(set, canPass);
+        var logits = new float[_batch * _simulator.Classes];
+        for (int start = 0; start < set.Count && !tally.Hopeless; start += _batch)
         {
             cancellation.ThrowIfCancellationRequested();
             int count = Math.Min(_batch, set.Count - start);
             _simulator.Run(Fill(set, start, count), count, logits, overrides);
-            for (int i = 0; i < count; i++)
-            {
-                if (Validate.Accuracy.ArgMax(logits.AsSpan(i * classes, classes)) == set.Labels[start + i])
-                {
-                    correct++;
-                }
-            }
+            Interlocked.Add(ref _fullImages, count);
+            tally.Add(start, count, logits.AsSpan(0, count * _simulator.Classes));
         }
 
-        return set.Count == 0 ? 0 : (double)correct / set.Count;
+        return tally.Result;
     }
 
     private float[] Fill(ImageSet set, int start, int count)

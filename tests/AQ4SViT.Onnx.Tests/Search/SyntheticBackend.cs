@@ -78,7 +78,7 @@ internal sealed class SyntheticBackend : ISearchBackend
         Interlocked.Decrement(ref _inFlight);
     }
 
-    public double SearchAccuracy(BitVector setting, CancellationToken cancellation)
+    public double SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation)
     {
         if (CancelAfterFull is { } n && Interlocked.Increment(ref _fullCalls) > n)
         {
