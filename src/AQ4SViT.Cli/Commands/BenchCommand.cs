@@ -1,6 +1,7 @@
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Models;
+using AQ4SViT.Onnx.Search;
 using AQ4SViT.Onnx.Validate;
 using CommandLine;
 using CommandLine.Text;
@@ -24,6 +25,9 @@ internal sealed class BenchCommand : ModelOptions, ICommand
 
     [Option("images", Default = 500, HelpText = "Images to time (from the start of the evaluation set).")]
     public int Images { get; set; } = 500;
+
+    [Option("calib", Default = 128, HelpText = "Calibration images for the drift-proxy timing (0: skip it).")]
+    public int Calibration { get; set; } = 128;
 
     [Usage(ApplicationAlias = "aq4svit")]
     public static IEnumerable<Example> Examples =>
@@ -75,6 +79,13 @@ internal sealed class BenchCommand : ModelOptions, ICommand
         }
 
         double agreement = images.Count == 0 ? 1 : (double)agree / images.Count;
+        var data = LoadData(model, card);
+        int searchSplit = DataSplits.Select(data, DataSplit.Search).Count;
+        var proxy = Calibration > 0 ? ProxyTiming.Measure(model, scaling, DataSplits.Select(data, DataSplit.Search, Calibration), threads, Batch) : null;
+
+        // A full evaluation of the search split, at the simulator's measured speed.
+        double fullSplitSeconds = simResult.ImagesPerSecond > 0 ? searchSplit / simResult.ImagesPerSecond : 0;
+        double? proxyShare = proxy is null || fullSplitSeconds <= 0 ? null : proxy.MeanSeconds / fullSplitSeconds;
 
         if (Json)
         {
@@ -92,11 +103,21 @@ internal sealed class BenchCommand : ModelOptions, ICommand
                 argmax_agreement = agreement,
                 sim_accuracy = simResult.Accuracy,
                 ort_accuracy = ortResult.Accuracy,
+                search_split_images = searchSplit,
+                proxy_calibration_images = proxy?.Images,
+                proxy_candidates = proxy?.Candidates,
+                proxy_seconds_mean = proxy?.MeanSeconds,
+                proxy_seconds_max = proxy?.MaxSeconds,
+                proxy_share_of_full_search_split = proxyShare,
             });
         }
         else
         {
             context.Output.WriteLine($"{images.Count} images, {threads} threads, batch {Batch}: sim {simResult.ImagesPerSecond:F1} images/s, ort {ortResult.ImagesPerSecond:F1} images/s, ratio {ratio:F2} (max |logit diff| {maxDiff:G3}, argmax agreement {agreement:P1}, top-1 sim {simResult.Accuracy:P2} ort {ortResult.Accuracy:P2})");
+            if (proxy is not null)
+            {
+                context.Output.WriteLine($"drift proxy on {proxy.Images} calibration images, {proxy.Candidates} one-group 4-bit moves from the float model: mean {proxy.MeanSeconds:F3} s (max {proxy.MaxSeconds:F3} s) = {proxyShare:P2} of a full evaluation of the {searchSplit}-image search split ({fullSplitSeconds:F1} s at the simulator's speed above)");
+            }
         }
 
         return ExitCodes.Success;

@@ -284,12 +284,15 @@ public sealed class SimulatorBackend : ISearchBackend
     }
 
     /// <summary>
-    /// The float model's V[l][t] over the whole calibration batch, per (layer, step). Its spikes are not kept: a neuron
-    /// fires exactly when V ≥ v_threshold, so spike mismatches are read off the two membranes.
+    /// The float model's V[l][t] over the whole calibration batch, per (layer, step), and Σ V² of each part a run reports
+    /// (layer, step, first image). Its spikes are not kept: a neuron fires exactly when V ≥ v_threshold, so spike
+    /// mismatches are read off the two membranes.
     /// </summary>
     private sealed class ReferenceTrace : IMembraneObserver
     {
         public Dictionary<(int Layer, int T), (float[] Membrane, int PerImage)> Steps { get; } = [];
+
+        public Dictionary<(int Layer, int T, int BatchStart), double> Norms { get; } = [];
 
         public float[] Logits { get; set; } = [];
 
@@ -313,10 +316,11 @@ public sealed class SimulatorBackend : ISearchBackend
 
             membrane.CopyTo(step.Membrane.AsSpan(batchStart * perImage));
             Steps[(layer.Index, t)] = step;
+            Norms[(layer.Index, t, batchStart)] = MembraneDrift.Sums(membrane, membrane, layer.VThreshold).Norm;
         }
     }
 
-    /// <summary>Stores the float model's step, then compares it with itself.</summary>
+    /// <summary>Stores the float model's step; its drift against itself is zero by definition.</summary>
     private sealed class RecordThenCompare(ReferenceTrace reference, DriftObserver self) : IMembraneObserver
     {
         public bool Observes(LifLayer layer) => true;
@@ -324,16 +328,16 @@ public sealed class SimulatorBackend : ISearchBackend
         public void OnStep(LifLayer layer, int t, int batchStart, ReadOnlySpan<int> shape, ReadOnlySpan<float> membrane, ReadOnlySpan<float> spikes)
         {
             reference.OnStep(layer, t, batchStart, shape, membrane, spikes);
-            self.OnStep(layer, t, batchStart, shape, membrane, spikes);
+            self.OnCompared(layer, t, batchStart, 0, 0, membrane.Length);
         }
     }
 
     /// <summary>
-    /// Compares a candidate's membrane potentials with the reference as they are produced. Sums are kept per
-    /// (layer, step, first image) and added up in that order, so the result does not depend on the order in which
-    /// parallel chunks of a fixed-batch model report.
+    /// Compares a candidate's membrane potentials with the reference inside the LIF kernel (<see cref="IMembraneComparer"/>).
+    /// Sums are kept per (layer, step, first image) and added up in that order, so the result does not depend on the
+    /// order in which parallel chunks of a fixed-batch model report.
     /// </summary>
-    private sealed class DriftObserver(ReferenceTrace reference) : IMembraneObserver
+    private sealed class DriftObserver(ReferenceTrace reference) : IMembraneObserver, IMembraneComparer
     {
         private readonly SortedDictionary<(int Layer, int T, int BatchStart), MembraneDrift.Term> _parts = [];
         private readonly Lock _gate = new();
@@ -363,13 +367,23 @@ public sealed class SimulatorBackend : ISearchBackend
             }
         }
 
-        public bool Observes(LifLayer layer) => true;
+        // Every layer is compared in the kernel; nothing is handed over as whole steps.
+        public bool Observes(LifLayer layer) => false;
 
-        public void OnStep(LifLayer layer, int t, int batchStart, ReadOnlySpan<int> shape, ReadOnlySpan<float> membrane, ReadOnlySpan<float> spikes)
+        public void OnStep(LifLayer layer, int t, int batchStart, ReadOnlySpan<int> shape, ReadOnlySpan<float> membrane, ReadOnlySpan<float> spikes) =>
+            throw new InvalidOperationException("drift is compared inside the LIF kernel");
+
+        public bool Compares(LifLayer layer) => true;
+
+        public (float[] Values, int Offset) Reference(LifLayer layer, int t, int batchStart)
         {
             var step = reference.Steps[(layer.Index, t)];
-            int offset = batchStart * step.PerImage;
-            var part = MembraneDrift.Sums(membrane, step.Membrane.AsSpan(offset, membrane.Length), layer.VThreshold);
+            return (step.Membrane, batchStart * step.PerImage);
+        }
+
+        public void OnCompared(LifLayer layer, int t, int batchStart, double squaredDifference, long mismatches, long neurons)
+        {
+            var part = new MembraneDrift.Term(squaredDifference, reference.Norms[(layer.Index, t, batchStart)], neurons, mismatches);
             lock (_gate)
             {
                 _parts[(layer.Index, t, batchStart)] = part;

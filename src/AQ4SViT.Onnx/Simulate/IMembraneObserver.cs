@@ -20,3 +20,21 @@ public interface IMembraneObserver
     /// <param name="spikes">Spikes at step t (0/1), same layout; valid only during the call.</param>
     void OnStep(LifLayer layer, int t, int batchStart, ReadOnlySpan<int> shape, ReadOnlySpan<float> membrane, ReadOnlySpan<float> spikes);
 }
+
+/// <summary>
+/// An observer that compares each LIF step with reference membrane potentials inside the LIF kernel, so the candidate's
+/// membranes are never written out and read back (the drift proxy's hot loop). For each (layer, step) the kernel sums,
+/// over the neurons of the call, (V − V_ref)² and the neurons whose firing differs (V ≥ thr vs V_ref ≥ thr). The sums are
+/// taken per fixed chunk of neurons and added in chunk order, so they do not depend on the thread count.
+/// </summary>
+public interface IMembraneComparer
+{
+    /// <summary>Asked once per layer per run; false: the layer goes through <see cref="IMembraneObserver.OnStep"/> if observed at all.</summary>
+    bool Compares(LifLayer layer);
+
+    /// <summary>The reference V[l][t] for the images from <paramref name="batchStart"/> on: the array and the index where they start.</summary>
+    (float[] Values, int Offset) Reference(LifLayer layer, int t, int batchStart);
+
+    /// <summary>The sums of one (layer, step) over the <paramref name="neurons"/> values of this call.</summary>
+    void OnCompared(LifLayer layer, int t, int batchStart, double squaredDifference, long mismatches, long neurons);
+}

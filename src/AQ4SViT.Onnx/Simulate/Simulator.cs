@@ -219,7 +219,8 @@ public sealed class Simulator
         return result.Length / chunk;
     }
 
-    private sealed class LockedObserver(IMembraneObserver inner) : IMembraneObserver
+    /// <summary>Serialises calls from parallel chunks; a comparer's reference lookups are read-only and go straight through.</summary>
+    private sealed class LockedObserver(IMembraneObserver inner) : IMembraneObserver, IMembraneComparer
     {
         private readonly Lock _gate = new();
 
@@ -236,6 +237,30 @@ public sealed class Simulator
             lock (_gate)
             {
                 inner.OnStep(layer, t, batchStart, shape, membrane, spikes);
+            }
+        }
+
+        public bool Compares(LifLayer layer)
+        {
+            lock (_gate)
+            {
+                return inner is IMembraneComparer c && c.Compares(layer);
+            }
+        }
+
+        public (float[] Values, int Offset) Reference(LifLayer layer, int t, int batchStart)
+        {
+            lock (_gate)
+            {
+                return ((IMembraneComparer)inner).Reference(layer, t, batchStart);
+            }
+        }
+
+        public void OnCompared(LifLayer layer, int t, int batchStart, double squaredDifference, long mismatches, long neurons)
+        {
+            lock (_gate)
+            {
+                ((IMembraneComparer)inner).OnCompared(layer, t, batchStart, squaredDifference, mismatches, neurons);
             }
         }
     }

@@ -68,4 +68,79 @@ public sealed class PrefixReuseTests
         Assert.Equal(0, whole.PrefixReuses);
         Assert.True(reusing.KeptFloats > 0);
     }
+
+    /// <summary>
+    /// The drift compared inside the LIF kernel against the definition (<see cref="MembraneDrift"/>'s doc) computed here in
+    /// double from whole recorded membranes of the float model and the candidate.
+    /// </summary>
+    [Theory]
+    [InlineData("tests/spikformer-d64")]
+    [InlineData("tests/sdt-d64-dynamo")]
+    public void Proxy_MatchesDefinitionOnRecordedMembranes(string model)
+    {
+        var backend = Backend(model, reuse: false);
+        var simulator = Simulator.Load(RepoPaths.Model(model), 2);
+        var file = OnnxModelFile.Load(RepoPaths.Model(model));
+        var weights = new FakeQuantWeights(file, WeightCatalog.Find(file), new QuantizationOptions());
+        var calibration = DataSplits.Select(s_fashion.Value, DataSplit.Search, 12);
+        var input = new float[calibration.Count * simulator.ImageSize];
+        InputScaling.PixelOver255.Fill(calibration, 0, calibration.Count, simulator.ImageDims[0], input);
+        var n = backend.WeightNames.Count;
+        var candidate = BitVector.AllFloat(n).With(Enumerable.Range(0, n).ToArray(), 3);
+
+        var reference = new Recorder();
+        simulator.Run(input, calibration.Count, null, reference);
+        var quantized = new Recorder();
+        simulator.Run(input, calibration.Count, weights.Overrides(candidate.Bits), quantized);
+
+        double sum = 0;
+        long spikes = 0, differ = 0;
+        foreach (var (layer, steps) in reference.Layers)
+        {
+            double diff = 0, norm = 0;
+            foreach (var (key, r) in steps)
+            {
+                var q = quantized.Layers[layer][key];
+                for (int i = 0; i < r.Count; i++)
+                {
+                    diff += ((double)q[i] - r[i]) * ((double)q[i] - r[i]);
+                    norm += (double)r[i] * r[i];
+                    differ += (q[i] >= reference.Thresholds[layer]) != (r[i] >= reference.Thresholds[layer]) ? 1 : 0;
+                }
+
+                spikes += r.Count;
+            }
+
+            sum += diff / (norm + MembraneDrift.Epsilon);
+        }
+
+        var proxy = backend.Proxy(candidate, CancellationToken.None);
+        Assert.True(proxy.Drift > 0);
+        Assert.Equal(sum / reference.Layers.Count, proxy.Drift, 1e-5 * proxy.Drift);
+        Assert.Equal((double)differ / spikes, proxy.SpikeMismatch, 12);
+    }
+
+    /// <summary>Keeps every observed V[l][t] per (step, first image).</summary>
+    private sealed class Recorder : Onnx.Simulate.IMembraneObserver
+    {
+        public Dictionary<int, Dictionary<(int T, int BatchStart), List<float>>> Layers { get; } = [];
+
+        public Dictionary<int, float> Thresholds { get; } = [];
+
+        public bool Observes(Onnx.Graph.LifLayer layer) => true;
+
+        public void OnStep(Onnx.Graph.LifLayer layer, int t, int batchStart, ReadOnlySpan<int> shape, ReadOnlySpan<float> membrane, ReadOnlySpan<float> spikes)
+        {
+            lock (Layers)
+            {
+                if (!Layers.TryGetValue(layer.Index, out var steps))
+                {
+                    Layers[layer.Index] = steps = [];
+                }
+
+                steps[(t, batchStart)] = [.. membrane];
+                Thresholds[layer.Index] = layer.VThreshold;
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 using System.Runtime.Intrinsics;
 using AQ4SViT.Onnx.Graph;
 
@@ -8,7 +9,8 @@ namespace AQ4SViT.Onnx.Simulate.Ops;
 /// A recognised LIF population over all T steps in one pass: for each neuron, charge exactly as the export rounds it,
 /// fire s = (v ≥ v_threshold) (the export's v − thr ≥ 0 is the same test in IEEE arithmetic), reset hard or soft.
 /// Eight neurons at a time (Vector256, same operations in the same order as the scalar tail), chunks in parallel.
-/// Records V[t] only when an observer asks for the layer.
+/// What else happens to each V[t] is a sink, a struct so that the JIT compiles one loop per use: nothing, recorded for an
+/// <see cref="IMembraneObserver"/>, or compared on the spot with an <see cref="IMembraneComparer"/>'s reference.
 /// </summary>
 internal static class Lif
 {
@@ -20,43 +22,102 @@ internal static class Lif
         int steps = x.Shape[0];
         int neurons = steps == 0 ? 0 : x.Length / steps;
         var result = Tensor.Uninitialized(x.Shape);
-        bool observe = ctx.Observer is { } o && o.Observes(layer);
-        float[]? membrane = observe ? ArrayPool<float>.Shared.Rent(x.Length) : null;
-        float[] xf = x.FloatData!;
-        float[] sf = result.FloatData!;
         var p = new Params(layer);
-        int chunks = (neurons + Chunk - 1) / Chunk;
-        ctx.For(chunks, ci =>
+        if (ctx.Observer is IMembraneComparer comparer && comparer.Compares(layer))
         {
-            int i0 = ci * Chunk;
-            int i1 = Math.Min(neurons, i0 + Chunk);
-            int i = i0;
-            if (Vector256.IsHardwareAccelerated)
-            {
-                for (; i + 8 <= i1; i += 8)
-                {
-                    Vector8(xf, sf, membrane, i, steps, neurons, p);
-                }
-            }
-
-            for (; i < i1; i++)
-            {
-                Scalar(xf, sf, membrane, i, steps, neurons, p);
-            }
-        });
-
-        if (membrane is not null)
+            Compare(layer, x.FloatData!, result.FloatData!, steps, neurons, p, comparer, ctx);
+        }
+        else if (ctx.Observer is { } observer && observer.Observes(layer))
         {
-            int[] stepShape = x.Shape[1..];
-            for (int t = 0; t < steps; t++)
+            Record(layer, x, result.FloatData!, steps, neurons, p, observer, ctx);
+        }
+        else
+        {
+            float[] xf = x.FloatData!;
+            float[] sf = result.FloatData!;
+            ctx.For(Chunks(neurons), ci =>
             {
-                ctx.Observer!.OnStep(layer, t, ctx.BatchOffset, stepShape, membrane.AsSpan(t * neurons, neurons), sf.AsSpan(t * neurons, neurons));
-            }
-
-            ArrayPool<float>.Shared.Return(membrane);
+                var none = default(NoSink);
+                Update(xf, sf, ci, steps, neurons, p, ref none);
+            });
         }
 
         return result;
+    }
+
+    private static int Chunks(int neurons) => (neurons + Chunk - 1) / Chunk;
+
+    private static void Record(LifLayer layer, Tensor x, float[] sf, int steps, int neurons, Params p, IMembraneObserver observer, ExecContext ctx)
+    {
+        float[] xf = x.FloatData!;
+        float[] membrane = ArrayPool<float>.Shared.Rent(x.Length);
+        ctx.For(Chunks(neurons), ci =>
+        {
+            var sink = new RecordSink(membrane);
+            Update(xf, sf, ci, steps, neurons, p, ref sink);
+        });
+
+        int[] stepShape = x.Shape[1..];
+        for (int t = 0; t < steps; t++)
+        {
+            observer.OnStep(layer, t, ctx.BatchOffset, stepShape, membrane.AsSpan(t * neurons, neurons), sf.AsSpan(t * neurons, neurons));
+        }
+
+        ArrayPool<float>.Shared.Return(membrane);
+    }
+
+    private static void Compare(LifLayer layer, float[] xf, float[] sf, int steps, int neurons, Params p, IMembraneComparer comparer, ExecContext ctx)
+    {
+        var references = new (float[] Values, int Offset)[steps];
+        for (int t = 0; t < steps; t++)
+        {
+            references[t] = comparer.Reference(layer, t, ctx.BatchOffset);
+        }
+
+        int chunks = Chunks(neurons);
+        var squares = new double[chunks * steps];
+        var mismatches = new long[chunks * steps];
+        ctx.For(chunks, ci =>
+        {
+            var sink = new CompareSink(references, p.Threshold, steps);
+            Update(xf, sf, ci, steps, neurons, p, ref sink);
+            sink.Flush(squares.AsSpan(ci * steps, steps), mismatches.AsSpan(ci * steps, steps));
+        });
+
+        // Chunk order, whatever thread ran which chunk: the same sums for any thread count.
+        for (int t = 0; t < steps; t++)
+        {
+            double square = 0;
+            long mismatch = 0;
+            for (int ci = 0; ci < chunks; ci++)
+            {
+                square += squares[(ci * steps) + t];
+                mismatch += mismatches[(ci * steps) + t];
+            }
+
+            comparer.OnCompared(layer, t, ctx.BatchOffset, square, mismatch, neurons);
+        }
+    }
+
+    /// <summary>Runs chunk <paramref name="ci"/>'s neurons through all steps: eight at a time, then the scalar tail.</summary>
+    private static void Update<TSink>(float[] xf, float[] sf, int ci, int steps, int neurons, in Params p, ref TSink sink)
+        where TSink : struct, IStepSink
+    {
+        int i0 = ci * Chunk;
+        int i1 = Math.Min(neurons, i0 + Chunk);
+        int i = i0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= i1; i += 8)
+            {
+                Vector8(xf, sf, i, steps, neurons, p, ref sink);
+            }
+        }
+
+        for (; i < i1; i++)
+        {
+            Scalar(xf, sf, i, steps, neurons, p, ref sink);
+        }
     }
 
     private readonly struct Params(LifLayer layer)
@@ -71,7 +132,8 @@ internal static class Lif
         public readonly float Threshold = layer.VThreshold;
     }
 
-    private static void Scalar(float[] xf, float[] sf, float[]? membrane, int i, int steps, int neurons, in Params p)
+    private static void Scalar<TSink>(float[] xf, float[] sf, int i, int steps, int neurons, in Params p, ref TSink sink)
+        where TSink : struct, IStepSink
     {
         float v = p.VReset;
         for (int t = 0; t < steps; t++)
@@ -91,12 +153,9 @@ internal static class Lif
                 v = (v - q) + xi;
             }
 
-            if (membrane is not null)
-            {
-                membrane[at] = v;
-            }
-
-            if (v >= p.Threshold)
+            bool fired = v >= p.Threshold;
+            sink.Scalar(t, at, i, v, fired);
+            if (fired)
             {
                 sf[at] = 1f;
                 v = p.Hard ? p.VReset : v - p.Threshold;
@@ -108,7 +167,8 @@ internal static class Lif
         }
     }
 
-    private static void Vector8(float[] xf, float[] sf, float[]? membrane, int i, int steps, int neurons, in Params p)
+    private static void Vector8<TSink>(float[] xf, float[] sf, int i, int steps, int neurons, in Params p, ref TSink sink)
+        where TSink : struct, IStepSink
     {
         var v = Vector256.Create(p.VReset);
         var vr = Vector256.Create(p.VResetInCharge);
@@ -133,14 +193,78 @@ internal static class Lif
                 v = (v - q) + xi;
             }
 
-            if (membrane is not null)
-            {
-                v.CopyTo(membrane.AsSpan(at, 8));
-            }
-
             var fired = Vector256.GreaterThanOrEqual(v, thr);
+            sink.Vector(t, at, i, v, fired);
             (fired & one).CopyTo(sf.AsSpan(at, 8));
             v = p.Hard ? Vector256.ConditionalSelect(fired, reset, v) : Vector256.ConditionalSelect(fired, v - thr, v);
+        }
+    }
+
+    /// <summary>What happens to V[t] of eight neurons (or one) after charging, before reset.</summary>
+    private interface IStepSink
+    {
+        /// <param name="at">Index in the (T, …) tensor.</param>
+        /// <param name="i">Neuron index within the step.</param>
+        void Vector(int t, int at, int i, Vector256<float> v, Vector256<float> fired);
+
+        void Scalar(int t, int at, int i, float v, bool fired);
+    }
+
+    private struct NoSink : IStepSink
+    {
+        public readonly void Vector(int t, int at, int i, Vector256<float> v, Vector256<float> fired)
+        {
+        }
+
+        public readonly void Scalar(int t, int at, int i, float v, bool fired)
+        {
+        }
+    }
+
+    private readonly struct RecordSink(float[] membrane) : IStepSink
+    {
+        public void Vector(int t, int at, int i, Vector256<float> v, Vector256<float> fired) => v.CopyTo(membrane.AsSpan(at, 8));
+
+        public void Scalar(int t, int at, int i, float v, bool fired) => membrane[at] = v;
+    }
+
+    /// <summary>
+    /// Σ (V − V_ref)² and differing spikes per step over one chunk. Float lanes suffice within a chunk (at most 512
+    /// non-negative terms per lane); the chunk's sums then go on in double.
+    /// </summary>
+    private struct CompareSink((float[] Values, int Offset)[] references, float threshold, int steps) : IStepSink
+    {
+        private readonly Vector256<float>[] _squares = new Vector256<float>[steps];
+        private readonly float[] _tailSquares = new float[steps];
+        private readonly long[] _mismatches = new long[steps];
+        private readonly Vector256<float> _threshold = Vector256.Create(threshold);
+
+        public readonly void Vector(int t, int at, int i, Vector256<float> v, Vector256<float> fired)
+        {
+            var (values, offset) = references[t];
+            var r = Vector256.Create(values.AsSpan(offset + i, 8));
+            var d = v - r;
+            _squares[t] += d * d;
+            var differ = fired ^ Vector256.GreaterThanOrEqual(r, _threshold);
+            _mismatches[t] += BitOperations.PopCount(differ.ExtractMostSignificantBits());
+        }
+
+        public readonly void Scalar(int t, int at, int i, float v, bool fired)
+        {
+            var (values, offset) = references[t];
+            float r = values[offset + i];
+            float d = v - r;
+            _tailSquares[t] += d * d;
+            _mismatches[t] += fired != (r >= threshold) ? 1 : 0;
+        }
+
+        public readonly void Flush(Span<double> squares, Span<long> mismatches)
+        {
+            for (int t = 0; t < steps; t++)
+            {
+                squares[t] = (double)Vector256.Sum(_squares[t]) + _tailSquares[t];
+                mismatches[t] = _mismatches[t];
+            }
         }
     }
 }

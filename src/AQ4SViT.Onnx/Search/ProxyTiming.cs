@@ -1,0 +1,34 @@
+using System.Diagnostics;
+using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Simulate;
+
+namespace AQ4SViT.Onnx.Search;
+
+/// <summary>What one drift proxy costs, as the search pays it: the float reference is recorded once, then each
+/// candidate lowers one block group to 4 bits (a greedy move from the float model) and is scored on the calibration batch.</summary>
+public sealed record ProxyTiming(int Images, int Candidates, double MeanSeconds, double MaxSeconds)
+{
+    public static ProxyTiming Measure(string modelPath, InputScaling scaling, ImageSet calibration, int threads, int batch)
+    {
+        var model = OnnxModelFile.Load(modelPath);
+        var catalog = WeightCatalog.Find(model);
+        var weights = new FakeQuantWeights(model, catalog, new QuantizationOptions());
+        var backend = new SimulatorBackend(Simulator.Load(modelPath, threads), weights, calibration, calibration, calibration, scaling, batch);
+        var groups = backend.Groups(Granularity.Block);
+        var fp32 = BitVector.AllFloat(backend.WeightNames.Count);
+
+        // One untimed candidate warms the kernels (and the JIT) up.
+        backend.Proxy(fp32.With(groups[^1].Weights, 8), CancellationToken.None);
+        var seconds = new List<double>(groups.Count);
+        foreach (var group in groups)
+        {
+            var watch = Stopwatch.StartNew();
+            backend.Proxy(fp32.With(group.Weights, 4), CancellationToken.None);
+            seconds.Add(watch.Elapsed.TotalSeconds);
+        }
+
+        return new ProxyTiming(calibration.Count, seconds.Count, seconds.Average(), seconds.Max());
+    }
+}
