@@ -24,6 +24,9 @@ public sealed class BeamSearch(SearchContext context)
 
     // One-step moves (group, from, to) that failed the budget or were gated: not offered again in the phase.
     private readonly HashSet<(string Group, int From, int To)> _frozen = [];
+
+    // Measured drift increments of one-step moves (group, from, to) in this phase.
+    private readonly Dictionary<(string Group, int From, int To), double> _increments = [];
     private int _gatedOut;
     private int _rounds;
 
@@ -42,6 +45,7 @@ public sealed class BeamSearch(SearchContext context)
             string phase = granularity.ToString().ToLowerInvariant();
             var groups = context.Backend.Groups(granularity);
             _frozen.Clear();
+            _increments.Clear();
             for (int round = 1; ; round++)
             {
                 context.Cancellation.ThrowIfCancellationRequested();
@@ -57,6 +61,12 @@ public sealed class BeamSearch(SearchContext context)
                     }
 
                     double threshold = _gate.Threshold;
+                    if (candidate.Estimated && _gate.Admits(candidate.Proxy.Drift))
+                    {
+                        // Worth a look: measure its drift (estimates only rank and pre-screen).
+                        candidate = Measured(candidate);
+                    }
+
                     if (_gate.Admits(candidate.Proxy.Drift) && !context.Journal.KnowsAccuracy(candidate.Setting))
                     {
                         Speculate(pool, i, visited);
@@ -67,7 +77,7 @@ public sealed class BeamSearch(SearchContext context)
                         _gatedOut++;
                         Freeze(candidate);
                         _rejected.Add((candidate.Setting, candidate.Proxy));
-                        context.LogGated(candidate.Setting, phase, round, candidate.Move, candidate.Proxy, threshold);
+                        context.LogGated(candidate.Setting, phase, round, candidate.Move, candidate.Proxy, threshold, candidate.Estimated);
                         continue;
                     }
 
@@ -160,7 +170,9 @@ public sealed class BeamSearch(SearchContext context)
         context.Journal.PrefetchAccuracies(window, context.Cancellation);
     }
 
-    private sealed record Candidate(BitVector Setting, ProxyScore Proxy, string Move, long TotalBits, (string Group, int From, int To)? Single = null);
+    /// <param name="Estimated">The drift is the parent's plus earlier-measured one-step increments, not measured yet.</param>
+    /// <param name="Parent">The setting the move starts from.</param>
+    private sealed record Candidate(BitVector Setting, ProxyScore Proxy, string Move, long TotalBits, BitVector Parent, (string Group, int From, int To)? Single = null, bool Estimated = false);
 
     private void Freeze(Candidate candidate)
     {
@@ -170,29 +182,61 @@ public sealed class BeamSearch(SearchContext context)
         }
     }
 
+    /// <summary>The candidate with its drift measured; a one-step move's measurement also updates its increment.</summary>
+    private Candidate Measured(Candidate candidate)
+    {
+        var proxy = context.Journal.Proxy(candidate.Setting, context.Cancellation);
+        if (candidate.Single is { } move)
+        {
+            _increments[move] = proxy.Drift - DriftOf(candidate.Parent);
+        }
+
+        return candidate with { Proxy = proxy, Estimated = false };
+    }
+
+    private double DriftOf(BitVector setting) => setting.Equals(context.Fp32) ? 0 : context.Journal.Proxy(setting, context.Cancellation).Drift;
+
+    /// <summary>
+    /// The pool of one round. From each beam state: its one-step moves and the longest prefixes of their ranking by memory
+    /// saved per unit of drift, as combined candidates. A one-step move's drift increment (its drift minus its parent's) is
+    /// measured once per phase, the first time the move is offered; later parents reuse it, so a candidate's drift is first
+    /// an estimate (parent's drift plus its moves' increments) that ranks it and pre-screens it at the gate. Only a
+    /// candidate the estimate admits is measured before the gate decides on it.
+    /// </summary>
     private List<Candidate> BuildPool(List<BitVector> beam, IReadOnlyList<SearchGroup> groups, int[] levels, bool everyLevel, HashSet<string> visited)
     {
         var pool = new Dictionary<string, Candidate>(StringComparer.Ordinal);
         var parameters = context.Backend.WeightParams;
 
-        // Every state's one-step moves are known before any proxy is computed: with --jobs they are scored at once.
+        // Every state's unmeasured one-step moves are known before any proxy is computed: with --jobs they are scored at once.
         var movesOf = beam.Select(state => OneStepMoves(state, groups, levels, everyLevel, visited)).ToList();
         foreach (var state in beam)
         {
             context.Journal.HintParent(state);
         }
 
-        context.Journal.PrefetchProxies(movesOf.SelectMany(m => m).Select(m => m.Setting), context.Cancellation);
+        context.Journal.PrefetchProxies(movesOf.SelectMany(m => m).Where(m => !_increments.ContainsKey((m.Group.Name, m.Current, m.Bits))).Select(m => m.Setting), context.Cancellation);
         for (int b = 0; b < beam.Count; b++)
         {
             var state = beam[b];
-            var singles = new List<(Candidate Candidate, SearchGroup Group, int Bits, double Ratio)>();
+            double stateDrift = DriftOf(state);
+            var singles = new List<(Candidate Candidate, SearchGroup Group, int Bits, double Increment, double Ratio)>();
             foreach (var (group, current, bits, setting) in movesOf[b])
             {
-                var proxy = context.Journal.Proxy(setting, context.Cancellation);
+                var move = (group.Name, current, bits);
+                var candidate = new Candidate(setting, new ProxyScore(0, 0), $"{group.Name}:{current}->{bits}", setting.TotalBits(parameters), state, move, Estimated: true);
+                if (_increments.TryGetValue(move, out double known))
+                {
+                    candidate = candidate with { Proxy = new ProxyScore(stateDrift + known, double.NaN) };
+                }
+                else
+                {
+                    candidate = Measured(candidate);
+                }
+
+                double increment = Math.Max(0, candidate.Proxy.Drift - stateDrift);
                 long saved = state.TotalBits(parameters) - setting.TotalBits(parameters);
-                var candidate = new Candidate(setting, proxy, $"{group.Name}:{current}->{bits}", setting.TotalBits(parameters), (group.Name, current, bits));
-                singles.Add((candidate, group, bits, saved / (proxy.Drift + MembraneDrift.Epsilon)));
+                singles.Add((candidate, group, bits, increment, saved / (increment + MembraneDrift.Epsilon)));
             }
 
             foreach (var single in singles)
@@ -202,29 +246,24 @@ public sealed class BeamSearch(SearchContext context)
 
             // Longest prefixes of the saving-per-drift ranking as combined candidates (one group moves once).
             var ranked = singles.OrderByDescending(s => s.Ratio).DistinctBy(s => s.Group.Name).ToList();
-            var combined = new List<(int Moves, BitVector Setting)>();
             for (int m = ranked.Count; m >= 2; m = (m + 1) / 2)
             {
                 var setting = state;
-                foreach (var (_, group, bits, _) in ranked.Take(m))
+                double drift = stateDrift;
+                foreach (var (_, group, bits, increment, _) in ranked.Take(m))
                 {
                     setting = setting.With(group.Weights, bits);
+                    drift += increment;
                 }
 
-                combined.Add((m, setting));
+                if (!pool.ContainsKey(setting.Key) && !visited.Contains(setting.Key))
+                {
+                    pool[setting.Key] = new Candidate(setting, new ProxyScore(drift, double.NaN), $"top {m} moves", setting.TotalBits(parameters), state, Estimated: true);
+                }
+
                 if (m == 2)
                 {
                     break;
-                }
-            }
-
-            context.Journal.PrefetchProxies(combined.Where(c => !pool.ContainsKey(c.Setting.Key) && !visited.Contains(c.Setting.Key)).Select(c => c.Setting), context.Cancellation);
-            foreach (var (m, setting) in combined)
-            {
-                if (!pool.ContainsKey(setting.Key) && !visited.Contains(setting.Key))
-                {
-                    var proxy = context.Journal.Proxy(setting, context.Cancellation);
-                    pool[setting.Key] = new Candidate(setting, proxy, $"top {m} moves", setting.TotalBits(parameters));
                 }
             }
         }

@@ -12,7 +12,10 @@ public sealed record CandidateRecord
     public double? Drift { get; init; }
     public double? SpikeMismatch { get; init; }
 
-    /// <summary>"evaluated", "gated" (rejected by the drift gate) or "audit" (a gated one evaluated to audit the gate).</summary>
+    /// <summary>
+    /// "evaluated", "gated" (rejected by the drift gate on its measured drift), "gated-estimate" (rejected on its estimated
+    /// drift, never measured) or "audit" (a gated one evaluated to audit the gate).
+    /// </summary>
     public string Decision { get; init; } = "";
     public double? Accuracy { get; init; }
     public double? Drop { get; init; }

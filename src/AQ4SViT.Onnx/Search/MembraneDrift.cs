@@ -6,15 +6,17 @@ namespace AQ4SViT.Onnx.Search;
 
 /// <summary>
 /// The drift proxy. For LIF layers l = 1..L, with V[l][t] the membrane potential after charging at step t (before
-/// reset), over all calibration images and neurons:
+/// reset), over all calibration images and neurons, and the logits z (the classifier head's output, averaged over T) as
+/// one more term:
 /// <code>
-///   drift = (1 / L) · Σ_l  Σ_t ‖V_q[l][t] − V_fp[l][t]‖²  /  (Σ_t ‖V_fp[l][t]‖² + ε),   ε = 1e-12
+///   drift = 1 / (L + 1) · ( Σ_l  Σ_t ‖V_q[l][t] − V_fp[l][t]‖² / (Σ_t ‖V_fp[l][t]‖² + ε)  +  ‖z_q − z_fp‖² / (‖z_fp‖² + ε) ),   ε = 1e-12
 /// </code>
 /// i.e. each layer's relative squared error of the membrane potentials over all its time steps, averaged over
 /// layers so that small layers count as much as large ones. 0 means identical dynamics. Steps are pooled within a
 /// layer because a single step can hold almost no potential (a near-silent first step), and a ratio over it alone
-/// would explode. The spike mismatch rate beside it is the fraction of spike outputs that differ.
-/// Without LIF layers, the same formula runs over the logits (L = 1).
+/// would explode. The logits term is there because the head feeds no LIF layer: without it, the head's bits would not
+/// move the drift at all (a model without LIF layers has only this term). The spike mismatch rate beside it is the
+/// fraction of spike outputs that differ.
 /// </summary>
 public sealed class MembraneDrift
 {

@@ -71,7 +71,7 @@ public sealed class SearchContext
             Bits = setting.Key,
             MemorySaving = Saving(setting),
             Drift = proxy?.Drift,
-            SpikeMismatch = proxy?.SpikeMismatch,
+            SpikeMismatch = Known(proxy?.SpikeMismatch),
             Decision = decision,
             Accuracy = accuracy,
             Drop = drop,
@@ -83,7 +83,11 @@ public sealed class SearchContext
         return (accuracy, drop, passed);
     }
 
-    public void LogGated(BitVector setting, string phase, int round, string move, ProxyScore proxy, double gate)
+    /// <summary>An estimated drift has no spike mismatch (NaN): logged as absent.</summary>
+    private static double? Known(double? value) => value is { } v && double.IsFinite(v) ? v : null;
+
+    /// <param name="estimated">The drift is an estimate (parent's plus measured one-step increments), already beyond the gate.</param>
+    public void LogGated(BitVector setting, string phase, int round, string move, ProxyScore proxy, double gate, bool estimated = false)
     {
         Log?.Invoke(new CandidateRecord
         {
@@ -94,8 +98,8 @@ public sealed class SearchContext
             Bits = setting.Key,
             MemorySaving = Saving(setting),
             Drift = proxy.Drift,
-            SpikeMismatch = proxy.SpikeMismatch,
-            Decision = "gated",
+            SpikeMismatch = Known(proxy.SpikeMismatch),
+            Decision = estimated ? "gated-estimate" : "gated",
             GateThreshold = double.IsFinite(gate) ? gate : null,
         });
         Progress?.Report(new SearchProgress(phase, round, Journal.FullEvaluations, Journal.ProxyEvaluations, "gated", Saving(setting), null, null));

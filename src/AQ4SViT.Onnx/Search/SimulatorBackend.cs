@@ -66,8 +66,8 @@ public sealed class SimulatorBackend : ISearchBackend
             // candidate resumed from this run needs for the layers it skips.
             var self = new DriftObserver(_reference);
             _reference.Logits = _simulator.RunRecording(_calibrationInput, calibration.Count, _recordedNodes, out var prefix, null, new RecordThenCompare(_reference, self));
-            var own = self.Drift;
-            _float = new KeptRun(BitVector.AllFloat(WeightNames.Count), prefix, new ProxyScore(own.Drift, own.SpikeMismatch, DriftKind), [.. own.Terms]);
+            var own = WithLogits(self, _reference.Logits);
+            _float = new KeptRun(BitVector.AllFloat(WeightNames.Count), prefix, Score(own), [.. own.Terms]);
         }
         else
         {
@@ -145,21 +145,27 @@ public sealed class SimulatorBackend : ISearchBackend
                 }
             }
 
-            _simulator.RunFrom(start.Run.Prefix, start.Node, overrides, resumed);
-            var drift = resumed.Drift;
-            return new ProxyScore(drift.Drift, drift.SpikeMismatch, DriftKind);
+            var resumedLogits = _simulator.RunFrom(start.Run.Prefix, start.Node, overrides, resumed);
+            return Score(WithLogits(resumed, resumedLogits));
         }
 
         var observer = new DriftObserver(_reference);
         var logits = _simulator.Run(_calibrationInput, _calibration.Count, overrides, DriftKind == "membrane" ? observer : null);
-        var total = observer.Drift;
-        if (DriftKind == "logit")
-        {
-            total.Add(logits, _reference.Logits);
-        }
-
-        return new ProxyScore(total.Drift, total.SpikeMismatch, DriftKind);
+        return Score(WithLogits(observer, logits));
     }
+
+    /// <summary>
+    /// The LIF layers' terms, then the logits as the last term (see <see cref="MembraneDrift"/>): the classifier head
+    /// feeds no LIF layer, so without it the head's bits would not move the drift at all.
+    /// </summary>
+    private MembraneDrift WithLogits(DriftObserver observer, float[] logits)
+    {
+        var drift = observer.Drift;
+        drift.Add(logits, _reference.Logits);
+        return drift;
+    }
+
+    private ProxyScore Score(MembraneDrift drift) => new(drift.Drift, drift.SpikeMismatch, DriftKind);
 
     /// <summary>
     /// The kept run sharing the longest unchanged prefix with <paramref name="setting"/> and the recorded node to start at
@@ -234,9 +240,9 @@ public sealed class SimulatorBackend : ISearchBackend
     private KeptRun Keep(BitVector parent)
     {
         var observer = new DriftObserver(_reference);
-        _simulator.RunRecording(_calibrationInput, _calibration.Count, _recordedNodes, out var prefix, _weights.Overrides(parent.Bits), observer);
-        var drift = observer.Drift;
-        var run = new KeptRun(parent, prefix, new ProxyScore(drift.Drift, drift.SpikeMismatch, DriftKind), [.. drift.Terms]);
+        var logits = _simulator.RunRecording(_calibrationInput, _calibration.Count, _recordedNodes, out var prefix, _weights.Overrides(parent.Bits), observer);
+        var drift = WithLogits(observer, logits);
+        var run = new KeptRun(parent, prefix, Score(drift), [.. drift.Terms]);
         _parents.Add(run);
         if (_parents.Count > KeptParents)
         {

@@ -47,7 +47,8 @@ public sealed class ParallelSearchTests
         var options = new SearchOptions { Strategy = strategy, BeamWidth = beamWidth, AuditGate = 3 };
 
         var (serial, serialJournal, serialLog) = Run(Backend(), options, jobs: 1, dir.File("serial.json"));
-        var parallelBackend = Backend(delayMs: 2);
+        // Long enough that a busy two-core machine still starts the second job while the first sleeps.
+        var parallelBackend = Backend(delayMs: 15);
         var (parallel, parallelJournal, parallelLog) = Run(parallelBackend, options, jobs, dir.File("parallel.json"));
 
         Assert.Equal(serial.Best, parallel.Best);
