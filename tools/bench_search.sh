@@ -1,16 +1,18 @@
 #!/bin/bash
-# Benchmarks side by side on one machine (issues 4 and 6), e.g. on the device machine's 16 CPU cores:
+# Benchmarks side by side on one machine (issues 4 and 6), e.g. on the device machine's CPU cores:
 #  1. `aq4svit bench` (simulator vs ONNX Runtime, 2 threads, batch 100) on each bundled model, one at a time;
-#  2. every search strategy on the bundled models, 2 threads per job (3 for sensitivity), all jobs at once.
+#  2. the search strategies on the bundled models, THREADS threads per job (default 2), all jobs at once, so
+#     every strategy gets the same cores (machine with at least 8 × THREADS cores).
 # Runs a self-contained publish of aq4svit (no .NET needed): carry .bench/pub.txz, made by
 #   dotnet publish src/AQ4SViT.Cli -c Release -r linux-x64 --self-contained -o /tmp/pubw/pub
 #   (cd /tmp/pubw && tar cf - pub | xz -9 > .bench/pub.txz)
 # With RESUME=1 and the previous run's folders carried in .bench/state/, unfinished searches continue from state.json.
-# Usage: SEARCH_LIMIT=1000 bash tools/bench_search.sh   (results: $OUT/bench.tgz, tables on stdout)
+# Usage: SEARCH_LIMIT=5000 THREADS=8 bash tools/bench_search.sh   (results: $OUT/bench.tgz, tables on stdout)
 set -u
 OUT=${OUT:-$PWD/bench-out}
 LIMIT=${SEARCH_LIMIT:-1000}
 BUDGET=${JOB_SECONDS:-480}
+T=${THREADS:-2}
 W=/tmp/bench; rm -rf $W; mkdir -p $W $OUT
 tar xJf .bench/pub.txz -C $W
 AQ=$W/pub/aq4svit
@@ -18,6 +20,7 @@ nproc; lscpu | grep -m1 "Model name"
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   for m in spikformer-fmnist spikformer-fmnist-dynamo sdt-fmnist; do
     $AQ bench models/$m/model.onnx --threads 2 --batch 100 --json > $W/bench-$m.json 2> $W/bench-$m.err
+    cp $W/bench-$m.json $OUT/
     echo "bench $m rc=$? $(cat $W/bench-$m.json)"
   done
 fi
@@ -29,15 +32,14 @@ run() { # name model strategy threads [extra...]
   ( timeout -s INT $BUDGET $AQ search models/$model/model.onnx --strategy $strategy --search-limit $LIMIT --test-limit 0 \
       --threads $threads --out $W/$name $RESUME_FLAG "$@" > $W/$name.txt 2> $W/$name.err; echo "$name rc=$?" ) &
 }
-run spk-greedy spikformer-fmnist greedy 2
-run spk-greedy-m1 spikformer-fmnist greedy 2 --max-drop 1.0
-run spk-beam spikformer-fmnist beam 2
-run spk-sensitivity spikformer-fmnist sensitivity 3
-run spk-ungated spikformer-fmnist greedy-ungated 2
-run sdt-greedy sdt-fmnist greedy 2
-run sdt-beam sdt-fmnist beam 2
-run sdt-sensitivity sdt-fmnist sensitivity 3
-run spk-greedy-again spikformer-fmnist greedy 2
+run spk-greedy spikformer-fmnist greedy $T
+run spk-greedy-m12 spikformer-fmnist greedy $T --gate-margin 1.2
+run spk-beam spikformer-fmnist beam $T
+run spk-sensitivity spikformer-fmnist sensitivity $T
+run sdt-greedy sdt-fmnist greedy $T
+run sdt-greedy-m12 sdt-fmnist greedy $T --gate-margin 1.2
+run sdt-beam sdt-fmnist beam $T
+run sdt-sensitivity sdt-fmnist sensitivity $T
 wait
 for d in $W/*/; do rm -f $d/*.onnx $d/*.onnx.data; done
 (cd $W && tar czf $OUT/bench.tgz --exclude=pub .)

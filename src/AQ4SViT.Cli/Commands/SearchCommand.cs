@@ -47,8 +47,11 @@ internal sealed class SearchCommand : ModelOptions, ICommand
     [Option("asymmetric", HelpText = "Asymmetric quantization (min/max with a zero point) instead of symmetric.")]
     public bool Asymmetric { get; set; }
 
-    [Option("gate-margin", Default = 1.0, HelpText = "Multiplies the learned drift threshold (>1 gates less).")]
-    public double GateMargin { get; set; } = 1.0;
+    [Option("gate-margin", Default = 1.2, HelpText = "Multiplies the learned drift threshold (>1 gates less).")]
+    public double GateMargin { get; set; } = 1.2;
+
+    [Option("patience", Default = 2, HelpText = "Greedy/beam: end a round after this many failed full evaluations in a row.")]
+    public int Patience { get; set; } = 2;
 
     [Option("audit-gate", Default = 0, HelpText = "Fully evaluate up to N gated-out candidates at the end and report how many would have passed.")]
     public int AuditGate { get; set; }
@@ -92,6 +95,7 @@ internal sealed class SearchCommand : ModelOptions, ICommand
             Granularity = Granularities.TryParse(Granularity, out var g) ? g : Throw.BadInput<Granularity>($"--granularity must be network, block or layer, got '{Granularity}'"),
             CalibrationImages = Calib,
             GateMargin = GateMargin,
+            Patience = Patience,
             AuditGate = AuditGate,
             Seed = Seed,
         };

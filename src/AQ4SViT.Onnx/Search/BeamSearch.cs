@@ -11,9 +11,9 @@ namespace AQ4SViT.Onnx.Search;
 /// per unit of drift. To spend few full evaluations, the longest prefixes of that ranking (all moves, half,
 /// a quarter, …) are offered too, each as one combined candidate. The pool is tried smallest-memory first;
 /// a candidate the <see cref="DriftGate"/> rejects is skipped, the others are fully evaluated until K pass
-/// the accuracy budget. The K smallest of the old beam and the new passers form the next beam; a round where
-/// none passes ends the phase. A one-step move that failed the budget or was gated is not offered again in that
-/// phase (from any state), which keeps the number of drift proxies per round small.
+/// the accuracy budget, or until <see cref="SearchOptions.Patience"/> full evaluations in a row have failed. The K
+/// smallest of the old beam and the new passers form the next beam; a round where none passes ends the phase. A
+/// one-step move that failed the budget or was gated is not offered again in that phase (from any state).
 /// The result is the smallest passing setting seen.
 /// </para>
 /// </summary>
@@ -52,7 +52,8 @@ public sealed class BeamSearch(SearchContext context)
                 _rounds++;
                 var pool = BuildPool(beam, groups, levels, granularity == Granularity.Network, visited);
                 var passing = new List<BitVector>();
-                for (int i = 0; i < pool.Count; i++)
+                int failedInARow = 0;
+                for (int i = 0; i < pool.Count && failedInARow < options.Patience; i++)
                 {
                     var candidate = pool[i];
                     if (!visited.Add(candidate.Setting.Key))
@@ -86,8 +87,11 @@ public sealed class BeamSearch(SearchContext context)
                     if (!passed)
                     {
                         Freeze(candidate);
+                        failedInARow++;
                         continue;
                     }
+
+                    failedInARow = 0;
 
                     passing.Add(candidate.Setting);
                     long bits = candidate.Setting.TotalBits(context.Backend.WeightParams);

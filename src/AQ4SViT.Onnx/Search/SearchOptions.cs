@@ -34,7 +34,19 @@ public sealed record SearchOptions
     public Granularity Granularity { get; init; } = Granularity.Layer;
 
     public int CalibrationImages { get; init; } = 128;
-    public double GateMargin { get; init; } = 1.0;
+    /// <summary>
+    /// Multiplies the learned threshold τ. Above 1 it admits candidates a little beyond the worst failure seen so far:
+    /// drift ranks candidates well but its boundary is noisy (on the main command, 1.2 finds a 92.2% saving where 1.0
+    /// stops at 90.3%).
+    /// </summary>
+    public double GateMargin { get; init; } = 1.2;
+
+    /// <summary>
+    /// Greedy and beam: a round ends after this many full evaluations in a row fail the budget (with fewer than K passers
+    /// so far). The candidates are tried smallest-memory first, so after a few near misses the rest are rarely worth a
+    /// full evaluation each.
+    /// </summary>
+    public int Patience { get; init; } = 2;
 
     /// <summary>Fully evaluate up to this many gated-out candidates at the end, to audit the gate.</summary>
     public int AuditGate { get; init; }
@@ -76,6 +88,11 @@ public sealed record SearchOptions
             Throw.BadInput($"--calib must be at least 1, got {CalibrationImages}");
         }
 
+        if (Patience < 1)
+        {
+            Throw.BadInput($"--patience must be at least 1, got {Patience}");
+        }
+
         if (!(GateMargin > 0))
         {
             Throw.BadInput($"--gate-margin must be positive, got {GateMargin}");
@@ -84,5 +101,5 @@ public sealed record SearchOptions
 
     /// <summary>The options that change which candidates are evaluated and what they score.</summary>
     public string Fingerprint =>
-        $"{Strategy}|k={EffectiveBeamWidth}|drop={MaxDrop:R}|bits={string.Join(",", LevelsDescending)}|g={Granularity}|calib={CalibrationImages}|margin={GateMargin:R}|seed={Seed}";
+        $"{Strategy}|k={EffectiveBeamWidth}|drop={MaxDrop:R}|bits={string.Join(",", LevelsDescending)}|g={Granularity}|calib={CalibrationImages}|margin={GateMargin:R}|patience={Patience}|seed={Seed}";
 }

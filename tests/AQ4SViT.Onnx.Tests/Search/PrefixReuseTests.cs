@@ -89,9 +89,9 @@ public sealed class PrefixReuseTests
         var candidate = BitVector.AllFloat(n).With(Enumerable.Range(0, n).ToArray(), 3);
 
         var reference = new Recorder();
-        simulator.Run(input, calibration.Count, null, reference);
+        float[] referenceLogits = simulator.Run(input, calibration.Count, null, reference);
         var quantized = new Recorder();
-        simulator.Run(input, calibration.Count, weights.Overrides(candidate.Bits), quantized);
+        float[] quantizedLogits = simulator.Run(input, calibration.Count, weights.Overrides(candidate.Bits), quantized);
 
         double sum = 0;
         long spikes = 0, differ = 0;
@@ -114,9 +114,18 @@ public sealed class PrefixReuseTests
             sum += diff / (norm + MembraneDrift.Epsilon);
         }
 
+        // The logits are the last term.
+        double logitDiff = 0, logitNorm = 0;
+        for (int i = 0; i < referenceLogits.Length; i++)
+        {
+            logitDiff += ((double)quantizedLogits[i] - referenceLogits[i]) * ((double)quantizedLogits[i] - referenceLogits[i]);
+            logitNorm += (double)referenceLogits[i] * referenceLogits[i];
+        }
+
+        sum += logitDiff / (logitNorm + MembraneDrift.Epsilon);
         var proxy = backend.Proxy(candidate, CancellationToken.None);
         Assert.True(proxy.Drift > 0);
-        Assert.Equal(sum / reference.Layers.Count, proxy.Drift, 1e-5 * proxy.Drift);
+        Assert.Equal(sum / (reference.Layers.Count + 1), proxy.Drift, 1e-5 * proxy.Drift);
         Assert.Equal((double)differ / spikes, proxy.SpikeMismatch, 12);
     }
 
