@@ -33,11 +33,11 @@ run() { # name model strategy threads [extra...]
       --threads $threads --out $W/$name $RESUME_FLAG "$@" > $W/$name.txt 2> $W/$name.err; echo "$name rc=$?" ) &
 }
 run spk-greedy spikformer-fmnist greedy $T
-run spk-greedy-m12 spikformer-fmnist greedy $T --gate-margin 1.2
+run spk-greedy-m10 spikformer-fmnist greedy $T --gate-margin 1.0
 run spk-beam spikformer-fmnist beam $T
 run spk-sensitivity spikformer-fmnist sensitivity $T
 run sdt-greedy sdt-fmnist greedy $T
-run sdt-greedy-m12 sdt-fmnist greedy $T --gate-margin 1.2
+run sdt-greedy-m10 sdt-fmnist greedy $T --gate-margin 1.0
 run sdt-beam sdt-fmnist beam $T
 run sdt-sensitivity sdt-fmnist sensitivity $T
 wait
