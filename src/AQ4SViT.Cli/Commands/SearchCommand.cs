@@ -50,7 +50,7 @@ internal sealed class SearchCommand : ModelOptions, ICommand
     [Option("gate-margin", Default = 1.2, HelpText = "Multiplies the learned drift threshold (>1 gates less).")]
     public double GateMargin { get; set; } = 1.2;
 
-    [Option("patience", Default = 2, HelpText = "Greedy/beam: end a round after this many failed full evaluations in a row.")]
+    [Option("patience", Default = 2, HelpText = "Greedy/beam: after the network phase, end a round after this many (times K) failed full evaluations in a row.")]
     public int Patience { get; set; } = 2;
 
     [Option("audit-gate", Default = 0, HelpText = "Fully evaluate up to N gated-out candidates at the end and report how many would have passed.")]

@@ -11,7 +11,8 @@ namespace AQ4SViT.Onnx.Search;
 /// per unit of drift. To spend few full evaluations, the longest prefixes of that ranking (all moves, half,
 /// a quarter, …) are offered too, each as one combined candidate. The pool is tried smallest-memory first;
 /// a candidate the <see cref="DriftGate"/> rejects is skipped, the others are fully evaluated until K pass
-/// the accuracy budget, or until <see cref="SearchOptions.Patience"/> full evaluations in a row have failed. The K
+/// the accuracy budget, or (after the network phase) until <see cref="SearchOptions.Patience"/>·K full evaluations in a row
+/// have failed. The K
 /// smallest of the old beam and the new passers form the next beam; a round where none passes ends the phase. A
 /// one-step move that failed the budget or was gated is not offered again in that phase (from any state).
 /// The result is the smallest passing setting seen.
@@ -52,8 +53,10 @@ public sealed class BeamSearch(SearchContext context)
                 _rounds++;
                 var pool = BuildPool(beam, groups, levels, granularity == Granularity.Network, visited);
                 var passing = new List<BitVector>();
+                // The network phase's candidates are the levels of one group, where a failure says little about a wider level.
+                int patience = granularity == Granularity.Network ? int.MaxValue : options.Patience * width;
                 int failedInARow = 0;
-                for (int i = 0; i < pool.Count && failedInARow < options.Patience; i++)
+                for (int i = 0; i < pool.Count && failedInARow < patience; i++)
                 {
                     var candidate = pool[i];
                     if (!visited.Add(candidate.Setting.Key))

@@ -42,9 +42,9 @@ public sealed record SearchOptions
     public double GateMargin { get; init; } = 1.2;
 
     /// <summary>
-    /// Greedy and beam: a round ends after this many full evaluations in a row fail the budget (with fewer than K passers
-    /// so far). The candidates are tried smallest-memory first, so after a few near misses the rest are rarely worth a
-    /// full evaluation each.
+    /// Greedy and beam, after the network phase: a round ends after Patience·K full evaluations in a row fail the budget
+    /// (with fewer than K passers so far). The candidates are tried smallest-memory first, so after a few near misses the
+    /// rest are rarely worth a full evaluation each.
     /// </summary>
     public int Patience { get; init; } = 2;
 
