@@ -26,10 +26,12 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
 fi
 RESUME_FLAG=""
 if [ "${RESUME:-0}" = 1 ]; then cp -r .bench/state/* $W/; RESUME_FLAG="--resume"; fi
-run() { # name model strategy threads [extra...]
+run() { # name model strategy threads [extra...]; ONLY="name ..." runs just those; LIMIT_<name> overrides the search limit
   local name=$1 model=$2 strategy=$3 threads=$4; shift 4
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
   if [ -f $W/$name/report.json ]; then echo "$name done before"; return; fi
-  ( timeout -s INT $BUDGET $AQ search models/$model/model.onnx --strategy $strategy --search-limit $LIMIT --test-limit 0 \
+  local limit=$LIMIT; [[ $name == *-5k ]] && limit=5000
+  ( timeout -s INT $BUDGET $AQ search models/$model/model.onnx --strategy $strategy --search-limit $limit --test-limit 0 \
       --threads $threads --out $W/$name $RESUME_FLAG "$@" > $W/$name.txt 2> $W/$name.err; echo "$name rc=$?" ) &
 }
 run spk-greedy spikformer-fmnist greedy $T
@@ -40,6 +42,10 @@ run sdt-greedy sdt-fmnist greedy $T
 run sdt-greedy-m10 sdt-fmnist greedy $T --gate-margin 1.0
 run sdt-beam sdt-fmnist beam $T
 run sdt-sensitivity sdt-fmnist sensitivity $T
+run spk-greedy-d12 spikformer-fmnist greedy $T --max-drop 1.2
+run sdt-greedy-d12 sdt-fmnist greedy $T --max-drop 1.2
+run spk-greedy-5k spikformer-fmnist greedy $((2 * T))
+run sdt-greedy-5k sdt-fmnist greedy $((2 * T))
 wait
 for d in $W/*/; do rm -f $d/*.onnx $d/*.onnx.data; done
 (cd $W && tar czf $OUT/bench.tgz --exclude=pub .)
