@@ -201,7 +201,7 @@ internal sealed class SearchCommand : ModelOptions, ICommand
     }
 
     private static string FormatProgress(SearchProgress p) =>
-        string.Create(CultureInfo.InvariantCulture, $"{p.Phase} round {p.Round}: {p.Decision}, saving {p.Saving:P1}{(p.Drop is { } d ? $", drop {d:0.00} pts {(p.Passed == true ? "pass" : "fail")}" : "")} · {p.FullEvaluations} full, {p.ProxyEvaluations} proxy");
+        string.Create(CultureInfo.InvariantCulture, $"{p.Phase} round {p.Round}: {p.Decision}, saving {p.Saving:P1}{(p.Drop is { } d ? (p.Passed == true /* a failing evaluation may stop early: its drop is a lower bound */ ? $", drop {d:0.00} pts pass" : $", drop ≥ {d:0.00} pts fail") : "")} · {p.FullEvaluations} full, {p.ProxyEvaluations} proxy");
 
     /// <summary>Elapsed time and the mean time per full evaluation so far (the search's length is not known in advance).</summary>
     private static string Timing(SearchProgress p, TimeSpan elapsed) =>

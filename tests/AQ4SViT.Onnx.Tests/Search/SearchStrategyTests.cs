@@ -44,6 +44,43 @@ public sealed class SearchStrategyTests
         Assert.True(outcome.Best.Bits.Average() < 5, "greedy stopped early: " + outcome.Best);
     }
 
+    [Theory]
+    [InlineData(SearchStrategy.Greedy, 1, 1)]
+    [InlineData(SearchStrategy.Greedy, 1, 2)]
+    [InlineData(SearchStrategy.Beam, 3, 1)]
+    [InlineData(SearchStrategy.GreedyUngated, 1, 1)]
+    public void Search_Patience_EndsARoundAfterThatManyFailuresInARow(SearchStrategy strategy, int width, int patience)
+    {
+        var options = new SearchOptions { Strategy = strategy, BeamWidth = width, Patience = patience, MaxDrop = 0.3 };
+        var log = new List<CandidateRecord>();
+        var (outcome, _) = RunSearch(Backend(), options, log: log);
+        var unlimitedLog = new List<CandidateRecord>();
+        RunSearch(Backend(), options with { Patience = 1000 }, log: unlimitedLog);
+
+        // Without patience some round fails longer than that (so the case tests something); with it, none does.
+        Assert.True(LongestFailingRun(unlimitedLog) > patience * width, $"no round fails more than {patience * width} times in a row");
+        Assert.InRange(LongestFailingRun(log), 0, patience * width);
+        double drop = (outcome.FpSearchAccuracy - outcome.BestSearchAccuracy) * 100;
+        Assert.True(drop <= 0.3 + 1e-9);
+    }
+
+    /// <summary>The most failed full evaluations in a row within one round after the network phase.</summary>
+    private static int LongestFailingRun(List<CandidateRecord> log)
+    {
+        int longest = 0;
+        foreach (var round in log.Where(r => r.Phase != "network").GroupBy(r => (r.Phase, r.Round)))
+        {
+            int run = 0;
+            foreach (var r in round.Where(r => r.Decision == "evaluated"))
+            {
+                run = r.Passed == true ? 0 : run + 1;
+                longest = Math.Max(longest, run);
+            }
+        }
+
+        return longest;
+    }
+
     [Fact]
     public void Search_BeamWidthOne_EqualsGreedy()
     {
