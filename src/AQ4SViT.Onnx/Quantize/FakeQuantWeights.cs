@@ -6,8 +6,8 @@ namespace AQ4SViT.Onnx.Quantize;
 
 /// <summary>
 /// The float originals of a model's quantizable weights and their fake-quantized versions, as simulator weight
-/// overrides, cached per (weight, bits) because a search revisits the same pairs constantly. The values are the
-/// same as <see cref="WeightQuantizer.FakeQuantizeModel"/>'s (one setting, no cache).
+/// overrides, cached per (weight, bits) because a search revisits the same pairs constantly.
+/// <see cref="WeightQuantizer.FakeQuantizeModel"/> is this for one setting.
 /// </summary>
 public sealed class FakeQuantWeights
 {

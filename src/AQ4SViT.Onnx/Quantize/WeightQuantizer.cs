@@ -84,31 +84,8 @@ public static class WeightQuantizer
             setting = setting.Bind(weights);
         }
 
-        var initializers = model.InitializersByName();
-        var result = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        foreach (var w in weights)
-        {
-            int bits = setting.BitsOfWeight(w.Name);
-            if (bits >= Setting.Fp32)
-            {
-                continue;
-            }
-
-            float[] values = TensorDecoder.ToFiniteFloats(initializers[w.Name], model.BaseDirectory);
-            foreach (float v in values)
-            {
-                if (!float.IsFinite(v))
-                {
-                    Throw.BadTensor(w.Name, $"{model.Path}: weight holds {v}; cannot quantize non-finite values");
-                }
-            }
-
-            var grid = new float[values.Length];
-            FakeQuantize(values, w.Shape, w.ChannelAxis, bits, setting.Options, grid);
-            result[w.Name] = grid;
-        }
-
-        return result;
+        var bound = setting;
+        return new FakeQuantWeights(model, weights, setting.Options).Overrides(weights.Select(w => Math.Min(bound.BitsOfWeight(w.Name), Setting.Fp32)).ToArray());
     }
 
     /// <summary>The tensor as (outer, channels, inner) around <paramref name="axis"/>; axis −1 means one channel.</summary>

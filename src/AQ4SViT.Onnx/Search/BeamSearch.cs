@@ -10,11 +10,11 @@ namespace AQ4SViT.Onnx.Search;
 /// bit-width; in the network phase, to every narrower one) are scored by drift and ranked by memory saved
 /// per unit of drift. To spend few full evaluations, the longest prefixes of that ranking (all moves, half,
 /// a quarter, …) are offered too, each as one combined candidate. The pool is tried smallest-memory first;
-/// a candidate the <see cref="DriftGate"/> rejects is skipped, the others are fully evaluated until K pass
-/// the accuracy budget, or (after the network phase) until <see cref="SearchOptions.Patience"/>·K full evaluations in a row
-/// have failed. The K
-/// smallest of the old beam and the new passers form the next beam; a round where none passes ends the phase. A
-/// one-step move that failed the budget or was gated is not offered again in that phase (from any state).
+/// a candidate the <see cref="DriftGate"/> rejects is skipped, the others are fully evaluated until K pass the
+/// accuracy budget, or (after the network phase) until <see cref="SearchOptions.Patience"/>·K full evaluations in a
+/// row have failed. The K smallest of the old beam and the new passers form the next beam; a round where none passes
+/// ends the phase. A one-step move that failed the budget or was gated is not offered again in that phase (from any
+/// state). Drift is measured lazily: see <see cref="BuildPool"/>.
 /// The result is the smallest passing setting seen.
 /// </para>
 /// </summary>
