@@ -43,6 +43,11 @@ internal sealed class BenchCommand : ModelOptions, ICommand
             Throw.BadInput($"--batch and --images must be at least 1 (got {Batch}, {Images})");
         }
 
+        if (Calibration < 0)
+        {
+            Throw.BadInput($"--calib must be 0 (no proxy timing) or more, got {Calibration}");
+        }
+
         string model = ResolveModel(Model);
         var card = ModelCard.TryLoadBeside(model);
         var scaling = ResolveScaling(card);

@@ -213,7 +213,7 @@ internal sealed class SearchCommand : ModelOptions, ICommand
         context.Output.WriteLine(string.Create(c, $"{r.Strategy}: memory saving {r.MemorySaving:P1} ({r.QuantizedWeightBytes:N0} of {r.Fp32WeightBytes:N0} weight bytes), quantized.onnx {r.OnnxFileBytes:N0} bytes"));
         context.Output.WriteLine(string.Create(c, $"  search split: float {r.FpAccuracySearch:P2} → {r.QAccuracySearch:P2} (drop {r.AccuracyDropSearch:0.00} pts, budget {r.MaxDrop:0.##})"));
         context.Output.WriteLine(string.Create(c, $"  test split:   float {r.FpAccuracyTest:P2} → {r.QAccuracyTest:P2} (drop {r.AccuracyDropTest:0.00} pts)"));
-        context.Output.WriteLine(string.Create(c, $"  cost: {r.SearchSeconds:0.0} s, {r.FullEvaluations} full evaluations, {r.ProxyEvaluations} drift proxies ({r.DriftKind}; each {(r.ProxyCostRatio is { } q ? q.ToString("0.0%", c) : "n/a")} of a full evaluation), {r.GatedOut} gated out; drift–drop Spearman {(r.ProxySpearman is { } s ? s.ToString("0.00", c) : "n/a")}"));
+        context.Output.WriteLine(string.Create(c, $"  cost: {r.SearchSeconds:0.0} s, {r.FullEvaluations} full evaluations, {r.ProxyEvaluations} drift proxies{(r.ProxyCostRatio is { } q ? $" ({r.DriftKind}; each {q.ToString("0.0%", c)} of a full evaluation)" : "")}, {r.GatedOut} gated out{(r.ProxySpearman is { } s ? $"; drift–drop Spearman {s.ToString("0.00", c)}" : "")}"));
         context.Output.WriteLine(string.Create(c, $"  bits: {string.Join(" ", r.Groups.Select(g => $"{g.Name}={(g.Bits == BitVector.Fp32 ? "fp32" : g.Bits.ToString(c))}"))}"));
         context.Output.WriteLine();
         var table = ConsoleUi.Table("group", "params>", "bits>", "weight bytes>");

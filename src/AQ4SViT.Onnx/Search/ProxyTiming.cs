@@ -10,10 +10,16 @@ namespace AQ4SViT.Onnx.Search;
 /// candidate lowers one block group to 4 bits (a greedy move from the float model) and is scored on the calibration batch.</summary>
 public sealed record ProxyTiming(int Images, int Candidates, double MeanSeconds, double MaxSeconds)
 {
-    public static ProxyTiming Measure(string modelPath, InputScaling scaling, ImageSet calibration, int threads, int batch)
+    /// <returns>Null when the model has no quantizable weight (nothing a search could move).</returns>
+    public static ProxyTiming? Measure(string modelPath, InputScaling scaling, ImageSet calibration, int threads, int batch)
     {
         var model = OnnxModelFile.Load(modelPath);
         var catalog = WeightCatalog.Find(model);
+        if (catalog.Count == 0 || calibration.Count == 0)
+        {
+            return null;
+        }
+
         var weights = new FakeQuantWeights(model, catalog, new QuantizationOptions());
         var backend = new SimulatorBackend(Simulator.Load(modelPath, threads), weights, calibration, calibration, calibration, scaling, batch);
         var groups = backend.Groups(Granularity.Block);
