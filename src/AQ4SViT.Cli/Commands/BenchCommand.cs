@@ -51,7 +51,8 @@ internal sealed class BenchCommand : ModelOptions, ICommand
         string model = ResolveModel(Model);
         var card = ModelCard.TryLoadBeside(model);
         var scaling = ResolveScaling(card);
-        var images = DataSplits.Select(LoadData(model, card), DataSplit.All, Images);
+        var data = LoadData(model, card);
+        var images = DataSplits.Select(data, DataSplit.All, Images);
         int threads = Threads <= 0 ? Environment.ProcessorCount : Threads;
 
         using var sim = new SimClassifier(model, scaling, threads);
@@ -84,7 +85,6 @@ internal sealed class BenchCommand : ModelOptions, ICommand
         }
 
         double agreement = images.Count == 0 ? 1 : (double)agree / images.Count;
-        var data = LoadData(model, card);
         int searchSplit = DataSplits.Select(data, DataSplit.Search).Count;
         var proxy = Calibration > 0 ? ProxyTiming.Measure(model, scaling, DataSplits.Select(data, DataSplit.Search, Calibration), threads, Batch) : null;
 
