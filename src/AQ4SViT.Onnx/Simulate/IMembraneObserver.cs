@@ -32,7 +32,10 @@ public interface IMembraneComparer
     /// <summary>Asked once per layer per run; false: the layer goes through <see cref="IMembraneObserver.OnStep"/> if observed at all.</summary>
     bool Compares(LifLayer layer);
 
-    /// <summary>The reference V[l][t] for the images from <paramref name="batchStart"/> on: the array and the index where they start.</summary>
+    /// <summary>
+    /// The reference V[l][t] for the images from <paramref name="batchStart"/> on: the array and the index where they start.
+    /// Parallel chunks of a fixed-batch model may ask at once, so it must only read.
+    /// </summary>
     (float[] Values, int Offset) Reference(LifLayer layer, int t, int batchStart);
 
     /// <summary>The sums of one (layer, step) over the <paramref name="neurons"/> values of this call.</summary>

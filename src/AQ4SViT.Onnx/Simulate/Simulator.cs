@@ -248,13 +248,8 @@ public sealed class Simulator
             }
         }
 
-        public (float[] Values, int Offset) Reference(LifLayer layer, int t, int batchStart)
-        {
-            lock (_gate)
-            {
-                return ((IMembraneComparer)inner).Reference(layer, t, batchStart);
-            }
-        }
+        public (float[] Values, int Offset) Reference(LifLayer layer, int t, int batchStart) =>
+            ((IMembraneComparer)inner).Reference(layer, t, batchStart);
 
         public void OnCompared(LifLayer layer, int t, int batchStart, double squaredDifference, long mismatches, long neurons)
         {
