@@ -1,5 +1,4 @@
 using System.Text.Json;
-using AQ4SViT.Cli;
 
 namespace AQ4SViT.Onnx.Tests.Cli;
 
@@ -12,27 +11,8 @@ public sealed class DeviceAndJobsCommandTests
 {
     private static readonly string s_model = RepoPaths.Model("tests/spikformer-d64");
 
-    /// <summary>Runs the CLI in-process; returns the exit code, stdout and stderr.</summary>
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            int code = Program.Main(args);
-            return (code, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
-
-    private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    /// <summary>Runs the CLI in-process (<see cref="CliRun"/>); searches get a longer limit than the default minute.</summary>
+    private static CliResult Cli(params string[] args) => CliRun.Run(TimeSpan.FromMinutes(5), args);
 
     [Fact]
     public void Eval_OrtOnCuda_OneLineFallbackAndCpuAccuracy()
@@ -40,13 +20,13 @@ public sealed class DeviceAndJobsCommandTests
         var cpu = Cli("eval", s_model, "--engine", "ort", "--data", RepoPaths.FashionMnist, "--limit", "40", "--threads", "1", "--json");
         var cuda = Cli("eval", s_model, "--engine", "ort", "--device", "cuda", "--data", RepoPaths.FashionMnist, "--limit", "40", "--threads", "1", "--json");
 
-        Assert.Equal(0, cpu.Code);
-        Assert.Equal(0, cuda.Code);
-        Assert.Empty(cpu.Err);
-        var line = Assert.Single(Lines(cuda.Err));
+        Assert.Equal(0, cpu.ExitCode);
+        Assert.Equal(0, cuda.ExitCode);
+        Assert.Empty(cpu.Stderr);
+        var line = Assert.Single(cuda.ErrorLines);
         Assert.Matches("^aq4svit: cuda:0 is not available \\(.+\\); running on the CPU$", line);
-        using var a = JsonDocument.Parse(cpu.Out);
-        using var b = JsonDocument.Parse(cuda.Out);
+        using var a = JsonDocument.Parse(cpu.Stdout);
+        using var b = JsonDocument.Parse(cuda.Stdout);
         Assert.Equal("cpu", b.RootElement.GetProperty("device").GetString());
         Assert.Equal(a.RootElement.GetProperty("accuracy").GetDouble(), b.RootElement.GetProperty("accuracy").GetDouble());
         Assert.Equal(40, b.RootElement.GetProperty("images").GetInt32());
@@ -57,16 +37,16 @@ public sealed class DeviceAndJobsCommandTests
     {
         using var dir = new TempDir();
         File.WriteAllText(dir.File("setting.json"), """{ "granularity": "network", "bits": { "network": 4 } }""");
-        Assert.Equal(0, Cli("apply", s_model, "--setting", dir.File("setting.json"), "--out", dir.File("q.onnx")).Code);
+        Assert.Equal(0, Cli("apply", s_model, "--setting", dir.File("setting.json"), "--out", dir.File("q.onnx")).ExitCode);
 
         string[] common = ["validate", dir.File("q.onnx"), "--reference", s_model, "--data", RepoPaths.FashionMnist, "--limit", "30", "--threads", "1", "--json"];
         var cpu = Cli(common);
         var cuda = Cli([.. common, "--device", "cuda:0"]);
 
-        Assert.Equal(0, cuda.Code);
-        Assert.Matches("running on the CPU$", Assert.Single(Lines(cuda.Err)));
-        using var a = JsonDocument.Parse(cpu.Out);
-        using var b = JsonDocument.Parse(cuda.Out);
+        Assert.Equal(0, cuda.ExitCode);
+        Assert.Matches("running on the CPU$", Assert.Single(cuda.ErrorLines));
+        using var a = JsonDocument.Parse(cpu.Stdout);
+        using var b = JsonDocument.Parse(cuda.Stdout);
         Assert.Equal("cpu", b.RootElement.GetProperty("device").GetString());
         foreach (string key in new[] { "ort_accuracy", "fp_ort_accuracy", "sim_accuracy", "argmax_agreement", "max_abs_logit_diff" })
         {
@@ -84,13 +64,13 @@ public sealed class DeviceAndJobsCommandTests
         var serial = Cli([.. common, "--out", dir.File("serial")]);
         var parallel = Cli([.. common, "--out", dir.File("parallel"), "--jobs", "2", "--device", "cuda"]);
 
-        Assert.Equal(0, serial.Code);
-        Assert.Equal(0, parallel.Code);
-        Assert.Matches("^aq4svit: cuda:0 is not available \\(.+\\); running on the CPU$", Assert.Single(Lines(parallel.Err)));
+        Assert.Equal(0, serial.ExitCode);
+        Assert.Equal(0, parallel.ExitCode);
+        Assert.Matches("^aq4svit: cuda:0 is not available \\(.+\\); running on the CPU$", Assert.Single(parallel.ErrorLines));
         Assert.Equal(File.ReadAllText(dir.File("serial/setting.json")), File.ReadAllText(dir.File("parallel/setting.json")));
         Assert.Equal(File.ReadAllLines(dir.File("serial/search.log.jsonl")), File.ReadAllLines(dir.File("parallel/search.log.jsonl")));
-        using var a = JsonDocument.Parse(serial.Out);
-        using var b = JsonDocument.Parse(parallel.Out);
+        using var a = JsonDocument.Parse(serial.Stdout);
+        using var b = JsonDocument.Parse(parallel.Stdout);
         foreach (string key in new[] { "q_accuracy_search", "q_accuracy_test", "fp_accuracy_test", "memory_saving", "full_evaluations", "proxy_evaluations", "gated_out" })
         {
             Assert.Equal(a.RootElement.GetProperty(key).GetRawText(), b.RootElement.GetProperty(key).GetRawText());
@@ -115,8 +95,8 @@ public sealed class DeviceAndJobsCommandTests
 
         var result = Cli(args);
 
-        Assert.Equal(3, result.Code);
-        var line = Assert.Single(Lines(result.Err));
+        Assert.Equal(3, result.ExitCode);
+        var line = Assert.Single(result.ErrorLines);
         Assert.Contains(option, line);
         Assert.Contains(value, line);
     }
