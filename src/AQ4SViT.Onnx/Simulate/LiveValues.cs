@@ -14,9 +14,6 @@ public sealed class LiveValues
 
     public LiveValues(IEnumerable<int> nodes) => _nodes = [.. nodes];
 
-    /// <summary>Nodes before which values were recorded.</summary>
-    public IEnumerable<int> Nodes => _at.Keys;
-
     /// <summary>Floats held by the copies.</summary>
     public long Floats { get; private set; }
 

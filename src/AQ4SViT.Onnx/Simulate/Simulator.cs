@@ -109,9 +109,6 @@ public sealed class Simulator
         /// <summary>Floats held by the recorded copies.</summary>
         public long Floats => Chunks.Sum(c => c.Floats);
 
-        /// <summary>Nodes before which values were recorded.</summary>
-        public IEnumerable<int> Nodes => Chunks[0].Nodes;
-
         public bool Has(int node) => Chunks.All(c => c.Has(node));
     }
 
