@@ -29,14 +29,8 @@ public sealed class MembraneDrift
 
     public IReadOnlyList<Term> Terms => _terms;
 
-    /// <summary>Adds one whole term (a layer).</summary>
-    public void Add(ReadOnlySpan<float> quantized, ReadOnlySpan<float> reference) => Accumulate(_terms.Count, quantized, reference);
-
-    /// <summary>
-    /// Adds part of term <paramref name="term"/> (a layer): one step, or one chunk of the calibration images;
-    /// a term's parts are summed before its ratio is taken.
-    /// </summary>
-    public void Accumulate(int term, ReadOnlySpan<float> quantized, ReadOnlySpan<float> reference)
+    /// <summary>Adds one whole term (a layer, or the logits) computed from both sides' values.</summary>
+    public void Add(ReadOnlySpan<float> quantized, ReadOnlySpan<float> reference)
     {
         if (quantized.Length != reference.Length)
         {
@@ -44,8 +38,7 @@ public sealed class MembraneDrift
         }
 
         var (diff, norm) = SquaredSums(quantized, reference);
-        var t = TermAt(term);
-        _terms[term] = t with { Diff = t.Diff + diff, Norm = t.Norm + norm };
+        _terms.Add(new Term(diff, norm, 0, 0));
     }
 
     /// <summary>Adds sums computed elsewhere (see <see cref="Sums"/>) to term <paramref name="term"/>.</summary>
