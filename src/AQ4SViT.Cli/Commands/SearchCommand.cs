@@ -26,6 +26,9 @@ internal sealed class SearchCommand : ModelOptions, ICommand
     [Option("max-drop", Default = 1.5, HelpText = "Largest accuracy drop allowed on the search split, in percentage points.")]
     public double MaxDrop { get; set; } = 1.5;
 
+    [Option("guard", Default = 1.0, HelpText = "A candidate passes when its drop plus this many standard errors of it (paired with the float model per image) is within --max-drop; 0: the raw budget.")]
+    public double Guard { get; set; } = 1.0;
+
     [Option("bits", Default = "2,3,4,5,6,8", HelpText = "Bit-widths to choose from (2–8 and 16).")]
     public string Bits { get; set; } = "2,3,4,5,6,8";
 
@@ -91,6 +94,7 @@ internal sealed class SearchCommand : ModelOptions, ICommand
             Strategy = SearchRunner.ParseStrategy(Strategy),
             BeamWidth = BeamWidth,
             MaxDrop = MaxDrop,
+            Guard = Guard,
             Bits = ParseBits(Bits),
             Granularity = Granularities.TryParse(Granularity, out var g) ? g : Throw.BadInput<Granularity>($"--granularity must be network, block or layer, got '{Granularity}'"),
             CalibrationImages = Calib,
@@ -201,7 +205,15 @@ internal sealed class SearchCommand : ModelOptions, ICommand
     }
 
     private static string FormatProgress(SearchProgress p) =>
-        string.Create(CultureInfo.InvariantCulture, $"{p.Phase} round {p.Round}: {p.Decision}, saving {p.Saving:P1}{(p.Drop is { } d ? (p.Passed == true /* a failing evaluation may stop early: its drop is a lower bound */ ? $", drop {d:0.00} pts pass" : $", drop ≥ {d:0.00} pts fail") : "")} · {p.FullEvaluations} full, {p.ProxyEvaluations} proxy");
+        string.Create(CultureInfo.InvariantCulture, $"{p.Phase} round {p.Round}: {p.Decision}, saving {p.Saving:P1}{DropText(p)} · {p.FullEvaluations} full, {p.ProxyEvaluations} proxy");
+
+    /// <summary>An exact drop with its standard error; a failure beyond the raw budget may have stopped early, so its drop is a lower bound.</summary>
+    private static string DropText(SearchProgress p) => p switch
+    {
+        { Drop: { } d, DropStandardError: { } se } => string.Create(CultureInfo.InvariantCulture, $", drop {d:0.00} ± {se:0.00} pts {(p.Passed == true ? "pass" : "fail")}"),
+        { Drop: { } d } => string.Create(CultureInfo.InvariantCulture, $", drop ≥ {d:0.00} pts fail"),
+        _ => "",
+    };
 
     /// <summary>Elapsed time and the mean time per full evaluation so far (the search's length is not known in advance).</summary>
     private static string Timing(SearchProgress p, TimeSpan elapsed) =>
@@ -211,7 +223,7 @@ internal sealed class SearchCommand : ModelOptions, ICommand
     {
         var c = CultureInfo.InvariantCulture;
         context.Output.WriteLine(string.Create(c, $"{r.Strategy}: memory saving {r.MemorySaving:P1} ({r.QuantizedWeightBytes:N0} of {r.Fp32WeightBytes:N0} weight bytes), quantized.onnx {r.OnnxFileBytes:N0} bytes"));
-        context.Output.WriteLine(string.Create(c, $"  search split: float {r.FpAccuracySearch:P2} → {r.QAccuracySearch:P2} (drop {r.AccuracyDropSearch:0.00} pts, budget {r.MaxDrop:0.##})"));
+        context.Output.WriteLine(string.Create(c, $"  search split: float {r.FpAccuracySearch:P2} → {r.QAccuracySearch:P2} (drop {r.AccuracyDropSearch:0.00} ± {r.DropStandardErrorSearch:0.00} pts, budget {r.MaxDrop:0.##} with a guard of {r.Guard:0.##} SE)"));
         context.Output.WriteLine(string.Create(c, $"  test split:   float {r.FpAccuracyTest:P2} → {r.QAccuracyTest:P2} (drop {r.AccuracyDropTest:0.00} pts)"));
         context.Output.WriteLine(string.Create(c, $"  cost: {r.SearchSeconds:0.0} s, {r.FullEvaluations} full evaluations, {r.ProxyEvaluations} drift proxies{(r.ProxyCostRatio is { } q ? $" ({r.DriftKind}; each {q.ToString("0.0%", c)} of a full evaluation)" : "")}, {r.GatedOut} gated out{(r.ProxySpearman is { } s ? $"; drift–drop Spearman {s.ToString("0.00", c)}" : "")}"));
         context.Output.WriteLine(string.Create(c, $"  bits: {string.Join(" ", r.Groups.Select(g => $"{g.Name}={(g.Bits == BitVector.Fp32 ? "fp32" : g.Bits.ToString(c))}"))}"));

@@ -19,6 +19,9 @@ public sealed record CandidateRecord
     public string Decision { get; init; } = "";
     public double? Accuracy { get; init; }
     public double? Drop { get; init; }
+
+    /// <summary>Standard error of <see cref="Drop"/> in points, from the images this candidate and the float model disagree on.</summary>
+    public double? DropStandardError { get; init; }
     public bool? Passed { get; init; }
     public double? GateThreshold { get; init; }
     public bool Cached { get; init; }

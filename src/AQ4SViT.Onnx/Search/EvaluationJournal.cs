@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
@@ -24,13 +25,13 @@ public sealed class EvaluationJournal
     private readonly string? _statePath;
     private readonly string _fingerprint;
     private readonly Dictionary<string, ProxyScore> _proxies = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, double> _accuracies = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, FullScore> _accuracies = new(StringComparer.Ordinal);
     private readonly List<string> _proxyOrder = [];
     private readonly List<string> _fullOrder = [];
     private readonly HashSet<string> _requestedProxies = new(StringComparer.Ordinal);
     private readonly HashSet<string> _requestedFull = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ProxyScore> _prefetchedProxies = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, double> _prefetchedAccuracies = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SplitScore> _prefetchedAccuracies = new(StringComparer.Ordinal);
     private readonly Stopwatch _watch = Stopwatch.StartNew();
     private readonly double _elapsedBefore;
 
@@ -55,9 +56,11 @@ public sealed class EvaluationJournal
 
             foreach (var f in state.Full)
             {
-                _accuracies[f.Bits] = f.Accuracy;
+                _accuracies[f.Bits] = new FullScore(f.Accuracy, f.Lost, f.Gained, state.ReferenceHits.Length);
                 _fullOrder.Add(f.Bits);
             }
+
+            _reference = state.ReferenceHits.Length == 0 ? null : new BitArray(state.ReferenceHits.Select(c => c == '1').ToArray());
 
             _elapsedBefore = state.ElapsedSeconds;
             Resumed = true;
@@ -105,7 +108,7 @@ public sealed class EvaluationJournal
     private ProxyScore TimedProxy(BitVector setting, CancellationToken cancellation) =>
         _proxyTimes.Time(() => _backend.Proxy(setting, cancellation));
 
-    private double TimedAccuracy(BitVector setting, CancellationToken cancellation) =>
+    private SplitScore TimedAccuracy(BitVector setting, CancellationToken cancellation) =>
         _fullTimes.Time(() => _backend.SearchAccuracy(setting, CanPass, cancellation));
 
     /// <summary>
@@ -166,28 +169,49 @@ public sealed class EvaluationJournal
     /// <summary>Passed to the backend (<see cref="ISearchBackend.HintParent"/>): moves from this setting are proxied next.</summary>
     public void HintParent(BitVector parent) => _backend.HintParent(parent);
 
-    /// <summary>Search-split accuracy (0–1); <paramref name="cached"/> tells whether it came from the checkpoint.</summary>
-    public double Accuracy(BitVector setting, CancellationToken cancellation, out bool cached)
+    /// <summary>
+    /// Search-split accuracy (0–1) and the images lost and gained against the reference (the float model, evaluated first
+    /// with <see cref="EvaluateReference"/>); <paramref name="cached"/> tells whether it came from the checkpoint.
+    /// </summary>
+    public FullScore Accuracy(BitVector setting, CancellationToken cancellation, out bool cached)
+    {
+        if (_reference is null)
+        {
+            throw new InvalidOperationException("evaluate the reference first");
+        }
+
+        return Full(setting, cancellation, out cached);
+    }
+
+    /// <summary>Evaluates the float model: its per-image hits are what every later evaluation is paired with.</summary>
+    public FullScore EvaluateReference(BitVector fp32, CancellationToken cancellation) => Full(fp32, cancellation, out _);
+
+    // Images where the reference is right: the float model's hits, kept for pairing (and in state.json for --resume).
+    private BitArray? _reference;
+
+    private FullScore Full(BitVector setting, CancellationToken cancellation, out bool cached)
     {
         _requestedFull.Add(setting.Key);
-        if (_accuracies.TryGetValue(setting.Key, out double accuracy))
+        if (_accuracies.TryGetValue(setting.Key, out var known))
         {
             cached = true;
-            return accuracy;
+            return known;
         }
 
-        if (!_prefetchedAccuracies.TryRemove(setting.Key, out accuracy))
+        if (!_prefetchedAccuracies.TryRemove(setting.Key, out var split))
         {
             cancellation.ThrowIfCancellationRequested();
-            accuracy = TimedAccuracy(setting, cancellation);
+            split = TimedAccuracy(setting, cancellation);
         }
 
-        _accuracies[setting.Key] = accuracy;
+        _reference ??= new BitArray(split.Hits); // only the reference gets here without one
+        var score = FullScore.Paired(split, _reference);
+        _accuracies[setting.Key] = score;
         _fullOrder.Add(setting.Key);
         FreshFullEvaluations++;
         cached = false;
         Checkpoint();
-        return accuracy;
+        return score;
     }
 
     /// <summary>
@@ -266,7 +290,8 @@ public sealed class EvaluationJournal
             Fingerprint = _fingerprint,
             ElapsedSeconds = ElapsedSeconds,
             Proxies = _proxyOrder.Select(k => new ProxyEntry { Bits = k, Drift = _proxies[k].Drift, SpikeMismatch = _proxies[k].SpikeMismatch, Kind = _proxies[k].Kind }).ToList(),
-            Full = _fullOrder.Select(k => new FullEntry { Bits = k, Accuracy = _accuracies[k] }).ToList(),
+            ReferenceHits = _reference is null ? "" : string.Concat(Enumerable.Range(0, _reference.Length).Select(i => _reference[i] ? '1' : '0')),
+            Full = _fullOrder.Select(k => new FullEntry { Bits = k, Accuracy = _accuracies[k].Accuracy, Lost = _accuracies[k].Lost, Gained = _accuracies[k].Gained }).ToList(),
         };
         AtomicFile.WriteAllText(_statePath, JsonSerializer.Serialize(state, StateJson.Default.State));
     }
@@ -286,11 +311,14 @@ public sealed class EvaluationJournal
 
     internal sealed class State
     {
-        public int Version { get; set; } = 1;
+        public int Version { get; set; } = 2;
         public string Fingerprint { get; set; } = "";
         public double ElapsedSeconds { get; set; }
         public List<ProxyEntry> Proxies { get; set; } = [];
         public List<FullEntry> Full { get; set; } = [];
+
+        /// <summary>The float model's per-image hits on the search split, '1' right, '0' wrong.</summary>
+        public string ReferenceHits { get; set; } = "";
     }
 
     internal sealed class ProxyEntry
@@ -305,6 +333,8 @@ public sealed class EvaluationJournal
     {
         public string Bits { get; set; } = "";
         public double Accuracy { get; set; }
+        public int Lost { get; set; }
+        public int Gained { get; set; }
     }
 }
 

@@ -28,11 +28,12 @@ public interface ISearchBackend
     }
 
     /// <summary>
-    /// Top-1 accuracy (0–1) on the search split. With <paramref name="canPass"/>, the evaluation may stop as soon as no
-    /// result on the remaining images could make it true (see <see cref="TopOneTally"/>): then it returns an upper bound
-    /// that fails <paramref name="canPass"/>, so the pass/fail decision is the same as a whole evaluation's.
+    /// Top-1 accuracy (0–1) on the search split and which images were right. With <paramref name="canPass"/>, the
+    /// evaluation may stop as soon as no result on the remaining images could make it true (see <see cref="TopOneTally"/>):
+    /// then it returns an upper bound that fails <paramref name="canPass"/>, so the pass/fail decision is the same as a
+    /// whole evaluation's.
     /// </summary>
-    double SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation);
+    SplitScore SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation);
 }
 
 /// <summary>A set of weights that move together, by index into the backend's weight list.</summary>

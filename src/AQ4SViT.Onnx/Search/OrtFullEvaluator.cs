@@ -34,7 +34,7 @@ public sealed class OrtFullEvaluator(string modelPath, FakeQuantWeights weights,
     }
 
     /// <summary>Top-1 (0–1) of <paramref name="setting"/> on <paramref name="set"/>; stops early as <see cref="TopOneTally"/> says.</summary>
-    public double Accuracy(ImageSet set, BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation)
+    public SplitScore Accuracy(ImageSet set, BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation)
     {
         var tally = new TopOneTally(set, canPass);
         float[]? logits = null;
@@ -136,5 +136,5 @@ public sealed class OrtEvaluatedBackend(ISearchBackend inner, OrtFullEvaluator e
 
     public void HintParent(BitVector parent) => inner.HintParent(parent);
 
-    public double SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation) => evaluator.Accuracy(search, setting, canPass, cancellation);
+    public SplitScore SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation) => evaluator.Accuracy(search, setting, canPass, cancellation);
 }

@@ -38,24 +38,33 @@ public sealed class SearchContext
     /// <summary>Evaluates the float model on the search split: the reference for every drop.</summary>
     public double EvaluateFloat()
     {
-        FpAccuracy = Journal.Accuracy(Fp32, Cancellation, out _);
+        FpAccuracy = Journal.EvaluateReference(Fp32, Cancellation).Accuracy;
         _frontier.Add((Fp32Bits, FpAccuracy));
-        Journal.CanPass = Passes;
+        Journal.CanPass = WithinBudget;
         return FpAccuracy;
     }
 
     /// <summary>Accuracy drop in points against the float model on the search split.</summary>
     public double Drop(double accuracy) => (FpAccuracy - accuracy) * 100.0;
 
-    /// <summary>The accuracy constraint: a drop of at most <c>--max-drop</c> points.</summary>
-    public bool Passes(double accuracy) => Drop(accuracy) <= Options.MaxDrop + 1e-9;
+    /// <summary>The raw budget: a drop of at most <c>--max-drop</c> points. A failed early-stopped evaluation fails it.</summary>
+    public bool WithinBudget(double accuracy) => Drop(accuracy) <= Options.MaxDrop + 1e-9;
+
+    /// <summary>
+    /// The accuracy constraint: the drop plus <c>--guard</c> standard errors of it (paired with the float model image by
+    /// image) is at most <c>--max-drop</c>. The guard keeps the search from choosing a setting only because it happened to
+    /// do well on the search images; it implies <see cref="WithinBudget"/>, so early stops decide exactly.
+    /// </summary>
+    public bool Passes(FullScore score) =>
+        WithinBudget(score.Accuracy) && Drop(score.Accuracy) + (Options.Guard * score.DropStandardError) <= Options.MaxDrop + 1e-9;
 
     /// <summary>Full evaluation (a failing one may stop early: its accuracy is then an upper bound, its drop a lower one); returns the drop in points and whether it meets the budget. Logs the candidate.</summary>
     public (double Accuracy, double Drop, bool Passed) Evaluate(BitVector setting, string phase, int round, string move, ProxyScore? proxy, double? gate, string decision = "evaluated")
     {
-        double accuracy = Journal.Accuracy(setting, Cancellation, out bool cached);
+        var score = Journal.Accuracy(setting, Cancellation, out bool cached);
+        double accuracy = score.Accuracy;
         double drop = Drop(accuracy);
-        bool passed = Passes(accuracy);
+        bool passed = Passes(score);
         if (proxy is not null && decision == "evaluated")
         {
             _evaluated.Add((proxy.Drift, drop, passed));
@@ -75,11 +84,12 @@ public sealed class SearchContext
             Decision = decision,
             Accuracy = accuracy,
             Drop = drop,
+            DropStandardError = score.DropStandardError,
             Passed = passed,
             GateThreshold = gate is { } g && double.IsFinite(g) ? g : null,
             Cached = cached,
         });
-        Progress?.Report(new SearchProgress(phase, round, Journal.FullEvaluations, Journal.ProxyEvaluations, decision, Saving(setting), drop, passed));
+        Progress?.Report(new SearchProgress(phase, round, Journal.FullEvaluations, Journal.ProxyEvaluations, decision, Saving(setting), drop, passed, WithinBudget(accuracy) ? score.DropStandardError : null));
         return (accuracy, drop, passed);
     }
 
@@ -107,4 +117,5 @@ public sealed class SearchContext
 }
 
 /// <summary>A progress tick: where the search is and what the last candidate did.</summary>
-public sealed record SearchProgress(string Phase, int Round, int FullEvaluations, int ProxyEvaluations, string Decision, double Saving, double? Drop, bool? Passed);
+/// <param name="DropStandardError">Set when the drop is exact (within the raw budget, so never stopped early); null when the evaluation may have stopped early and the drop is a lower bound.</param>
+public sealed record SearchProgress(string Phase, int Round, int FullEvaluations, int ProxyEvaluations, string Decision, double Saving, double? Drop, bool? Passed, double? DropStandardError = null);

@@ -12,6 +12,9 @@ public sealed record SearchReport
     public string Strategy { get; init; } = "";
     public int BeamWidth { get; init; }
     public double MaxDrop { get; init; }
+
+    /// <summary>Standard errors added to a candidate's drop before the budget test (<c>--guard</c>).</summary>
+    public double Guard { get; init; }
     public string Granularity { get; init; } = "";
     public IReadOnlyList<int> BitChoices { get; init; } = [];
     public int CalibrationImages { get; init; }
@@ -23,6 +26,9 @@ public sealed record SearchReport
     public double QAccuracyTest { get; init; }
     public double AccuracyDropSearch { get; init; }
     public double AccuracyDropTest { get; init; }
+
+    /// <summary>Standard error of <see cref="AccuracyDropSearch"/>, from the images the chosen and the float model disagree on.</summary>
+    public double DropStandardErrorSearch { get; init; }
     public long WeightParams { get; init; }
     public long Fp32WeightBytes { get; init; }
     public long QuantizedWeightBytes { get; init; }
@@ -83,7 +89,7 @@ public sealed record SearchReport
         md.AppendLine();
         md.AppendLine("| | float | quantized | drop (points) |");
         md.AppendLine("| --- | ---: | ---: | ---: |");
-        md.AppendLine(c, $"| search split ({SearchImages} images) | {FpAccuracySearch:P2} | {QAccuracySearch:P2} | {AccuracyDropSearch:0.00} |");
+        md.AppendLine(c, $"| search split ({SearchImages} images) | {FpAccuracySearch:P2} | {QAccuracySearch:P2} | {AccuracyDropSearch:0.00} ± {DropStandardErrorSearch:0.00} |");
         md.AppendLine(c, $"| test split ({TestImages} images) | {FpAccuracyTest:P2} | {QAccuracyTest:P2} | {AccuracyDropTest:0.00} |");
         md.AppendLine();
         md.AppendLine("| memory | bytes |");

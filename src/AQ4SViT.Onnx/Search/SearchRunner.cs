@@ -131,7 +131,7 @@ public static class SearchRunner
 
         double searchSeconds = journal.ElapsedSeconds;
         job.Info?.Invoke($"evaluating float and chosen settings on the test split ({test.Count} images)");
-        double TestAccuracy(BitVector setting) => ort is null ? backend.TestAccuracy(setting, cancellation) : ort.Accuracy(test, setting, null, cancellation);
+        double TestAccuracy(BitVector setting) => ort is null ? backend.TestAccuracy(setting, cancellation) : ort.Accuracy(test, setting, null, cancellation).Accuracy;
         double fpTest = TestAccuracy(BitVector.AllFloat(catalog.Count));
         double qTest = TestAccuracy(outcome.Best);
 
@@ -151,6 +151,7 @@ public static class SearchRunner
             Strategy = StrategyName(options.Strategy),
             BeamWidth = options.EffectiveBeamWidth,
             MaxDrop = options.MaxDrop,
+            Guard = options.Guard,
             Granularity = Granularities.Name(granularity),
             BitChoices = options.LevelsDescending.Order().ToArray(),
             CalibrationImages = calibration.Count,
@@ -162,6 +163,7 @@ public static class SearchRunner
             QAccuracyTest = qTest,
             AccuracyDropSearch = (outcome.FpSearchAccuracy - outcome.BestSearchAccuracy) * 100,
             AccuracyDropTest = (fpTest - qTest) * 100,
+            DropStandardErrorSearch = journal.Accuracy(outcome.Best, cancellation, out _).DropStandardError,
             WeightParams = memory.WeightParams,
             Fp32WeightBytes = memory.Fp32WeightBytes,
             QuantizedWeightBytes = (long)Math.Ceiling(memory.QuantizedWeightBytes),

@@ -259,12 +259,12 @@ public sealed class SimulatorBackend : ISearchBackend
     /// <summary>Images run by full evaluations so far (early stops make it less than evaluations × split size).</summary>
     public long FullImages => Interlocked.Read(ref _fullImages);
 
-    public double SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation) => Accuracy(_search, setting, canPass, cancellation);
+    public SplitScore SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation) => Accuracy(_search, setting, canPass, cancellation);
 
     /// <summary>Top-1 on the test split: only for the final report, never during the search.</summary>
-    public double TestAccuracy(BitVector setting, CancellationToken cancellation) => Accuracy(_test, setting, null, cancellation);
+    public double TestAccuracy(BitVector setting, CancellationToken cancellation) => Accuracy(_test, setting, null, cancellation).Accuracy;
 
-    private double Accuracy(ImageSet set, BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation)
+    private SplitScore Accuracy(ImageSet set, BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation)
     {
         var overrides = _weights.Overrides(setting.Bits);
         var tally = new TopOneTally(set, canPass);

@@ -1,6 +1,13 @@
+using System.Collections;
 using AQ4SViT.Onnx.Data;
 
 namespace AQ4SViT.Onnx.Search;
+
+/// <summary>
+/// A full evaluation's outcome: the top-1 accuracy and which images were right (the first <paramref name="Seen"/> of the
+/// split; an evaluation that stopped early has seen fewer than all, and its accuracy is then an upper bound).
+/// </summary>
+public sealed record SplitScore(double Accuracy, BitArray Hits, int Seen);
 
 /// <summary>
 /// Counts top-1 hits over a split batch by batch and tells when the evaluation can stop: once even a perfect rest of the
@@ -10,6 +17,7 @@ namespace AQ4SViT.Onnx.Search;
 /// </summary>
 public sealed class TopOneTally(ImageSet set, Func<double, bool>? canPass)
 {
+    private readonly BitArray _hits = new(set.Count);
     private int _correct;
     private int _seen;
 
@@ -21,6 +29,7 @@ public sealed class TopOneTally(ImageSet set, Func<double, bool>? canPass)
         {
             if (Validate.Accuracy.ArgMax(logits.Slice(i * classes, classes)) == set.Labels[start + i])
             {
+                _hits[start + i] = true;
                 _correct++;
             }
         }
@@ -34,6 +43,6 @@ public sealed class TopOneTally(ImageSet set, Func<double, bool>? canPass)
     /// <summary>True when the budget can no longer be met: stop and report <see cref="Result"/>.</summary>
     public bool Hopeless => canPass is not null && _seen < set.Count && !canPass(UpperBound);
 
-    /// <summary>The accuracy (exact once every image was seen; the upper bound after an early stop).</summary>
-    public double Result => UpperBound;
+    /// <summary>The accuracy (exact once every image was seen; the upper bound after an early stop) and the hits so far.</summary>
+    public SplitScore Result => new(UpperBound, _hits, _seen);
 }

@@ -27,7 +27,9 @@ public sealed class EarlyStopTests
         var strict = new TopOneTally(set, accuracy => accuracy > 0.75);
         strict.Add(0, 3, [1f, 0f, 0f, 1f, 0f, 1f]);
         Assert.True(strict.Hopeless); // 3 of 4 is the best left, and 0.75 fails
-        Assert.Equal(0.75, strict.Result);
+        Assert.Equal(0.75, strict.Result.Accuracy);
+        Assert.Equal(3, strict.Result.Seen);
+        Assert.True(strict.Result.Hits[0] && strict.Result.Hits[1] && !strict.Result.Hits[2]);
     }
 
     [Fact]
@@ -40,12 +42,12 @@ public sealed class EarlyStopTests
         var backend = new SimulatorBackend(Simulator.Load(model, 2), weights, search, search, search, InputScaling.PixelOver255, batch: 50);
         var twoBit = BitVector.AllFloat(backend.WeightNames.Count).With(Enumerable.Range(0, backend.WeightNames.Count).ToArray(), 2);
 
-        double whole = backend.SearchAccuracy(twoBit, null, CancellationToken.None);
+        double whole = backend.SearchAccuracy(twoBit, null, CancellationToken.None).Accuracy;
         foreach (double floor in new[] { 0.0, whole - 0.01, whole, whole + (1.0 / 300), 0.99 })
         {
             bool Passes(double accuracy) => accuracy >= floor - 1e-12;
             long before = backend.FullImages;
-            double stopped = backend.SearchAccuracy(twoBit, Passes, CancellationToken.None);
+            double stopped = backend.SearchAccuracy(twoBit, Passes, CancellationToken.None).Accuracy;
             long images = backend.FullImages - before;
             Assert.Equal(Passes(whole), Passes(stopped));
             if (Passes(whole))

@@ -32,7 +32,7 @@ public sealed class SearchStrategyTests
 
         double drop = (outcome.FpSearchAccuracy - outcome.BestSearchAccuracy) * 100;
         Assert.True(drop <= maxDrop + 1e-9, $"{strategy}: drop {drop} > {maxDrop}");
-        Assert.Equal(backend.SearchAccuracy(outcome.Best, null, default), outcome.BestSearchAccuracy, 12);
+        Assert.Equal(backend.SearchAccuracy(outcome.Best, null, default).Accuracy, outcome.BestSearchAccuracy, 12);
     }
 
     [Fact]

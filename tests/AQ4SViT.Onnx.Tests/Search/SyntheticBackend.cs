@@ -22,6 +22,8 @@ internal sealed class SyntheticBackend : ISearchBackend
         WeightNames = Enumerable.Range(0, parameters.Length).Select(i => $"w{i}").ToArray();
     }
 
+    public const int Images = 5000;
+
     public IReadOnlyList<string> WeightNames { get; }
     public IReadOnlyList<long> WeightParams { get; }
     public int FullCalls => _fullCalls;
@@ -78,7 +80,7 @@ internal sealed class SyntheticBackend : ISearchBackend
         Interlocked.Decrement(ref _inFlight);
     }
 
-    public double SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation)
+    public SplitScore SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation)
     {
         if (CancelAfterFull is { } n && Interlocked.Increment(ref _fullCalls) > n)
         {
@@ -93,7 +95,14 @@ internal sealed class SyntheticBackend : ISearchBackend
 
         Work();
 
-        // Quantize to a 1/5000 grid, as accuracy on 5,000 images is.
-        return Math.Round((_fp - (_slope * Drift(setting))) * 5000) / 5000;
+        // 5,000 images, of which the first right ones are right: a candidate loses images, never gains.
+        int right = (int)Math.Round((_fp - (_slope * Drift(setting))) * Images);
+        var hits = new System.Collections.BitArray(Images);
+        for (int i = 0; i < Math.Max(0, right); i++)
+        {
+            hits[i] = true;
+        }
+
+        return new SplitScore((double)right / Images, hits, Images);
     }
 }

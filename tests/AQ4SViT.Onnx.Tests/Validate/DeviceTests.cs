@@ -94,12 +94,12 @@ public sealed class DeviceTests
         var cuda = new OrtFullEvaluator(path, weights, InputScaling.PixelOver255, ComputeDevice.Cuda(1), 1, 10, messages.Add);
         var four = BitVector.AllFloat(catalog.Count).With(Enumerable.Range(0, catalog.Count), 4);
 
-        double first = cuda.Accuracy(set, four, null, CancellationToken.None);
-        double second = cuda.Accuracy(set, BitVector.AllFloat(catalog.Count), null, CancellationToken.None);
+        double first = cuda.Accuracy(set, four, null, CancellationToken.None).Accuracy;
+        double second = cuda.Accuracy(set, BitVector.AllFloat(catalog.Count), null, CancellationToken.None).Accuracy;
 
         Assert.Single(messages);
         Assert.Equal(ComputeDevice.Cpu, cuda.Device);
-        Assert.Equal(cpu.Accuracy(set, four, null, CancellationToken.None), first);
-        Assert.Equal(cpu.Accuracy(set, BitVector.AllFloat(catalog.Count), null, CancellationToken.None), second);
+        Assert.Equal(cpu.Accuracy(set, four, null, CancellationToken.None).Accuracy, first);
+        Assert.Equal(cpu.Accuracy(set, BitVector.AllFloat(catalog.Count), null, CancellationToken.None).Accuracy, second);
     }
 }
