@@ -100,6 +100,21 @@ public static class ModelWriter
         }
     }
 
+    /// <summary>
+    /// <paramref name="model"/> serialized with every tensor inline (modified in place: external references are read from
+    /// <paramref name="sourceBaseDirectory"/>), for ONNX Runtime to open from memory. Under protobuf's 2 GB limit only.
+    /// </summary>
+    public static byte[] ToInlineBytes(ModelProto model, string sourceBaseDirectory)
+    {
+        foreach (var tensor in model.Graph.Initializer)
+        {
+            Inline(tensor, ExternalOrRawBytes(tensor, sourceBaseDirectory));
+        }
+
+        InlineExternalConstants(model.Graph, sourceBaseDirectory);
+        return model.ToByteArray();
+    }
+
     /// <summary>True when any initializer of the model keeps its data in an external file.</summary>
     public static bool HasExternalData(ModelProto model) => model.Graph.Initializer.Any(TensorDecoder.IsExternal);
 

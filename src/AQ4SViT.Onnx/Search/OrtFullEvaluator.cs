@@ -1,3 +1,8 @@
+using Google.Protobuf;
+using AQ4SViT.Onnx.Import.Proto;
+using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Emit;
+using System.Runtime.InteropServices;
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Validate;
@@ -6,17 +11,17 @@ using Microsoft.ML.OnnxRuntime;
 namespace AQ4SViT.Onnx.Search;
 
 /// <summary>
-/// Full evaluations in ONNX Runtime (<c>search --device cuda[:N]</c>): the float model file, opened with a setting's
-/// fake-quantized weights supplied as session initializers (nothing is written to disk), run over a split. The weights are
-/// the same arrays the simulator gets as overrides, so this computes what the emitted fake-quant model computes.
-/// Each evaluation opens its own session, so concurrent evaluations (<c>--jobs</c>) are independent.
-/// Sessions run without graph optimizations: at ORT_ENABLE_ALL, ONNX Runtime 1.31 transforms some weights from the
-/// model's own initializers before the supplied ones replace them, so the run mixed float and quantized weights
-/// (measured on the d64 test models; ORT_ENABLE_BASIC happened to be right there). ORT_DISABLE_ALL cannot fold anything,
-/// and a test checks the logits against ONNX Runtime on the emitted fake-quant file.
+/// Full evaluations in ONNX Runtime (<c>search --device cuda[:N]</c>): the float model with a setting's fake-quantized
+/// weights written into its initializers, serialized in memory (nothing is written to disk) and run over a split. The
+/// weights are the same arrays the simulator gets as overrides, so this computes what the emitted fake-quant model
+/// computes. Each evaluation opens its own session, so concurrent evaluations (<c>--jobs</c>) are independent.
+/// The weights are in the model rather than supplied as session initializers because ONNX Runtime 1.31 ignores a
+/// supplied initializer that it places on the GPU ("Cannot use user supplied initializer"): on CUDA the search then
+/// evaluated float weights. Sessions run without graph optimizations, as the simulator's parity tests do; a test checks
+/// the logits against ONNX Runtime on the emitted fake-quant file.
 /// When CUDA turns out unusable the evaluator tells <paramref name="onFallback"/> once and stays on the CPU.
 /// </summary>
-public sealed class OrtFullEvaluator(string modelPath, FakeQuantWeights weights, InputScaling scaling, ComputeDevice device, int threads, int batch, Action<string>? onFallback = null)
+public sealed class OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weights, InputScaling scaling, ComputeDevice device, int threads, int batch, Action<string>? onFallback = null)
 {
     private readonly Lock _gate = new();
     private ComputeDevice _device = device;
@@ -69,42 +74,43 @@ public sealed class OrtFullEvaluator(string modelPath, FakeQuantWeights weights,
     /// <summary>Opens a session with <paramref name="setting"/>'s weights and hands it the split batch by batch while <paramref name="batchDone"/> says go on.</summary>
     private void Run(ImageSet set, BitVector setting, CancellationToken cancellation, Func<OrtClassifier, int, int, bool> batchDone)
     {
+        var requested = Device;
+        using var classifier = new OrtClassifier(model.Path, scaling, threads, requested, OnFallback, optimization: GraphOptimizationLevel.ORT_DISABLE_ALL, modelBytes: ModelBytes(setting));
+        if (classifier.ActualDevice != requested)
+        {
+            lock (_gate)
+            {
+                _device = classifier.ActualDevice;
+            }
+        }
+
+        for (int start = 0; start < set.Count; start += batch)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            if (!batchDone(classifier, start, Math.Min(batch, set.Count - start)))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>The model with <paramref name="setting"/>'s fake-quantized weights in place of the float ones, serialized.</summary>
+    private byte[] ModelBytes(BitVector setting)
+    {
+        var proto = model.Proto.Clone();
         var overrides = weights.Overrides(setting.Bits);
-        var shapes = weights.Weights.ToDictionary(w => w.Name, w => w.Shape, StringComparer.Ordinal);
-        var values = new List<(string Name, OrtValue Value)>(overrides.Count);
-        try
+        foreach (var tensor in proto.Graph.Initializer)
         {
-            foreach (var (name, data) in overrides)
+            if (overrides.TryGetValue(tensor.Name, out float[]? values))
             {
-                values.Add((name, OrtValue.CreateTensorValueFromMemory(data, shapes[name])));
-            }
-
-            var requested = Device;
-            using var classifier = new OrtClassifier(modelPath, scaling, threads, requested, OnFallback, optimization: GraphOptimizationLevel.ORT_DISABLE_ALL, initializers: values);
-            if (classifier.ActualDevice != requested)
-            {
-                lock (_gate)
-                {
-                    _device = classifier.ActualDevice;
-                }
-            }
-
-            for (int start = 0; start < set.Count; start += batch)
-            {
-                cancellation.ThrowIfCancellationRequested();
-                if (!batchDone(classifier, start, Math.Min(batch, set.Count - start)))
-                {
-                    return;
-                }
+                tensor.ExternalData.Clear();
+                tensor.DataLocation = TensorProto.Types.DataLocation.Default;
+                tensor.FloatData.Clear();
+                tensor.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
             }
         }
-        finally
-        {
-            foreach (var (_, value) in values)
-            {
-                value.Dispose();
-            }
-        }
+
+        return ModelWriter.ToInlineBytes(proto, model.BaseDirectory);
     }
 
     private void OnFallback(string line)

@@ -89,7 +89,7 @@ public static class SearchRunner
         ISearchBackend searchBackend = backend;
         if (device.IsCuda)
         {
-            ort = new OrtFullEvaluator(job.ModelPath, fakeQuant, job.Scaling, device, threads, job.Batch, job.Warn);
+            ort = new OrtFullEvaluator(model, fakeQuant, job.Scaling, device, threads, job.Batch, job.Warn);
             searchBackend = new OrtEvaluatedBackend(backend, ort, search);
             job.Info?.Invoke($"full evaluations in ONNX Runtime on {device}; drift proxies in the simulator");
         }

@@ -24,14 +24,14 @@ public sealed class OrtClassifier : IClassifier
     {
     }
 
-    /// <param name="initializers">Values that replace the model's initializers of the same names (e.g. fake-quantized
-    /// weights); they must outlive the classifier.</param>
+    /// <param name="modelBytes">A serialized model to open instead of the file (e.g. with fake-quantized weights in place);
+    /// <paramref name="modelPath"/> then only names it in messages.</param>
     public OrtClassifier(string modelPath, InputScaling scaling, int threads, ComputeDevice device, Action<string>? onFallback = null,
         IReadOnlyDictionary<string, string>? sessionConfig = null, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        IReadOnlyList<(string Name, OrtValue Value)>? initializers = null)
+        byte[]? modelBytes = null)
     {
         _scaling = scaling;
-        (_session, ActualDevice) = OrtSessions.Open(modelPath, device, threads, optimization, sessionConfig, onFallback, initializers);
+        (_session, ActualDevice) = OrtSessions.Open(modelPath, device, threads, optimization, sessionConfig, onFallback, modelBytes);
         var input = _session.InputMetadata.Single();
         _inputName = input.Key;
         _inputDims = input.Value.Dimensions;

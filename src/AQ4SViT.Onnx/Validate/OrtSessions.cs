@@ -38,8 +38,9 @@ public static class OrtSessions
 
     /// <summary>
     /// Opens <paramref name="modelPath"/> on <paramref name="device"/>, falling back to the CPU (one line to
-    /// <paramref name="onFallback"/>) when CUDA cannot be used. <paramref name="initializers"/> replace the model's
-    /// initializers of the same names (they must outlive the session). A model ONNX Runtime rejects is bad input.
+    /// <paramref name="onFallback"/>) when CUDA cannot be used. With <paramref name="modelBytes"/>, the session opens that
+    /// serialized model instead (e.g. with a candidate's weights in place) and the path only names it in messages.
+    /// A model ONNX Runtime rejects is bad input.
     /// </summary>
     public static (InferenceSession Session, ComputeDevice Device) Open(
         string modelPath,
@@ -48,22 +49,22 @@ public static class OrtSessions
         GraphOptimizationLevel optimization,
         IReadOnlyDictionary<string, string>? sessionConfig = null,
         Action<string>? onFallback = null,
-        IReadOnlyList<(string Name, OrtValue Value)>? initializers = null)
+        byte[]? modelBytes = null)
     {
-        if (!File.Exists(modelPath))
+        if (modelBytes is null && !File.Exists(modelPath))
         {
             Throw.FileMissing(modelPath, "model");
         }
 
         if (device.IsCuda)
         {
-            var options = CreateOptions(threads, optimization, sessionConfig, initializers);
+            var options = CreateOptions(threads, optimization, sessionConfig);
             string? reason = TryAppendCuda(options, device.Index);
             if (reason is null)
             {
                 try
                 {
-                    return (new InferenceSession(modelPath, options), device);
+                    return (Session(modelPath, modelBytes, options), device);
                 }
                 catch (OnnxRuntimeException e)
                 {
@@ -77,7 +78,7 @@ public static class OrtSessions
 
         try
         {
-            return (new InferenceSession(modelPath, CreateOptions(threads, optimization, sessionConfig, initializers)), ComputeDevice.Cpu);
+            return (Session(modelPath, modelBytes, CreateOptions(threads, optimization, sessionConfig)), ComputeDevice.Cpu);
         }
         catch (OnnxRuntimeException e)
         {
@@ -91,7 +92,10 @@ public static class OrtSessions
             ? $"{device} is not available ({reason}: ONNX Runtime's CUDA provider needs the CUDA 13 and cuDNN 9 libraries); running on the CPU"
             : $"{device} is not available ({reason}); running on the CPU";
 
-    private static SessionOptions CreateOptions(int threads, GraphOptimizationLevel optimization, IReadOnlyDictionary<string, string>? sessionConfig, IReadOnlyList<(string Name, OrtValue Value)>? initializers)
+    private static InferenceSession Session(string modelPath, byte[]? modelBytes, SessionOptions options) =>
+        modelBytes is null ? new InferenceSession(modelPath, options) : new InferenceSession(modelBytes, options);
+
+    private static SessionOptions CreateOptions(int threads, GraphOptimizationLevel optimization, IReadOnlyDictionary<string, string>? sessionConfig)
     {
         var options = new SessionOptions { GraphOptimizationLevel = optimization };
         if (threads > 0)
@@ -103,11 +107,6 @@ public static class OrtSessions
         foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
         {
             options.AddSessionConfigEntry(key, value);
-        }
-
-        foreach (var (name, value) in initializers ?? [])
-        {
-            options.AddInitializer(name, value);
         }
 
         return options;
@@ -125,7 +124,15 @@ public static class OrtSessions
             env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
             try
             {
-                options.AppendExecutionProvider_CUDA(index);
+                // TF32 is ONNX Runtime's default on Ampere and later: 10-bit mantissas in Conv and MatMul flip spikes
+                // near the threshold (10,000 Fashion-MNIST images: 92.16% against the CPU's 91.99%). Full FP32 instead.
+                using var cuda = new OrtCUDAProviderOptions();
+                cuda.UpdateOptions(new Dictionary<string, string>
+                {
+                    ["device_id"] = index.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["use_tf32"] = "0",
+                });
+                options.AppendExecutionProvider_CUDA(cuda);
                 return null;
             }
             catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
