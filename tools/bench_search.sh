@@ -8,12 +8,13 @@
 #   (cd /tmp/pubw && tar cf - pub | xz -9 > .bench/pub.txz)
 # With RESUME=1 and the previous run's folders carried in .bench/state/, unfinished searches continue from state.json.
 # Usage: SEARCH_LIMIT=5000 THREADS=8 bash tools/bench_search.sh   (results: $OUT/bench.tgz, tables on stdout)
+# ONLY="job ..." runs just those jobs (names below); W=/tmp/other lets a second run go at the same time.
 set -u
 OUT=${OUT:-$PWD/bench-out}
 LIMIT=${SEARCH_LIMIT:-1000}
 BUDGET=${JOB_SECONDS:-480}
 T=${THREADS:-2}
-W=/tmp/bench; rm -rf $W; mkdir -p $W $OUT
+W=${W:-/tmp/bench}; rm -rf $W; mkdir -p $W $OUT   # W: work folder (two runs at once need two)
 tar xJf .bench/pub.txz -C $W
 AQ=$W/pub/aq4svit
 nproc; lscpu | grep -m1 "Model name"
@@ -46,13 +47,17 @@ run spk-greedy-d12 spikformer-fmnist greedy $T --max-drop 1.2
 run sdt-greedy-d12 sdt-fmnist greedy $T --max-drop 1.2
 run spk-greedy-5k spikformer-fmnist greedy $T
 run sdt-greedy-5k sdt-fmnist greedy $T
+for m in spk:spikformer-fmnist sdt:sdt-fmnist; do   # layer granularity: every weight tensor its own group
+  for s in greedy beam sensitivity; do run ${m%%:*}-$s-layer ${m#*:} $s $T --granularity layer; done
+done
+run spk-greedy-layer-5k spikformer-fmnist greedy $T --granularity layer
 wait
 for d in $W/*/; do rm -f $d/*.onnx $d/*.onnx.data; done
 (cd $W && tar czf $OUT/bench.tgz --exclude=pub .)
-python3 - <<'PY'
+W=$W python3 - <<'PY'
 import json, glob, os
 print("%-16s %8s %8s %8s %8s %7s %5s %6s %6s %6s %7s" % ("job","saving","dropS","dropT","fpT","secs","full","proxy","gated","rho","pxcost"))
-for f in sorted(glob.glob("/tmp/bench/*/report.json")):
+for f in sorted(glob.glob(os.environ["W"] + "/*/report.json")):
     r = json.load(open(f)); n = os.path.basename(os.path.dirname(f))
     pc = r.get("proxy_cost_ratio")
     print("%-16s %8.4f %8.2f %8.2f %8.4f %7.1f %5d %6d %6d %6s %7s" % (n, r["memory_saving"], r["accuracy_drop_search"], r["accuracy_drop_test"], r["fp_accuracy_test"], r["search_seconds"], r["full_evaluations"], r["proxy_evaluations"], r["gated_out"], r["proxy_spearman"] and round(r["proxy_spearman"], 3), pc and round(pc, 4)))
