@@ -1,11 +1,11 @@
-using Google.Protobuf;
-using AQ4SViT.Onnx.Import.Proto;
-using AQ4SViT.Onnx.Import;
-using AQ4SViT.Onnx.Emit;
 using System.Runtime.InteropServices;
 using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Emit;
+using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Import.Proto;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Validate;
+using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 
 namespace AQ4SViT.Onnx.Search;
