@@ -9,6 +9,15 @@ namespace AQ4SViT.Onnx.Tests.Search;
 /// </summary>
 public sealed class ParallelSearchTests
 {
+    static ParallelSearchTests()
+    {
+        // xUnit's parallel test collections can hold every pool thread of a 2-core machine; Parallel.ForEach's extra
+        // workers then start only when the pool injects a thread (about every half second), and the 15 ms evaluations
+        // below all finish on the calling thread. Enough idle threads make the concurrency check independent of that.
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 16), io);
+    }
+
     private static SyntheticBackend Backend(int delayMs = 0) => new(
         parameters: [200, 5000, 8000, 8000, 20000, 20000, 3000, 1000],
         sensitivity: [40, 20, 4, 4, 2, 3, 6, 30],
