@@ -53,19 +53,13 @@ public static class ModelWriter
                 }
 
                 data.Flush(flushToDisk: true);
+                InlineExternalConstants(model.Graph, sourceBaseDirectory);
             }
             else
             {
-                foreach (var tensor in model.Graph.Initializer)
-                {
-                    if (TensorDecoder.IsExternal(tensor))
-                    {
-                        Inline(tensor, ExternalOrRawBytes(tensor, sourceBaseDirectory));
-                    }
-                }
+                InlineExternal(model, sourceBaseDirectory);
             }
 
-            InlineExternalConstants(model.Graph, sourceBaseDirectory);
             string modelTemp = AtomicFile.Prepare(full);
             try
             {
@@ -101,18 +95,20 @@ public static class ModelWriter
     }
 
     /// <summary>
-    /// <paramref name="model"/> serialized with every tensor inline (modified in place: external references are read from
-    /// <paramref name="sourceBaseDirectory"/>), for ONNX Runtime to open from memory. Under protobuf's 2 GB limit only.
+    /// Reads every tensor <paramref name="model"/> keeps in external files (from <paramref name="sourceBaseDirectory"/>)
+    /// into the model itself, in place: initializers and Constant attributes. Under protobuf's 2 GB limit only.
     /// </summary>
-    public static byte[] ToInlineBytes(ModelProto model, string sourceBaseDirectory)
+    public static void InlineExternal(ModelProto model, string sourceBaseDirectory)
     {
         foreach (var tensor in model.Graph.Initializer)
         {
-            Inline(tensor, ExternalOrRawBytes(tensor, sourceBaseDirectory));
+            if (TensorDecoder.IsExternal(tensor))
+            {
+                Inline(tensor, ExternalOrRawBytes(tensor, sourceBaseDirectory));
+            }
         }
 
         InlineExternalConstants(model.Graph, sourceBaseDirectory);
-        return model.ToByteArray();
     }
 
     /// <summary>True when any initializer of the model keeps its data in an external file.</summary>

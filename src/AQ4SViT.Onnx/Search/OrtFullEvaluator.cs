@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Emit;
 using AQ4SViT.Onnx.Import;
@@ -25,6 +24,14 @@ public sealed class OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weigh
 {
     private readonly Lock _gate = new();
     private ComputeDevice _device = device;
+
+    // The model with every tensor inline, read from disk once: evaluations copy it and swap in their weights.
+    private readonly Lazy<ModelProto> _inline = new(() =>
+    {
+        var proto = model.Proto.Clone();
+        ModelWriter.InlineExternal(proto, model.BaseDirectory);
+        return proto;
+    });
 
     /// <summary>The device evaluations run on (the CPU once CUDA failed).</summary>
     public ComputeDevice Device
@@ -97,20 +104,19 @@ public sealed class OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weigh
     /// <summary>The model with <paramref name="setting"/>'s fake-quantized weights in place of the float ones, serialized.</summary>
     private byte[] ModelBytes(BitVector setting)
     {
-        var proto = model.Proto.Clone();
+        var proto = _inline.Value.Clone();
         var overrides = weights.Overrides(setting.Bits);
-        foreach (var tensor in proto.Graph.Initializer)
+        var initializers = proto.Graph.Initializer;
+        for (int i = 0; i < initializers.Count; i++)
         {
-            if (overrides.TryGetValue(tensor.Name, out float[]? values))
+            var source = initializers[i];
+            if (overrides.TryGetValue(source.Name, out float[]? values))
             {
-                tensor.ExternalData.Clear();
-                tensor.DataLocation = TensorProto.Types.DataLocation.Default;
-                tensor.FloatData.Clear();
-                tensor.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
+                initializers[i] = QuantizedTensors.FloatTensor(source.Name, source.Dims.ToArray(), values);
             }
         }
 
-        return ModelWriter.ToInlineBytes(proto, model.BaseDirectory);
+        return proto.ToByteArray();
     }
 
     private void OnFallback(string line)
