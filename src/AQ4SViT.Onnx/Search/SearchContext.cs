@@ -53,10 +53,10 @@ public sealed class SearchContext
     /// <summary>
     /// The accuracy constraint: the drop plus <c>--guard</c> standard errors of it (paired with the float model image by
     /// image) is at most <c>--max-drop</c>. The guard keeps the search from choosing a setting only because it happened to
-    /// do well on the search images; it implies <see cref="WithinBudget"/>, so early stops decide exactly.
+    /// do well on the search images. Guard and SE are never negative, so it implies <see cref="WithinBudget"/> and early stops
+    /// decide exactly.
     /// </summary>
-    public bool Passes(FullScore score) =>
-        WithinBudget(score.Accuracy) && Drop(score.Accuracy) + (Options.Guard * score.DropStandardError) <= Options.MaxDrop + 1e-9;
+    public bool Passes(FullScore score) => Drop(score.Accuracy) + (Options.Guard * score.DropStandardError) <= Options.MaxDrop + 1e-9;
 
     /// <summary>Full evaluation (a failing one may stop early: its accuracy is then an upper bound, its drop a lower one); returns the drop in points and whether it meets the budget. Logs the candidate.</summary>
     public (double Accuracy, double Drop, bool Passed) Evaluate(BitVector setting, string phase, int round, string move, ProxyScore? proxy, double? gate, string decision = "evaluated")
