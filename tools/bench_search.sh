@@ -2,7 +2,9 @@
 # Benchmarks side by side on one machine (issues 4 and 6), e.g. on the device machine's CPU cores:
 #  1. `aq4svit bench` (simulator vs ONNX Runtime, 2 threads, batch 100) on each bundled model, one at a time;
 #  2. the search strategies on the bundled models, THREADS threads per job (default 2), all jobs at once, so
-#     every strategy gets the same cores (machine with at least 8 × THREADS cores).
+#     every strategy gets the same cores (machine with at least 8 × THREADS cores); with SEQUENTIAL=1 one job after
+#     the other instead, each alone on the machine (fairer for time ratios: at once, the short jobs run while the
+#     machine is fullest).
 # Runs a self-contained publish of aq4svit (no .NET needed): carry .bench/pub.txz, made by
 #   dotnet publish src/AQ4SViT.Cli -c Release -r linux-x64 --self-contained -o /tmp/pubw/pub
 #   (cd /tmp/pubw && tar cf - pub | xz -9 > .bench/pub.txz)
@@ -27,14 +29,17 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
 fi
 RESUME_FLAG=""
 if [ "${RESUME:-0}" = 1 ]; then cp -r .bench/state/* $W/; RESUME_FLAG="--resume"; fi
-run() { # name model strategy threads [extra...]; ONLY="name ..." runs just those; LIMIT_<name> overrides the search limit
+run() { # name model strategy threads [extra...]; ONLY="name ..." runs just those (in ONLY's order with SEQUENTIAL=1)
   local name=$1 model=$2 strategy=$3 threads=$4; shift 4
   if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
   if [ -f $W/$name/report.json ]; then echo "$name done before"; return; fi
-  local limit=$LIMIT; [[ $name == *-5k ]] && limit=5000
-  ( timeout -s INT $BUDGET $AQ search models/$model/model.onnx --strategy $strategy --search-limit $limit --test-limit 0 \
-      --threads $threads --out $W/$name $RESUME_FLAG "$@" > $W/$name.txt 2> $W/$name.err; echo "$name rc=$?" ) &
+  local limit=$LIMIT; [[ $name == *-5k ]] && limit=5000; [[ $name == *-2k ]] && limit=2000
+  local job=( timeout -s INT $BUDGET $AQ search models/$model/model.onnx --strategy $strategy --search-limit $limit --test-limit 0
+      --threads $threads --out $W/$name $RESUME_FLAG "$@" )
+  if [ "${SEQUENTIAL:-0}" = 1 ]; then JOBS[$name]="${job[*]@Q}"; return; fi
+  ( "${job[@]}" > $W/$name.txt 2> $W/$name.err; echo "$name rc=$?" ) &
 }
+declare -A JOBS
 run spk-greedy spikformer-fmnist greedy $T
 run spk-greedy-m10 spikformer-fmnist greedy $T --gate-margin 1.0
 run spk-beam spikformer-fmnist beam $T
@@ -51,7 +56,14 @@ for m in spk:spikformer-fmnist sdt:sdt-fmnist; do   # layer granularity: every w
   for s in greedy beam sensitivity; do run ${m%%:*}-$s-layer ${m#*:} $s $T --granularity layer; done
 done
 run spk-greedy-layer-5k spikformer-fmnist greedy $T --granularity layer
+for m in spk:spikformer-fmnist sdt:sdt-fmnist; do run ${m%%:*}-beam-layer-2k ${m#*:} beam $T --granularity layer; done
 wait
+if [ "${SEQUENTIAL:-0}" = 1 ]; then
+  for name in ${ONLY:-${!JOBS[@]}}; do
+    [ -n "${JOBS[$name]:-}" ] || continue
+    eval "${JOBS[$name]}" > $W/$name.txt 2> $W/$name.err; echo "$name rc=$? $(date +%T)"
+  done
+fi
 for d in $W/*/; do rm -f $d/*.onnx $d/*.onnx.data; done
 (cd $W && tar czf $OUT/bench.tgz --exclude=pub .)
 W=$W python3 - <<'PY'

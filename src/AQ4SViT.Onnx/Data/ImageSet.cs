@@ -34,6 +34,20 @@ public sealed class ImageSet
 
     public ReadOnlySpan<byte> Image(int index) => Pixels.AsSpan(index * PixelsPerImage, PixelsPerImage);
 
+    /// <summary>Images <paramref name="indices"/>[0], [1], … as a new set (copies).</summary>
+    public ImageSet Select(IReadOnlyList<int> indices)
+    {
+        var pixels = new byte[indices.Count * PixelsPerImage];
+        var labels = new byte[indices.Count];
+        for (int i = 0; i < indices.Count; i++)
+        {
+            Image(indices[i]).CopyTo(pixels.AsSpan(i * PixelsPerImage, PixelsPerImage));
+            labels[i] = Labels[indices[i]];
+        }
+
+        return new ImageSet(pixels, labels, Rows, Cols, Source);
+    }
+
     /// <summary>A contiguous range of images as a new set (copies).</summary>
     public ImageSet Slice(int start, int count)
     {

@@ -56,11 +56,22 @@ public sealed class EvaluationJournal
 
             foreach (var f in state.Full)
             {
-                _accuracies[f.Bits] = new FullScore(f.Accuracy, f.Lost, f.Gained, state.ReferenceHits.Length);
+                _accuracies[f.Bits] = new FullScore(f.Accuracy, f.Lost, f.Gained, state.ReferenceHits.Length, f.Complete);
                 _fullOrder.Add(f.Bits);
             }
 
             _reference = state.ReferenceHits.Length == 0 ? null : new BitArray(state.ReferenceHits.Select(c => c == '1').ToArray());
+            _referenceRight = state.ReferenceHits.Count(c => c == '1');
+            if (state.SearchOrder.Count > 0)
+            {
+                if (state.SearchOrder.Count != state.ReferenceHits.Length)
+                {
+                    Throw.BadInput($"{statePath}: search_order has {state.SearchOrder.Count} images, reference_hits {state.ReferenceHits.Length}");
+                }
+
+                _order = state.SearchOrder;
+                _backend.OrderSearch(_order);
+            }
 
             _elapsedBefore = state.ElapsedSeconds;
             Resumed = true;
@@ -109,13 +120,45 @@ public sealed class EvaluationJournal
         _proxyTimes.Time(() => _backend.Proxy(setting, cancellation));
 
     private SplitScore TimedAccuracy(BitVector setting, CancellationToken cancellation) =>
-        _fullTimes.Time(() => _backend.SearchAccuracy(setting, CanPass, cancellation));
+        _fullTimes.Time(() => _backend.SearchAccuracy(setting, CanPass is null ? null : CouldStillPass, cancellation));
 
     /// <summary>
-    /// The search's budget test on an accuracy, once the float reference is known: full evaluations then stop as soon as a
-    /// candidate cannot pass (<see cref="TopOneTally"/>). Null (the float model's own evaluation): always run to the end.
+    /// The search's budget test, once the float reference is known: full evaluations then stop as soon as no completion of
+    /// the split could pass it (<see cref="CouldStillPass"/>). Null (the float model's own evaluation): always run to the end.
     /// </summary>
-    public Func<double, bool>? CanPass { get; set; }
+    public Func<FullScore, bool>? CanPass { get; set; }
+
+    /// <summary>
+    /// Whether some result on the images not seen yet lets <see cref="CanPass"/> accept the candidate. The unseen images
+    /// the reference got right can only be lost, which raises the drop and, while the drop is under 50 points, its standard
+    /// error too; so the best completion keeps them right and gains some number y of the unseen images the reference got
+    /// wrong. Every y is tried, since a gain lowers the drop but may raise its standard error.
+    /// </summary>
+    private bool CouldStillPass(SplitScore partial)
+    {
+        var reference = _reference!;
+        int n = reference.Length, lost = 0, gained = 0, referenceWrongSeen = 0;
+        for (int p = 0; p < partial.Seen; p++)
+        {
+            bool expected = reference[p], hit = partial.Hits[p];
+            referenceWrongSeen += expected ? 0 : 1;
+            lost += expected && !hit ? 1 : 0;
+            gained += !expected && hit ? 1 : 0;
+        }
+
+        int referenceRight = _referenceRight;
+        int gainable = n - referenceRight - referenceWrongSeen;
+        for (int y = 0; y <= gainable; y++)
+        {
+            var completion = new FullScore((double)(referenceRight - lost + gained + y) / n, lost, gained + y, n);
+            if (CanPass!(completion))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Counts calls and sums their seconds, from any thread.</summary>
     private sealed class Stopwatches
@@ -187,7 +230,13 @@ public sealed class EvaluationJournal
     public FullScore EvaluateReference(BitVector fp32, CancellationToken cancellation) => Full(fp32, cancellation, out _);
 
     // Images where the reference is right: the float model's hits, kept for pairing (and in state.json for --resume).
+    // By evaluation position once the search split is ordered (see OrderHardestFirst).
     private BitArray? _reference;
+
+    // The search split's evaluation order (position → image), empty while natural.
+    private List<int> _order = [];
+
+    private int _referenceRight;
 
     private FullScore Full(BitVector setting, CancellationToken cancellation, out bool cached)
     {
@@ -204,14 +253,56 @@ public sealed class EvaluationJournal
             split = TimedAccuracy(setting, cancellation);
         }
 
-        _reference ??= new BitArray(split.Hits); // only the reference gets here without one
+        bool isReference = _reference is null; // only the reference gets here without one
+        _reference ??= new BitArray(split.Hits);
+        _referenceRight = CountTrue(_reference);
         var score = FullScore.Paired(split, _reference);
+        if (isReference)
+        {
+            OrderHardestFirst(split);
+        }
+
         _accuracies[setting.Key] = score;
         _fullOrder.Add(setting.Key);
         FreshFullEvaluations++;
         cached = false;
         Checkpoint();
         return score;
+    }
+
+    private static int CountTrue(BitArray bits)
+    {
+        int count = 0;
+        for (int i = 0; i < bits.Length; i++)
+        {
+            count += bits[i] ? 1 : 0;
+        }
+
+        return count;
+    }
+
+    /// <summary>
+    /// Has the backend evaluate the search split from the float model's smallest margin up: the images it got wrong
+    /// first, then those it got right by the least. A candidate's losses (and all its possible gains) then come early, so a
+    /// failing candidate reaches the point where even a perfect rest cannot save it (<see cref="TopOneTally"/>) far sooner;
+    /// the decisions and every passing accuracy are those of any other order. The reference's hits follow the order.
+    /// </summary>
+    private void OrderHardestFirst(SplitScore reference)
+    {
+        if (reference.Margins is not { } margins || reference.Seen != margins.Length)
+        {
+            return;
+        }
+
+        _order = [.. Enumerable.Range(0, margins.Length).OrderBy(i => margins[i]).ThenBy(i => i)];
+        var ordered = new BitArray(_order.Count);
+        for (int p = 0; p < _order.Count; p++)
+        {
+            ordered[p] = reference.Hits[_order[p]];
+        }
+
+        _reference = ordered;
+        _backend.OrderSearch(_order);
     }
 
     /// <summary>
@@ -291,7 +382,8 @@ public sealed class EvaluationJournal
             ElapsedSeconds = ElapsedSeconds,
             Proxies = _proxyOrder.Select(k => new ProxyEntry { Bits = k, Drift = _proxies[k].Drift, SpikeMismatch = _proxies[k].SpikeMismatch, Kind = _proxies[k].Kind }).ToList(),
             ReferenceHits = _reference is null ? "" : string.Concat(Enumerable.Range(0, _reference.Length).Select(i => _reference[i] ? '1' : '0')),
-            Full = _fullOrder.Select(k => new FullEntry { Bits = k, Accuracy = _accuracies[k].Accuracy, Lost = _accuracies[k].Lost, Gained = _accuracies[k].Gained }).ToList(),
+            SearchOrder = _order,
+            Full = _fullOrder.Select(k => new FullEntry { Bits = k, Accuracy = _accuracies[k].Accuracy, Lost = _accuracies[k].Lost, Gained = _accuracies[k].Gained, Complete = _accuracies[k].Complete }).ToList(),
         };
         AtomicFile.WriteAllText(_statePath, JsonSerializer.Serialize(state, StateJson.Default.State));
     }
@@ -311,14 +403,17 @@ public sealed class EvaluationJournal
 
     internal sealed class State
     {
-        public int Version { get; set; } = 2;
+        public int Version { get; set; } = 3;
         public string Fingerprint { get; set; } = "";
         public double ElapsedSeconds { get; set; }
         public List<ProxyEntry> Proxies { get; set; } = [];
         public List<FullEntry> Full { get; set; } = [];
 
-        /// <summary>The float model's per-image hits on the search split, '1' right, '0' wrong.</summary>
+        /// <summary>The float model's per-image hits on the search split, '1' right, '0' wrong, by evaluation position.</summary>
         public string ReferenceHits { get; set; } = "";
+
+        /// <summary>The search split's evaluation order: position → image (empty: natural order; version 2 had none).</summary>
+        public List<int> SearchOrder { get; set; } = [];
     }
 
     internal sealed class ProxyEntry
@@ -335,6 +430,9 @@ public sealed class EvaluationJournal
         public double Accuracy { get; set; }
         public int Lost { get; set; }
         public int Gained { get; set; }
+
+        /// <summary>False for an evaluation that stopped early (a failure; accuracy an upper bound).</summary>
+        public bool Complete { get; set; } = true;
     }
 }
 

@@ -6,8 +6,10 @@ namespace AQ4SViT.Onnx.Search;
 /// A full evaluation paired with the float model's on the same images: its accuracy, the images it
 /// <paramref name="Lost"/> (float right, it wrong) and <paramref name="Gained"/> (float wrong, it right), of
 /// <paramref name="Images"/> in the split. The pairs give the drop's standard error (<see cref="DropStandardError"/>).
+/// An evaluation that stopped early (not <paramref name="Complete"/>) failed; its accuracy is an upper bound and its counts
+/// are those of the images it saw.
 /// </summary>
-public sealed record FullScore(double Accuracy, int Lost, int Gained, int Images)
+public sealed record FullScore(double Accuracy, int Lost, int Gained, int Images, bool Complete = true)
 {
     /// <summary>Counts lost and gained images over the ones <paramref name="split"/> saw.</summary>
     public static FullScore Paired(SplitScore split, BitArray reference)
@@ -28,7 +30,7 @@ public sealed record FullScore(double Accuracy, int Lost, int Gained, int Images
             }
         }
 
-        return new FullScore(split.Accuracy, lost, gained, reference.Length);
+        return new FullScore(split.Accuracy, lost, gained, reference.Length, split.Seen == reference.Length);
     }
 
     /// <summary>

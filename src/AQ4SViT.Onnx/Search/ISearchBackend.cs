@@ -28,12 +28,20 @@ public interface ISearchBackend
     }
 
     /// <summary>
-    /// Top-1 accuracy (0–1) on the search split and which images were right. With <paramref name="canPass"/>, the
-    /// evaluation may stop as soon as no result on the remaining images could make it true (see <see cref="TopOneTally"/>):
-    /// then it returns an upper bound that fails <paramref name="canPass"/>, so the pass/fail decision is the same as a
-    /// whole evaluation's.
+    /// Top-1 accuracy (0–1) on the search split and which images were right. With <paramref name="couldStillPass"/>, the
+    /// evaluation stops as soon as it says no result on the remaining images could pass (see <see cref="TopOneTally"/>):
+    /// then it returns what it saw, with the accuracy an upper bound, so the pass/fail decision is the same as a whole
+    /// evaluation's.
     /// </summary>
-    SplitScore SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation);
+    SplitScore SearchAccuracy(BitVector setting, Func<SplitScore, bool>? couldStillPass, CancellationToken cancellation);
+
+    /// <summary>
+    /// From now on, <see cref="SearchAccuracy"/> goes through the search split in this order: position i is the image
+    /// at position <paramref name="order"/>[i] of the order so far (at first the split's own), and hits, margins and
+    /// <see cref="SplitScore.Seen"/> count positions. (<see cref="EvaluationJournal"/> puts the float model's hardest
+    /// images first.)
+    /// </summary>
+    void OrderSearch(IReadOnlyList<int> order);
 }
 
 /// <summary>A set of weights that move together, by index into the backend's weight list.</summary>

@@ -46,9 +46,9 @@ public sealed class OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weigh
     }
 
     /// <summary>Top-1 (0–1) of <paramref name="setting"/> on <paramref name="set"/>; stops early as <see cref="TopOneTally"/> says.</summary>
-    public SplitScore Accuracy(ImageSet set, BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation)
+    public SplitScore Accuracy(ImageSet set, BitVector setting, Func<SplitScore, bool>? couldStillPass, CancellationToken cancellation)
     {
-        var tally = new TopOneTally(set, canPass);
+        var tally = new TopOneTally(set, couldStillPass);
         float[]? logits = null;
         Run(set, setting, cancellation, (classifier, start, count) =>
         {
@@ -138,6 +138,8 @@ public sealed class OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weigh
 /// <summary>A search backend whose full evaluations run in an <see cref="OrtFullEvaluator"/>; groups and drift proxies come from <paramref name="inner"/>.</summary>
 public sealed class OrtEvaluatedBackend(ISearchBackend inner, OrtFullEvaluator evaluator, ImageSet search) : ISearchBackend
 {
+    private ImageSet _search = search;
+
     public IReadOnlyList<string> WeightNames => inner.WeightNames;
 
     public IReadOnlyList<long> WeightParams => inner.WeightParams;
@@ -148,5 +150,7 @@ public sealed class OrtEvaluatedBackend(ISearchBackend inner, OrtFullEvaluator e
 
     public void HintParent(BitVector parent) => inner.HintParent(parent);
 
-    public SplitScore SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation) => evaluator.Accuracy(search, setting, canPass, cancellation);
+    public SplitScore SearchAccuracy(BitVector setting, Func<SplitScore, bool>? couldStillPass, CancellationToken cancellation) => evaluator.Accuracy(_search, setting, couldStillPass, cancellation);
+
+    public void OrderSearch(IReadOnlyList<int> order) => _search = _search.Select(order);
 }

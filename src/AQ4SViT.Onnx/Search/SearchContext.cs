@@ -40,23 +40,19 @@ public sealed class SearchContext
     {
         FpAccuracy = Journal.EvaluateReference(Fp32, Cancellation).Accuracy;
         _frontier.Add((Fp32Bits, FpAccuracy));
-        Journal.CanPass = WithinBudget;
+        Journal.CanPass = Passes;
         return FpAccuracy;
     }
 
     /// <summary>Accuracy drop in points against the float model on the search split.</summary>
     public double Drop(double accuracy) => (FpAccuracy - accuracy) * 100.0;
 
-    /// <summary>The raw budget: a drop of at most <c>--max-drop</c> points. A failed early-stopped evaluation fails it.</summary>
-    public bool WithinBudget(double accuracy) => Drop(accuracy) <= Options.MaxDrop + 1e-9;
-
     /// <summary>
     /// The accuracy constraint: the drop plus <c>--guard</c> standard errors of it (paired with the float model image by
     /// image) is at most <c>--max-drop</c>. The guard keeps the search from choosing a setting only because it happened to
-    /// do well on the search images. Guard and SE are never negative, so it implies <see cref="WithinBudget"/> and early stops
-    /// decide exactly.
+    /// do well on the search images. Full evaluations stop early only when no completion could pass it.
     /// </summary>
-    public bool Passes(FullScore score) => Drop(score.Accuracy) + (Options.Guard * score.DropStandardError) <= Options.MaxDrop + 1e-9;
+    public bool Passes(FullScore score) => score.Complete && Drop(score.Accuracy) + (Options.Guard * score.DropStandardError) <= Options.MaxDrop + 1e-9;
 
     /// <summary>Full evaluation (a failing one may stop early: its accuracy is then an upper bound, its drop a lower one); returns the drop in points and whether it meets the budget. Logs the candidate.</summary>
     public (double Accuracy, double Drop, bool Passed) Evaluate(BitVector setting, string phase, int round, string move, ProxyScore? proxy, double? gate, string decision = "evaluated")
@@ -84,12 +80,12 @@ public sealed class SearchContext
             Decision = decision,
             Accuracy = accuracy,
             Drop = drop,
-            DropStandardError = score.DropStandardError,
+            DropStandardError = score.Complete ? score.DropStandardError : null,
             Passed = passed,
             GateThreshold = gate is { } g && double.IsFinite(g) ? g : null,
             Cached = cached,
         });
-        Progress?.Report(new SearchProgress(phase, round, Journal.FullEvaluations, Journal.ProxyEvaluations, decision, Saving(setting), drop, passed, WithinBudget(accuracy) ? score.DropStandardError : null));
+        Progress?.Report(new SearchProgress(phase, round, Journal.FullEvaluations, Journal.ProxyEvaluations, decision, Saving(setting), drop, passed, score.Complete ? score.DropStandardError : null));
         return (accuracy, drop, passed);
     }
 
@@ -117,5 +113,5 @@ public sealed class SearchContext
 }
 
 /// <summary>A progress tick: where the search is and what the last candidate did.</summary>
-/// <param name="DropStandardError">Set when the drop is exact (within the raw budget, so never stopped early); null when the evaluation may have stopped early and the drop is a lower bound.</param>
+/// <param name="DropStandardError">Set when the evaluation saw every image, so the drop is exact; null when it stopped early and the drop is a lower bound.</param>
 public sealed record SearchProgress(string Phase, int Round, int FullEvaluations, int ProxyEvaluations, string Decision, double Saving, double? Drop, bool? Passed, double? DropStandardError = null);

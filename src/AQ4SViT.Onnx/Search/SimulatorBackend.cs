@@ -21,7 +21,7 @@ public sealed class SimulatorBackend : ISearchBackend
     private readonly FakeQuantWeights _weights;
     private readonly IReadOnlyList<QuantizableWeight> _catalog;
     private readonly ImageSet _calibration;
-    private readonly ImageSet _search;
+    private ImageSet _search;
     private readonly ImageSet _test;
     private readonly InputScaling _scaling;
     private readonly int _batch;
@@ -259,15 +259,17 @@ public sealed class SimulatorBackend : ISearchBackend
     /// <summary>Images run by full evaluations so far (early stops make it less than evaluations × split size).</summary>
     public long FullImages => Interlocked.Read(ref _fullImages);
 
-    public SplitScore SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation) => Accuracy(_search, setting, canPass, cancellation);
+    public SplitScore SearchAccuracy(BitVector setting, Func<SplitScore, bool>? couldStillPass, CancellationToken cancellation) => Accuracy(_search, setting, couldStillPass, cancellation);
+
+    public void OrderSearch(IReadOnlyList<int> order) => _search = _search.Select(order);
 
     /// <summary>Top-1 on the test split: only for the final report, never during the search.</summary>
     public double TestAccuracy(BitVector setting, CancellationToken cancellation) => Accuracy(_test, setting, null, cancellation).Accuracy;
 
-    private SplitScore Accuracy(ImageSet set, BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation)
+    private SplitScore Accuracy(ImageSet set, BitVector setting, Func<SplitScore, bool>? couldStillPass, CancellationToken cancellation)
     {
         var overrides = _weights.Overrides(setting.Bits);
-        var tally = new TopOneTally(set, canPass);
+        var tally = new TopOneTally(set, couldStillPass);
         var logits = new float[_batch * _simulator.Classes];
         for (int start = 0; start < set.Count && !tally.Hopeless; start += _batch)
         {

@@ -6,18 +6,22 @@ namespace AQ4SViT.Onnx.Search;
 /// <summary>
 /// A full evaluation's outcome: the top-1 accuracy and which images were right (the first <paramref name="Seen"/> of the
 /// split; an evaluation that stopped early has seen fewer than all, and its accuracy is then an upper bound).
+/// <paramref name="Margins"/>: per image, the true class's logit minus the largest other one (negative when wrong),
+/// where the engine reports them.
 /// </summary>
-public sealed record SplitScore(double Accuracy, BitArray Hits, int Seen);
+public sealed record SplitScore(double Accuracy, BitArray Hits, int Seen, float[]? Margins = null);
 
 /// <summary>
-/// Counts top-1 hits over a split batch by batch and tells when the evaluation can stop: once even a perfect rest of the
-/// split could not make <paramref name="canPass"/> true, the candidate has failed whatever the remaining images say.
+/// Counts top-1 hits over a split batch by batch and tells when the evaluation can stop: when
+/// <paramref name="couldStillPass"/>, given the score so far (hits of the images seen, accuracy if the rest were all right),
+/// says no completion of the split can pass, the candidate has failed whatever the remaining images say.
 /// The pass/fail decision is therefore exactly that of a whole evaluation; only a failed candidate's accuracy is then an
 /// upper bound (the best it could still have reached) instead of the exact value.
 /// </summary>
-public sealed class TopOneTally(ImageSet set, Func<double, bool>? canPass)
+public sealed class TopOneTally(ImageSet set, Func<SplitScore, bool>? couldStillPass)
 {
     private readonly BitArray _hits = new(set.Count);
+    private readonly float[] _margins = new float[set.Count];
     private int _correct;
     private int _seen;
 
@@ -27,11 +31,15 @@ public sealed class TopOneTally(ImageSet set, Func<double, bool>? canPass)
         int classes = logits.Length / Math.Max(1, count);
         for (int i = 0; i < count; i++)
         {
-            if (Validate.Accuracy.ArgMax(logits.Slice(i * classes, classes)) == set.Labels[start + i])
+            var image = logits.Slice(i * classes, classes);
+            int label = set.Labels[start + i];
+            if (Validate.Accuracy.ArgMax(image) == label)
             {
                 _hits[start + i] = true;
                 _correct++;
             }
+
+            _margins[start + i] = Margin(image, label);
         }
 
         _seen += count;
@@ -41,8 +49,22 @@ public sealed class TopOneTally(ImageSet set, Func<double, bool>? canPass)
     public double UpperBound => set.Count == 0 ? 0 : (double)(_correct + set.Count - _seen) / set.Count;
 
     /// <summary>True when the budget can no longer be met: stop and report <see cref="Result"/>.</summary>
-    public bool Hopeless => canPass is not null && _seen < set.Count && !canPass(UpperBound);
+    public bool Hopeless => couldStillPass is not null && _seen < set.Count && !couldStillPass(Result);
 
-    /// <summary>The accuracy (exact once every image was seen; the upper bound after an early stop) and the hits so far.</summary>
-    public SplitScore Result => new(UpperBound, _hits, _seen);
+    /// <summary>The accuracy (exact once every image was seen; the upper bound after an early stop), the hits and margins so far.</summary>
+    public SplitScore Result => new(UpperBound, _hits, _seen, _margins);
+
+    private static float Margin(ReadOnlySpan<float> logits, int label)
+    {
+        float other = float.NegativeInfinity;
+        for (int c = 0; c < logits.Length; c++)
+        {
+            if (c != label)
+            {
+                other = Math.Max(other, logits[c]);
+            }
+        }
+
+        return label < logits.Length ? logits[label] - other : float.NegativeInfinity;
+    }
 }

@@ -80,7 +80,7 @@ internal sealed class SyntheticBackend : ISearchBackend
         Interlocked.Decrement(ref _inFlight);
     }
 
-    public SplitScore SearchAccuracy(BitVector setting, Func<double, bool>? canPass, CancellationToken cancellation)
+    public SplitScore SearchAccuracy(BitVector setting, Func<SplitScore, bool>? couldStillPass, CancellationToken cancellation)
     {
         if (CancelAfterFull is { } n && Interlocked.Increment(ref _fullCalls) > n)
         {
@@ -103,6 +103,27 @@ internal sealed class SyntheticBackend : ISearchBackend
             hits[i] = true;
         }
 
-        return new SplitScore((double)right / Images, hits, Images);
+        return new SplitScore((double)right / Images, Ordered(hits), Images, Margins: [.. Enumerable.Range(0, Images).Select(i => i < right ? 1f : -1f)]);
     }
+
+    private int[]? _order;
+
+    /// <summary>The hits by evaluation position, as a real backend reports them after <see cref="OrderSearch"/>.</summary>
+    private System.Collections.BitArray Ordered(System.Collections.BitArray hits)
+    {
+        if (_order is null)
+        {
+            return hits;
+        }
+
+        var ordered = new System.Collections.BitArray(Images);
+        for (int p = 0; p < Images; p++)
+        {
+            ordered[p] = hits[_order[p]];
+        }
+
+        return ordered;
+    }
+
+    public void OrderSearch(IReadOnlyList<int> order) => _order = [.. order.Select(p => _order is null ? p : _order[p])];
 }
