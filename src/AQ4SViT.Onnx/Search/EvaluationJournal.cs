@@ -137,20 +137,12 @@ public sealed class EvaluationJournal
     private bool CouldStillPass(SplitScore partial)
     {
         var reference = _reference!;
-        int n = reference.Length, lost = 0, gained = 0, referenceWrongSeen = 0;
-        for (int p = 0; p < partial.Seen; p++)
-        {
-            bool expected = reference[p], hit = partial.Hits[p];
-            referenceWrongSeen += expected ? 0 : 1;
-            lost += expected && !hit ? 1 : 0;
-            gained += !expected && hit ? 1 : 0;
-        }
-
-        int referenceRight = _referenceRight;
-        int gainable = n - referenceRight - referenceWrongSeen;
+        int n = reference.Length;
+        var seen = FullScore.Paired(partial, reference);
+        int gainable = n - _referenceRight - Enumerable.Range(0, partial.Seen).Count(p => !reference[p]);
         for (int y = 0; y <= gainable; y++)
         {
-            var completion = new FullScore((double)(referenceRight - lost + gained + y) / n, lost, gained + y, n);
+            var completion = new FullScore((double)(_referenceRight - seen.Lost + seen.Gained + y) / n, seen.Lost, seen.Gained + y, n);
             if (CanPass!(completion))
             {
                 return true;
@@ -255,10 +247,10 @@ public sealed class EvaluationJournal
 
         bool isReference = _reference is null; // only the reference gets here without one
         _reference ??= new BitArray(split.Hits);
-        _referenceRight = CountTrue(_reference);
         var score = FullScore.Paired(split, _reference);
         if (isReference)
         {
+            _referenceRight = _reference.Cast<bool>().Count(right => right);
             OrderHardestFirst(split);
         }
 
@@ -270,21 +262,10 @@ public sealed class EvaluationJournal
         return score;
     }
 
-    private static int CountTrue(BitArray bits)
-    {
-        int count = 0;
-        for (int i = 0; i < bits.Length; i++)
-        {
-            count += bits[i] ? 1 : 0;
-        }
-
-        return count;
-    }
-
     /// <summary>
     /// Has the backend evaluate the search split from the float model's smallest margin up: the images it got wrong
     /// first, then those it got right by the least. A candidate's losses (and all its possible gains) then come early, so a
-    /// failing candidate reaches the point where even a perfect rest cannot save it (<see cref="TopOneTally"/>) far sooner;
+    /// failing candidate reaches the point where no result on the rest can save it (<see cref="CouldStillPass"/>) far sooner;
     /// the decisions and every passing accuracy are those of any other order. The reference's hits follow the order.
     /// </summary>
     private void OrderHardestFirst(SplitScore reference)
