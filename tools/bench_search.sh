@@ -40,18 +40,18 @@ run() { # name model strategy threads [extra...]; ONLY="name ..." runs just thos
   ( "${job[@]}" > $W/$name.txt 2> $W/$name.err; echo "$name rc=$?" ) &
 }
 declare -A JOBS
-run spk-greedy spikformer-fmnist greedy $T
-run spk-greedy-m10 spikformer-fmnist greedy $T --gate-margin 1.0
-run spk-beam spikformer-fmnist beam $T
-run spk-sensitivity spikformer-fmnist sensitivity $T
-run sdt-greedy sdt-fmnist greedy $T
-run sdt-greedy-m10 sdt-fmnist greedy $T --gate-margin 1.0
-run sdt-beam sdt-fmnist beam $T
-run sdt-sensitivity sdt-fmnist sensitivity $T
-run spk-greedy-d12 spikformer-fmnist greedy $T --max-drop 1.2
-run sdt-greedy-d12 sdt-fmnist greedy $T --max-drop 1.2
-run spk-greedy-5k spikformer-fmnist greedy $T
-run sdt-greedy-5k sdt-fmnist greedy $T
+run spk-greedy spikformer-fmnist greedy $T --granularity block
+run spk-greedy-m10 spikformer-fmnist greedy $T --gate-margin 1.0 --granularity block
+run spk-beam spikformer-fmnist beam $T --granularity block
+run spk-sensitivity spikformer-fmnist sensitivity $T --granularity block
+run sdt-greedy sdt-fmnist greedy $T --granularity block
+run sdt-greedy-m10 sdt-fmnist greedy $T --gate-margin 1.0 --granularity block
+run sdt-beam sdt-fmnist beam $T --granularity block
+run sdt-sensitivity sdt-fmnist sensitivity $T --granularity block
+run spk-greedy-d12 spikformer-fmnist greedy $T --max-drop 1.2 --granularity block
+run sdt-greedy-d12 sdt-fmnist greedy $T --max-drop 1.2 --granularity block
+run spk-greedy-5k spikformer-fmnist greedy $T --granularity block
+run sdt-greedy-5k sdt-fmnist greedy $T --granularity block
 for m in spk:spikformer-fmnist sdt:sdt-fmnist; do   # layer granularity: every weight tensor its own group
   for s in greedy beam sensitivity; do run ${m%%:*}-$s-layer ${m#*:} $s $T --granularity layer; done
 done

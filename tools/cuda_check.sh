@@ -26,7 +26,7 @@ run)
     echo "eval $dev rc=$?: $(cat $OUT/eval-$dev.json | head -c 400)"; tail -n 2 $OUT/eval-$dev.err
   done
   for dev in cuda cpu; do   # the search's full evaluations: ONNX Runtime on the GPU, or our simulator
-    /usr/bin/time -f "search $dev wall %e s" $AQ search $M --device $dev --threads 8 --search-limit 2000 --test-limit 2000 --out /tmp/search-$dev --quiet > $OUT/search-$dev.txt 2> $OUT/search-$dev.err
+    /usr/bin/time -f "search $dev wall %e s" $AQ search $M --device $dev --granularity block --threads 8 --search-limit 2000 --test-limit 2000 --out /tmp/search-$dev --quiet > $OUT/search-$dev.txt 2> $OUT/search-$dev.err
     echo "search $dev rc=$?"; head -n 4 $OUT/search-$dev.txt; grep -v "W:onnxruntime" $OUT/search-$dev.err | tail -n 2
     cp /tmp/search-$dev/report.json $OUT/search-$dev-report.json
   done
