@@ -61,7 +61,6 @@ public sealed class EvaluationJournal
             }
 
             _reference = state.ReferenceHits.Length == 0 ? null : new BitArray(state.ReferenceHits.Select(c => c == '1').ToArray());
-            _referenceRight = state.ReferenceHits.Count(c => c == '1');
             if (state.SearchOrder.Count > 0)
             {
                 if (state.SearchOrder.Count != state.ReferenceHits.Length)
@@ -139,10 +138,26 @@ public sealed class EvaluationJournal
         var reference = _reference!;
         int n = reference.Length;
         var seen = FullScore.Paired(partial, reference);
-        int gainable = n - _referenceRight - Enumerable.Range(0, partial.Seen).Count(p => !reference[p]);
+        int right = 0, unseenRight = 0, gainable = 0;
+        for (int p = 0; p < n; p++)
+        {
+            if (p < partial.Seen)
+            {
+                right += partial.Hits[p] ? 1 : 0;
+            }
+            else if (reference[p])
+            {
+                unseenRight++;
+            }
+            else
+            {
+                gainable++;
+            }
+        }
+
         for (int y = 0; y <= gainable; y++)
         {
-            var completion = new FullScore((double)(_referenceRight - seen.Lost + seen.Gained + y) / n, seen.Lost, seen.Gained + y, n);
+            var completion = new FullScore((double)(right + unseenRight + y) / n, seen.Lost, seen.Gained + y, n);
             if (CanPass!(completion))
             {
                 return true;
@@ -228,8 +243,6 @@ public sealed class EvaluationJournal
     // The search split's evaluation order (position → image), empty while natural.
     private List<int> _order = [];
 
-    private int _referenceRight;
-
     private FullScore Full(BitVector setting, CancellationToken cancellation, out bool cached)
     {
         _requestedFull.Add(setting.Key);
@@ -250,7 +263,6 @@ public sealed class EvaluationJournal
         var score = FullScore.Paired(split, _reference);
         if (isReference)
         {
-            _referenceRight = _reference.Cast<bool>().Count(right => right);
             OrderHardestFirst(split);
         }
 
