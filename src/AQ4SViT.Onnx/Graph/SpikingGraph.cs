@@ -38,6 +38,9 @@ public sealed class SpikingGraph
         Weights = weights;
         OriginalNodeCount = originalNodeCount;
         LastUse = ComputeLastUse();
+        var lastDataRead = LastDataRead();
+        OverwritesInput = ComputeOverwritesInput(lastDataRead);
+        ShapeOnlyAfter = ComputeShapeOnlyAfter(lastDataRead);
     }
 
     public string ModelPath { get; }
@@ -79,6 +82,20 @@ public sealed class SpikingGraph
     /// <summary>For each node index, the runtime values whose last reader it is (freed after it runs).</summary>
     internal string[][] LastUse { get; }
 
+    /// <summary>
+    /// For each node index, the runtime values whose elements it reads last while Shape nodes still read their shape
+    /// later (the multi-step LIF export reshapes by them): after it runs only their shape is kept, so that their buffers
+    /// are freed or reused at once.
+    /// </summary>
+    internal string[][] ShapeOnlyAfter { get; }
+
+    /// <summary>
+    /// For each node index, whether its kernel may write its output into input 0's buffer: the op reads each element
+    /// before writing the output's element at the same index (LIF, BatchNorm), and no later node reads that input's
+    /// elements. The executor still checks that no other value shares the buffer.
+    /// </summary>
+    internal bool[] OverwritesInput { get; }
+
     /// <summary>Element type and shape of an initializer (or folded constant), or null.</summary>
     public int[]? ConstantShape(string name) => Constants.TryGetValue(name, out var t) ? t.Shape : null;
 
@@ -119,6 +136,55 @@ public sealed class SpikingGraph
         }
 
         values.CopyTo(t.Floats);
+    }
+
+    /// <summary>Index of the last node that reads each runtime value's elements (Shape nodes read only its shape).</summary>
+    private Dictionary<string, int> LastDataRead()
+    {
+        var last = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < Nodes.Count; i++)
+        {
+            if (Nodes[i].OpType != "Shape")
+            {
+                foreach (string input in Nodes[i].Inputs)
+                {
+                    if (input.Length > 0 && !Constants.ContainsKey(input) && input != OutputName)
+                    {
+                        last[input] = i;
+                    }
+                }
+            }
+        }
+
+        return last;
+    }
+
+    private bool[] ComputeOverwritesInput(Dictionary<string, int> lastDataRead)
+    {
+        var result = new bool[Nodes.Count];
+        for (int i = 0; i < Nodes.Count; i++)
+        {
+            var node = Nodes[i];
+            result[i] = node.OpType is LifRecognizer.OpType or "BatchNormalization" or BatchNormLastFusion.OpType &&
+                node.Inputs.Length > 0 && lastDataRead.TryGetValue(node.Inputs[0], out int last) && last == i;
+        }
+
+        return result;
+    }
+
+    private string[][] ComputeShapeOnlyAfter(Dictionary<string, int> lastDataRead)
+    {
+        var lastUse = LastUse.SelectMany((names, i) => names.Select(n => (n, i))).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
+        var perNode = new List<string>[Nodes.Count];
+        foreach (var (name, index) in lastDataRead)
+        {
+            if (lastUse.TryGetValue(name, out int last) && last > index)
+            {
+                (perNode[index] ??= []).Add(name);
+            }
+        }
+
+        return perNode.Select(l => l?.ToArray() ?? []).ToArray();
     }
 
     private string[][] ComputeLastUse()

@@ -14,6 +14,8 @@ public sealed class FiringRates : IMembraneObserver
 
     public bool Observes(LifLayer layer) => true;
 
+    public bool ReadsMembrane => false;
+
     public void OnStep(LifLayer layer, int t, int batchStart, ReadOnlySpan<int> shape, ReadOnlySpan<float> membrane, ReadOnlySpan<float> spikes)
     {
         double fired = TensorPrimitives.Sum(spikes);

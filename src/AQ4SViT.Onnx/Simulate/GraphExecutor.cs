@@ -52,6 +52,11 @@ internal static class GraphExecutor
                 inputs[k] = Lookup(graph, values, overrides, node.Inputs[k], node);
             }
 
+            if (graph.OverwritesInput[i] && inputs[0] is { } dying)
+            {
+                arena.Donate(dying);
+            }
+
             Tensor[] outputs;
             long started = s_profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             try
@@ -65,6 +70,7 @@ internal static class GraphExecutor
                     $"node '{node.DisplayName}' ({node.OpType}) failed on inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "-"))}: {e.Message}", e);
             }
 
+            arena.EndNode();
             if (s_profile is not null)
             {
                 lock (s_profile)
@@ -88,6 +94,15 @@ internal static class GraphExecutor
                 if (values.Remove(dead, out var gone))
                 {
                     arena.Release(gone);
+                }
+            }
+
+            foreach (string shapeOnly in graph.ShapeOnlyAfter[i])
+            {
+                if (values.TryGetValue(shapeOnly, out var read))
+                {
+                    values[shapeOnly] = read.ShapeOnly();
+                    arena.Release(read);
                 }
             }
         }

@@ -12,6 +12,10 @@ public interface IMembraneObserver
     /// <summary>Asked once per layer per run; layers answered false cost nothing.</summary>
     bool Observes(LifLayer layer);
 
+    /// <summary>False when <see cref="OnStep"/> reads only the spikes: it then gets an empty membrane and the kernel keeps
+    /// no copy of the potentials (a whole layer's, 77 MB at 224×224).</summary>
+    bool ReadsMembrane => true;
+
     /// <param name="layer">The LIF layer.</param>
     /// <param name="t">Time step, 0 ≤ t &lt; T.</param>
     /// <param name="batchStart">Index of the first image these values belong to in the caller's batch.</param>

@@ -229,6 +229,8 @@ public sealed class Simulator
             }
         }
 
+        public bool ReadsMembrane => inner.ReadsMembrane;
+
         public void OnStep(LifLayer layer, int t, int batchStart, ReadOnlySpan<int> shape, ReadOnlySpan<float> membrane, ReadOnlySpan<float> spikes)
         {
             lock (_gate)

@@ -37,9 +37,12 @@ public sealed class Tensor
 
     public bool IsFloat => Kind != ElementKind.Int64;
 
-    public Span<float> Floats => FloatData is { } f ? f.AsSpan(0, Length) : throw new InvalidOperationException("tensor holds integers");
+    public Span<float> Floats => FloatData is { } f ? f.AsSpan(0, Length) : throw new InvalidOperationException(IsFloat ? "tensor holds only its shape" : "tensor holds integers");
 
-    public Span<long> Longs => LongData is { } l ? l.AsSpan(0, Length) : throw new InvalidOperationException("tensor holds floats");
+    public Span<long> Longs => LongData is { } l ? l.AsSpan(0, Length) : throw new InvalidOperationException(IsFloat ? "tensor holds floats" : "tensor holds only its shape");
+
+    /// <summary>The same kind and shape without the values, for a value that only Shape nodes still read.</summary>
+    internal Tensor ShapeOnly() => new(Kind, Shape, null, null);
 
     public static Tensor FromFloats(float[] data, int[] shape, ElementKind kind = ElementKind.Float)
     {

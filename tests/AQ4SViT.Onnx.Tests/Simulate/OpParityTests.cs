@@ -132,6 +132,37 @@ public sealed class OpParityTests
         Check(mb, dims, 8, 1e-5f);
     }
 
+    /// <summary>
+    /// BatchNormalization writes its output over its input's buffer only when no later node reads that input's values:
+    /// read again by an Add, the input must stay intact; read again only by Shape, it is overwritten and Shape still
+    /// sees its shape.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void BatchNormalization_OverwritesItsInputOnlyWhenNothingReadsItsValuesLater_MatchesOrt(bool onlyShapeLater)
+    {
+        var rng = new Random(17);
+        int[] dims = [2, 3, 4, 5];
+        int c = dims[1];
+        var mb = new ModelBuilder().Input("x", dims.Select(d => (long)d).ToArray());
+        string doubled = mb.Node("Add", ["x", "x"]);
+        string scale = mb.Floats(Oracle.Random(rng, c), c);
+        string bias = mb.Floats(Oracle.Random(rng, c), c);
+        string mean = mb.Floats(Oracle.Random(rng, c), c);
+        string var = mb.Floats(Oracle.Random(rng, c).Select(v => Math.Abs(v) + 0.1f).ToArray(), c);
+        string normed = mb.Node("BatchNormalization", [doubled, scale, bias, mean, var], nd => Float(nd, "epsilon", 1e-5f));
+        string y = onlyShapeLater
+            ? mb.Node("Reshape", [normed, mb.Node("Shape", [doubled])])
+            : mb.Node("Add", [normed, doubled]);
+        mb.Output(y);
+
+        var graph = GraphLoader.Load(OnnxModelFile.FromProto(mb.Build(), "inplace.onnx"));
+        int bn = graph.Nodes.ToList().FindIndex(n => n.OpType == "BatchNormalization");
+        Assert.Equal(onlyShapeLater, graph.OverwritesInput[bn]);
+        Check(mb, dims, 18);
+    }
+
     [Theory]
     [InlineData(0, 0, 1f, 1f)]
     [InlineData(0, 1, 1f, 1f)]

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -136,8 +135,8 @@ internal static class GemmKernel
     /// <summary>Per row of A: gather its non-zeros once, then sum a·B[k, j..j+16] for them in registers, block by K-block.</summary>
     internal static unsafe void SparseFma(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate)
     {
-        int[] index = ArrayPool<int>.Shared.Rent(k);
-        float[] value = ArrayPool<float>.Shared.Rent(k);
+        int[] index = BufferPool<int>.Shared.Rent(k);
+        float[] value = BufferPool<float>.Shared.Rent(k);
         try
         {
             fixed (float* pa = a, pb = b, pc = c, pv = value)
@@ -158,15 +157,15 @@ internal static class GemmKernel
         }
         finally
         {
-            ArrayPool<int>.Shared.Return(index);
-            ArrayPool<float>.Shared.Return(value);
+            BufferPool<int>.Shared.Return(index);
+            BufferPool<float>.Shared.Return(value);
         }
     }
 
     /// <summary>Dense: B packed per K-block × 16 columns, 4×16 register tiles of C; each K-block summed from zero and added to C.</summary>
     internal static unsafe void Fma4x16(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate)
     {
-        float[] panel = ArrayPool<float>.Shared.Rent(Math.Min(strideK, k) * 16);
+        float[] panel = BufferPool<float>.Shared.Rent(Math.Min(strideK, k) * 16);
         try
         {
             fixed (float* pa = a, pb = b, pc = c, pp = panel)
@@ -223,7 +222,7 @@ internal static class GemmKernel
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(panel);
+            BufferPool<float>.Shared.Return(panel);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using AQ4SViT.Onnx.Graph;
@@ -50,9 +49,16 @@ internal static class Lif
     private static void Record(LifLayer layer, Tensor x, float[] sf, int steps, int neurons, Params p, IMembraneObserver observer, ExecContext ctx)
     {
         float[] xf = x.FloatData!;
-        float[] membrane = ArrayPool<float>.Shared.Rent(x.Length);
+        float[]? membrane = observer.ReadsMembrane ? BufferPool<float>.Shared.Rent(x.Length) : null;
         ctx.For(Chunks(neurons), ci =>
         {
+            if (membrane is null)
+            {
+                var none = default(NoSink);
+                Update(xf, sf, ci, steps, neurons, p, ref none);
+                return;
+            }
+
             var sink = new RecordSink(membrane);
             Update(xf, sf, ci, steps, neurons, p, ref sink);
         });
@@ -60,10 +66,14 @@ internal static class Lif
         int[] stepShape = x.Shape[1..];
         for (int t = 0; t < steps; t++)
         {
-            observer.OnStep(layer, t, ctx.BatchOffset, stepShape, membrane.AsSpan(t * neurons, neurons), sf.AsSpan(t * neurons, neurons));
+            var potentials = membrane is null ? default : membrane.AsSpan(t * neurons, neurons);
+            observer.OnStep(layer, t, ctx.BatchOffset, stepShape, potentials, sf.AsSpan(t * neurons, neurons));
         }
 
-        ArrayPool<float>.Shared.Return(membrane);
+        if (membrane is not null)
+        {
+            BufferPool<float>.Shared.Return(membrane);
+        }
     }
 
     private static void Compare(LifLayer layer, float[] xf, float[] sf, int steps, int neurons, Params p, IMembraneComparer comparer, ExecContext ctx)

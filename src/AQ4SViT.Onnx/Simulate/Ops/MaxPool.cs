@@ -50,7 +50,7 @@ internal static class MaxPool
         bool windowsHoldInput = p0 < ((k0 - 1) * d0) + 1 && p1 < ((k1 - 1) * d1) + 1;
         ctx.ForRanges(n, (first, end) =>
         {
-            float[] rowMax = System.Buffers.ArrayPool<float>.Shared.Rent(w);
+            float[] rowMax = BufferPool<float>.Shared.Rent(w);
             for (int plane = first; plane < end; plane++)
             {
                 var src = xf.AsSpan(plane * h * w, h * w);
@@ -64,7 +64,7 @@ internal static class MaxPool
                 Plane(src, dst, rowMax, g);
             }
 
-            System.Buffers.ArrayPool<float>.Shared.Return(rowMax);
+            BufferPool<float>.Shared.Return(rowMax);
         });
         return result;
     }

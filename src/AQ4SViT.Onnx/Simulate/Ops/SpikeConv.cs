@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace AQ4SViT.Onnx.Simulate.Ops;
 
 /// <summary>
@@ -25,7 +23,7 @@ internal static class SpikeConv
         }
 
         int window = g.KernelH * g.KernelW;
-        int[] inputs = ArrayPool<int>.Shared.Rent(x.Length);
+        int[] inputs = BufferPool<int>.Shared.Rent(x.Length);
         int found;
         fixed (float* px = x)
         fixed (int* pf = inputs)
@@ -33,10 +31,10 @@ internal static class SpikeConv
             found = NonZeros.Find(px, x.Length, pf);
         }
 
-        int[] start = ArrayPool<int>.Shared.Rent(p + 1);
-        int[] index = ArrayPool<int>.Shared.Rent(Math.Max(1, found * window));
-        float[] value = ArrayPool<float>.Shared.Rent(Math.Max(1, found * window));
-        float[] yt = ArrayPool<float>.Shared.Rent(p * mg);
+        int[] start = BufferPool<int>.Shared.Rent(p + 1);
+        int[] index = BufferPool<int>.Shared.Rent(Math.Max(1, found * window));
+        float[] value = BufferPool<float>.Shared.Rent(Math.Max(1, found * window));
+        float[] yt = BufferPool<float>.Shared.Rent(p * mg);
         try
         {
             Array.Clear(start, 0, p + 1);
@@ -68,19 +66,19 @@ internal static class SpikeConv
         }
         finally
         {
-            ArrayPool<int>.Shared.Return(inputs);
-            ArrayPool<int>.Shared.Return(start);
-            ArrayPool<int>.Shared.Return(index);
-            ArrayPool<float>.Shared.Return(value);
-            ArrayPool<float>.Shared.Return(yt);
+            BufferPool<int>.Shared.Return(inputs);
+            BufferPool<int>.Shared.Return(start);
+            BufferPool<int>.Shared.Return(index);
+            BufferPool<float>.Shared.Return(value);
+            BufferPool<float>.Shared.Return(yt);
         }
     }
 
     /// <summary>A 1 × 1 convolution is a product per pixel: pixels × channels (transposed input) times the weights.</summary>
     private static void Pointwise(ReadOnlySpan<float> x, ReadOnlySpan<float> wt, Span<float> y, int channels, int pixels, int mg, int strideK)
     {
-        float[] xt = ArrayPool<float>.Shared.Rent(pixels * channels);
-        float[] yt = ArrayPool<float>.Shared.Rent(pixels * mg);
+        float[] xt = BufferPool<float>.Shared.Rent(pixels * channels);
+        float[] yt = BufferPool<float>.Shared.Rent(pixels * mg);
         try
         {
             Transpose2D.Run(x, pixels, xt, channels, channels, pixels);
@@ -89,8 +87,8 @@ internal static class SpikeConv
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(xt);
-            ArrayPool<float>.Shared.Return(yt);
+            BufferPool<float>.Shared.Return(xt);
+            BufferPool<float>.Shared.Return(yt);
         }
     }
 
