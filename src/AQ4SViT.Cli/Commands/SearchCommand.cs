@@ -44,6 +44,9 @@ internal sealed class SearchCommand : ModelOptions, ICommand
     [Option("test-limit", Default = SearchDefaults.TestImages, HelpText = "Images of the test split for the final report (0: all 5,000).")]
     public int TestLimit { get; set; } = SearchDefaults.TestImages;
 
+    [Option("confirm", HelpText = "Held-out images of the search split (after the searched ones) the choice must also pass on, pooled with the search images; default as many as --search-limit, 0: no confirmation.")]
+    public int? Confirm { get; set; }
+
     [Option("per-tensor", HelpText = "One scale per tensor instead of per output channel.")]
     public bool PerTensor { get; set; }
 
@@ -104,9 +107,9 @@ internal sealed class SearchCommand : ModelOptions, ICommand
             Seed = Seed,
         };
         options.Validate();
-        if (SearchLimit < 0 || TestLimit < 0 || Batch < 1)
+        if (SearchLimit < 0 || TestLimit < 0 || Confirm < 0 || Batch < 1)
         {
-            Throw.BadInput($"--search-limit and --test-limit must be ≥ 0 and --batch ≥ 1 (got {SearchLimit}, {TestLimit}, {Batch})");
+            Throw.BadInput($"--search-limit, --test-limit and --confirm must be ≥ 0 and --batch ≥ 1 (got {SearchLimit}, {TestLimit}, {Confirm}, {Batch})");
         }
 
         if (Jobs < 1)
@@ -128,6 +131,7 @@ internal sealed class SearchCommand : ModelOptions, ICommand
             Quantization = new QuantizationOptions(PerChannel: !PerTensor, Symmetric: !Asymmetric),
             SearchLimit = SearchLimit == 0 ? null : SearchLimit,
             TestLimit = TestLimit == 0 ? null : TestLimit,
+            ConfirmLimit = Confirm,
             Resume = Resume,
             Threads = Threads,
             Batch = Batch,
@@ -224,6 +228,15 @@ internal sealed class SearchCommand : ModelOptions, ICommand
         var c = CultureInfo.InvariantCulture;
         context.Output.WriteLine(string.Create(c, $"{r.Strategy}: memory saving {r.MemorySaving:P1} ({r.QuantizedWeightBytes:N0} of {r.Fp32WeightBytes:N0} weight bytes), quantized.onnx {r.OnnxFileBytes:N0} bytes"));
         context.Output.WriteLine(string.Create(c, $"  search split: float {r.FpAccuracySearch:P2} → {r.QAccuracySearch:P2} (drop {r.AccuracyDropSearch:0.00} ± {r.DropStandardErrorSearch:0.00} pts, budget {r.MaxDrop:0.##} with a guard of {r.Guard:0.##} SE)"));
+        if (r.AccuracyDropConfirm is { } pooled)
+        {
+            context.Output.WriteLine(string.Create(c, $"  confirmed on {r.ConfirmImages} held-out search images: pooled drop {pooled:0.00} ± {r.DropStandardErrorConfirm:0.00} pts ({r.ConfirmAttempts} setting(s) tried)"));
+        }
+        else if (r.ConfirmAttempts > 0)
+        {
+            context.Output.WriteLine(string.Create(c, $"  no setting confirmed on {r.ConfirmImages} held-out search images ({r.ConfirmAttempts} tried): the float model is kept"));
+        }
+
         context.Output.WriteLine(string.Create(c, $"  test split:   float {r.FpAccuracyTest:P2} → {r.QAccuracyTest:P2} (drop {r.AccuracyDropTest:0.00} pts)"));
         context.Output.WriteLine(string.Create(c, $"  cost: {r.SearchSeconds:0.0} s, {r.FullEvaluations} full evaluations, {r.ProxyEvaluations} drift proxies{(r.ProxyCostRatio is { } q ? $" ({r.DriftKind}; each {q.ToString("0.0%", c)} of a full evaluation)" : "")}, {r.GatedOut} gated out{(r.ProxySpearman is { } s ? $"; drift–drop Spearman {s.ToString("0.00", c)}" : "")}"));
         context.Output.WriteLine(string.Create(c, $"  bits: {string.Join(" ", r.Groups.Select(g => $"{g.Name}={(g.Bits == BitVector.Fp32 ? "fp32" : g.Bits.ToString(c))}"))}"));

@@ -48,6 +48,17 @@ public static class DataSplits
         return set.Slice(start, count);
     }
 
+    /// <summary>
+    /// Up to <paramref name="limit"/> images of the search split after its first <paramref name="used"/> (those a search
+    /// evaluated on), or null when none are left.
+    /// </summary>
+    public static ImageSet? HeldOut(ImageSet set, int used, int limit)
+    {
+        var (start, count) = Range(DataSplit.Search, set.Count);
+        int n = Math.Min(limit, count - used);
+        return n > 0 ? set.Slice(start + used, n) : null;
+    }
+
     public static DataSplit Parse(string text) => text.ToLowerInvariant() switch
     {
         "search" => DataSplit.Search,

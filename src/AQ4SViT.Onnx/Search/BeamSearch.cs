@@ -136,6 +136,7 @@ public sealed class BeamSearch(SearchContext context)
             Rounds = _rounds,
             Evaluated = context.Evaluated,
             Frontier = context.Frontier,
+            Passers = context.Passers,
             AuditedCandidates = audited,
             AuditedWouldPass = wouldPass,
         };

@@ -6,6 +6,7 @@ public sealed class SearchContext
     private int _logIndex;
     private readonly List<(double Drift, double Drop, bool Passed)> _evaluated = [];
     private readonly List<(long, double)> _frontier = [];
+    private readonly Dictionary<string, (BitVector Setting, FullScore Score)> _passers = new(StringComparer.Ordinal);
 
     public SearchContext(ISearchBackend backend, EvaluationJournal journal, SearchOptions options, Action<CandidateRecord>? log, IProgress<SearchProgress>? progress, CancellationToken cancellation)
     {
@@ -33,6 +34,10 @@ public sealed class SearchContext
     public IReadOnlyList<(double Drift, double Drop, bool Passed)> Evaluated => _evaluated;
     public IReadOnlyList<(long TotalBits, double Accuracy)> Frontier => _frontier;
 
+    /// <summary>Every fully evaluated setting that passed, fewest bits first: what <see cref="Confirmation"/> falls back on.</summary>
+    public IReadOnlyList<(BitVector Setting, FullScore Score)> Passers =>
+        [.. _passers.Values.OrderBy(p => p.Setting.TotalBits(Backend.WeightParams)).ThenBy(p => p.Setting.Key, StringComparer.Ordinal)];
+
     public double Saving(BitVector setting) => 1.0 - ((double)setting.TotalBits(Backend.WeightParams) / Fp32Bits);
 
     /// <summary>Evaluates the float model on the search split: the reference for every drop.</summary>
@@ -52,7 +57,7 @@ public sealed class SearchContext
     /// image) is at most <c>--max-drop</c>. The guard keeps the search from choosing a setting only because it happened to
     /// do well on the search images. Full evaluations stop early only when no completion could pass it.
     /// </summary>
-    public bool Passes(FullScore score) => score.Complete && Drop(score.Accuracy) + (Options.Guard * score.DropStandardError) <= Options.MaxDrop + 1e-9;
+    public bool Passes(FullScore score) => score.Complete && Options.WithinBudget(Drop(score.Accuracy), score.DropStandardError);
 
     /// <summary>Full evaluation (a failing one may stop early: its accuracy is then an upper bound, its drop a lower one); returns the drop in points and whether it meets the budget. Logs the candidate.</summary>
     public (double Accuracy, double Drop, bool Passed) Evaluate(BitVector setting, string phase, int round, string move, ProxyScore? proxy, double? gate, string decision = "evaluated")
@@ -61,6 +66,11 @@ public sealed class SearchContext
         double accuracy = score.Accuracy;
         double drop = Drop(accuracy);
         bool passed = Passes(score);
+        if (passed)
+        {
+            _passers.TryAdd(setting.Key, (setting, score));
+        }
+
         if (proxy is not null && decision == "evaluated")
         {
             _evaluated.Add((proxy.Drift, drop, passed));
@@ -87,6 +97,26 @@ public sealed class SearchContext
         });
         Progress?.Report(new SearchProgress(phase, round, Journal.FullEvaluations, Journal.ProxyEvaluations, decision, Saving(setting), drop, passed, score.Complete ? score.DropStandardError : null));
         return (accuracy, drop, passed);
+    }
+
+    /// <summary>Logs one setting tried by <see cref="Confirmation"/>: its held-out accuracy and the pooled drop.</summary>
+    public void LogConfirmation(Confirmation.Attempt attempt)
+    {
+        string decision = attempt.Confirmed ? "confirmed" : "not-confirmed";
+        double se = attempt.Pooled.DropStandardError;
+        Log?.Invoke(new CandidateRecord
+        {
+            Index = ++_logIndex,
+            Phase = "confirm",
+            Bits = attempt.Setting.Key,
+            MemorySaving = Saving(attempt.Setting),
+            Decision = decision,
+            Accuracy = attempt.HeldOutAccuracy,
+            Drop = attempt.Drop,
+            DropStandardError = se,
+            Passed = attempt.Confirmed,
+        });
+        Progress?.Report(new SearchProgress("confirm", 0, Journal.FullEvaluations, Journal.ProxyEvaluations, decision, Saving(attempt.Setting), attempt.Drop, attempt.Confirmed, se));
     }
 
     /// <summary>An estimated drift has no spike mismatch (NaN): logged as absent.</summary>

@@ -60,6 +60,9 @@ public sealed record SearchOptions
 
     public int Seed { get; init; } = 1;
 
+    /// <summary>The accuracy constraint on a drop (points) and its standard error: drop + guard·SE ≤ max-drop.</summary>
+    public bool WithinBudget(double drop, double standardError) => drop + (Guard * standardError) <= MaxDrop + 1e-9;
+
     public int EffectiveBeamWidth => Strategy == SearchStrategy.Beam ? BeamWidth : 1;
 
     /// <summary>Bits sorted from widest to narrowest.</summary>

@@ -15,6 +15,9 @@ public sealed record SearchOutcome
     /// <summary>(total bits, search accuracy) of every fully evaluated candidate, for the Pareto plot.</summary>
     public IReadOnlyList<(long TotalBits, double Accuracy)> Frontier { get; init; } = [];
 
+    /// <summary>Every fully evaluated setting that passed, fewest bits first (<see cref="SearchContext.Passers"/>).</summary>
+    public IReadOnlyList<(BitVector Setting, FullScore Score)> Passers { get; init; } = [];
+
     public int AuditedCandidates { get; init; }
     public int AuditedWouldPass { get; init; }
 }

@@ -20,6 +20,15 @@ public sealed record SearchReport
     public int CalibrationImages { get; init; }
     public int SearchImages { get; init; }
     public int TestImages { get; init; }
+
+    /// <summary>Held-out search-split images the choice was confirmed on (0: no confirmation), and settings tried there.</summary>
+    public int ConfirmImages { get; init; }
+    public int ConfirmAttempts { get; init; }
+
+    /// <summary>The chosen setting's drop and its standard error pooled over the search and held-out images; null when
+    /// no setting was confirmed (or none tried).</summary>
+    public double? AccuracyDropConfirm { get; init; }
+    public double? DropStandardErrorConfirm { get; init; }
     public double FpAccuracySearch { get; init; }
     public double FpAccuracyTest { get; init; }
     public double QAccuracySearch { get; init; }
@@ -90,6 +99,11 @@ public sealed record SearchReport
         md.AppendLine("| | float | quantized | drop (points) |");
         md.AppendLine("| --- | ---: | ---: | ---: |");
         md.AppendLine(c, $"| search split ({SearchImages} images) | {FpAccuracySearch:P2} | {QAccuracySearch:P2} | {AccuracyDropSearch:0.00} ± {DropStandardErrorSearch:0.00} |");
+        if (AccuracyDropConfirm is { } pooled)
+        {
+            md.AppendLine(c, $"| search + held-out ({SearchImages + ConfirmImages} images, confirmation) | | | {pooled:0.00} ± {DropStandardErrorConfirm:0.00} |");
+        }
+
         md.AppendLine(c, $"| test split ({TestImages} images) | {FpAccuracyTest:P2} | {QAccuracyTest:P2} | {AccuracyDropTest:0.00} |");
         md.AppendLine();
         md.AppendLine("| memory | bytes |");
@@ -105,6 +119,11 @@ public sealed record SearchReport
         md.AppendLine(c, $"Not quantized: {NotQuantized}.");
         md.AppendLine();
         md.AppendLine(c, $"Search cost: {SearchSeconds:0.0} s, {FullEvaluations} full evaluations, {ProxyEvaluations} drift proxies ({CalibrationImages} calibration images), {GatedOut} candidates gated out, {Rounds} rounds; one proxy {(ProxyCostRatio is { } q ? q.ToString("0.0%", c) : "n/a")} of a full evaluation's time.");
+        if (ConfirmImages > 0)
+        {
+            md.AppendLine(c, $"Confirmation on {ConfirmImages} held-out search-split images: {ConfirmAttempts} setting(s) tried{(AccuracyDropConfirm is null && ConfirmAttempts > 0 ? ", none confirmed: the float model is kept" : "")}.");
+        }
+
         md.AppendLine(c, $"Spearman correlation of drift ({DriftKind}) with accuracy drop over fully evaluated candidates: {(ProxySpearman is { } r ? r.ToString("0.000", c) : "n/a")}.");
         if (AuditedCandidates > 0)
         {

@@ -20,6 +20,10 @@ public sealed record SearchJob
     public QuantizationOptions Quantization { get; init; } = QuantizationOptions.Default;
     public int? SearchLimit { get; init; }
     public int? TestLimit { get; init; }
+
+    /// <summary>Held-out search-split images that confirm the choice (<see cref="Confirmation"/>): null as many as the
+    /// search uses, 0 none.</summary>
+    public int? ConfirmLimit { get; init; }
     public bool Resume { get; init; }
     public int Threads { get; init; }
     public int Batch { get; init; } = 100;
@@ -81,6 +85,7 @@ public static class SearchRunner
 
         var search = DataSplits.Select(job.Data, DataSplit.Search, job.SearchLimit);
         var test = DataSplits.Select(job.Data, DataSplit.Test, job.TestLimit);
+        var heldOut = DataSplits.HeldOut(job.Data, search.Count, job.ConfirmLimit ?? search.Count);
         var calibration = search.Slice(0, Math.Min(options.CalibrationImages, search.Count));
         job.Info?.Invoke($"float reference on {calibration.Count} calibration images; {catalog.Count} quantizable weights, {simulator.LifLayers.Count} LIF layers");
         var fakeQuant = new FakeQuantWeights(model, catalog, job.Quantization);
@@ -106,7 +111,12 @@ public static class SearchRunner
             job.Info?.Invoke($"resuming from {Path.Combine(outDir, StateFile)}");
         }
 
+        SplitScore Score(ImageSet set, BitVector setting) =>
+            ort is null ? backend.Score(set, setting, cancellation) : ort.Accuracy(set, setting, null, cancellation);
+
         SearchOutcome outcome;
+        IReadOnlyList<Confirmation.Attempt> attempts = [];
+        double confirmSeconds = 0;
         using (var log = new StreamWriter(Path.Combine(outDir, LogFile), append: false))
         {
             void OnCandidate(CandidateRecord record)
@@ -127,13 +137,25 @@ public static class SearchRunner
             {
                 journal.Checkpoint();
             }
+
+            if (heldOut is not null && outcome.Best.Key != context.Fp32.Key)
+            {
+                job.Info?.Invoke($"confirming the choice on {heldOut.Count} held-out images of the search split");
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                var confirmation = new Confirmation(s => Score(heldOut, s), Score(heldOut, context.Fp32).Hits, options);
+                (var confirmed, attempts) = confirmation.Choose(outcome.Best, outcome.Passers, backend.WeightParams, context.Fp32, context.LogConfirmation);
+                confirmSeconds = watch.Elapsed.TotalSeconds;
+                double confirmedAccuracy = confirmed.Key == context.Fp32.Key
+                    ? outcome.FpSearchAccuracy
+                    : outcome.Passers.First(p => p.Setting.Key == confirmed.Key).Score.Accuracy;
+                outcome = outcome with { Best = confirmed, BestSearchAccuracy = confirmedAccuracy };
+            }
         }
 
-        double searchSeconds = journal.ElapsedSeconds;
+        double searchSeconds = journal.ElapsedSeconds + confirmSeconds;
         job.Info?.Invoke($"evaluating float and chosen settings on the test split ({test.Count} images)");
-        double TestAccuracy(BitVector setting) => ort is null ? backend.TestAccuracy(setting, cancellation) : ort.Accuracy(test, setting, null, cancellation).Accuracy;
-        double fpTest = TestAccuracy(BitVector.AllFloat(catalog.Count));
-        double qTest = TestAccuracy(outcome.Best);
+        double fpTest = Score(test, BitVector.AllFloat(catalog.Count)).Accuracy;
+        double qTest = Score(test, outcome.Best).Accuracy;
 
         var granularity = options.Granularity;
         var setting = ToSetting(catalog, outcome.Best, granularity, job.Quantization);
@@ -156,6 +178,10 @@ public static class SearchRunner
             BitChoices = options.LevelsDescending.Order().ToArray(),
             CalibrationImages = calibration.Count,
             SearchImages = search.Count,
+            ConfirmImages = heldOut?.Count ?? 0,
+            ConfirmAttempts = attempts.Count,
+            AccuracyDropConfirm = attempts.Count > 0 && attempts[^1].Confirmed ? attempts[^1].Drop : null,
+            DropStandardErrorConfirm = attempts.Count > 0 && attempts[^1].Confirmed ? attempts[^1].Pooled.DropStandardError : null,
             TestImages = test.Count,
             FpAccuracySearch = outcome.FpSearchAccuracy,
             FpAccuracyTest = fpTest,

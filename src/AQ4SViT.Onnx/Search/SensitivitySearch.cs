@@ -50,6 +50,7 @@ public sealed class SensitivitySearch(SearchContext context)
                     Rounds = rounds,
                     Evaluated = context.Evaluated,
                     Frontier = context.Frontier,
+                    Passers = context.Passers,
                 };
             }
 

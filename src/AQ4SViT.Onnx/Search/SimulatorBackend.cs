@@ -263,8 +263,8 @@ public sealed class SimulatorBackend : ISearchBackend
 
     public void OrderSearch(IReadOnlyList<int> order) => _search = _search.Select(order);
 
-    /// <summary>Top-1 on the test split: only for the final report, never during the search.</summary>
-    public double TestAccuracy(BitVector setting, CancellationToken cancellation) => Accuracy(_test, setting, null, cancellation).Accuracy;
+    /// <summary>A whole evaluation on other images than the search's: the held-out confirmation and the final test split.</summary>
+    public SplitScore Score(ImageSet set, BitVector setting, CancellationToken cancellation) => Accuracy(set, setting, null, cancellation);
 
     private SplitScore Accuracy(ImageSet set, BitVector setting, Func<SplitScore, bool>? couldStillPass, CancellationToken cancellation)
     {

@@ -53,8 +53,17 @@ public sealed class SearchRunnerTests
             Assert.True(json.RootElement.TryGetProperty(key, out _), "report.json lacks " + key);
         }
 
-        int logLines = File.ReadAllLines(dir.File("search.log.jsonl")).Length;
-        Assert.Equal(report.FullEvaluations - 1 + report.GatedOut, logLines);
+        var log = File.ReadAllLines(dir.File("search.log.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(report.FullEvaluations - 1 + report.GatedOut + report.ConfirmAttempts, log.Count);
+
+        // Confirmed on the 200 search-split images after the 200 searched: the last confirm line is the chosen setting.
+        Assert.Equal(200, report.ConfirmImages);
+        var confirms = log.Where(e => e.GetProperty("phase").GetString() == "confirm").ToList();
+        Assert.Equal(report.ConfirmAttempts, confirms.Count);
+        Assert.True(confirms.Count > 0, "the search chose the float model: nothing to confirm");
+        Assert.Equal("confirmed", confirms[^1].GetProperty("decision").GetString());
+        Assert.Equal(report.AccuracyDropConfirm, confirms[^1].GetProperty("drop").GetDouble());
+        Assert.Equal(report.MemorySaving, confirms[^1].GetProperty("memory_saving").GetDouble(), 6);
         var png = File.ReadAllBytes(dir.File("pareto.png"));
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
     }
