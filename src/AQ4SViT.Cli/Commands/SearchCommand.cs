@@ -44,7 +44,7 @@ internal sealed class SearchCommand : ModelOptions, ICommand
     [Option("test-limit", Default = SearchDefaults.TestImages, HelpText = "Images of the test split for the final report (0: all 5,000).")]
     public int TestLimit { get; set; } = SearchDefaults.TestImages;
 
-    [Option("confirm", HelpText = "Held-out images of the search split (after the searched ones) the choice must also pass on, pooled with the search images; default as many as --search-limit, 0: no confirmation.")]
+    [Option("confirm", HelpText = "Held-out images of the search split (after the searched ones) the choice must also pass on, pooled with the search images; 0: no confirmation. Default: for beam as many as --search-limit, else 0.")]
     public int? Confirm { get; set; }
 
     [Option("per-tensor", HelpText = "One scale per tensor instead of per output channel.")]

@@ -50,7 +50,7 @@ public static class DataSplits
 
     /// <summary>
     /// Up to <paramref name="limit"/> images of the search split after its first <paramref name="used"/> (those a search
-    /// evaluated on), or null when none are left.
+    /// evaluated on), or null when none are left or none are asked for.
     /// </summary>
     public static ImageSet? HeldOut(ImageSet set, int used, int limit)
     {

@@ -35,7 +35,7 @@ public sealed class SearchRunnerTests
     {
         using var dir = new TempDir();
 
-        var report = SearchRunner.Run(SmallJob(dir.Path), CancellationToken.None);
+        var report = SearchRunner.Run(SmallJob(dir.Path) with { ConfirmLimit = 200 }, CancellationToken.None);
 
         foreach (string file in new[] { "quantized.onnx", "quantized.fakequant.onnx", "setting.json", "report.json", "report.md", "pareto.png", "search.log.jsonl", "state.json" })
         {
@@ -73,6 +73,7 @@ public sealed class SearchRunnerTests
     {
         using var dir = new TempDir();
         var report = SearchRunner.Run(SmallJob(dir.Path), CancellationToken.None);
+        Assert.Equal(0, report.ConfirmImages); // greedy confirms only when asked
         var test = DataSplits.Select(s_fashion.Value, DataSplit.Test, 200);
 
         // Exact dequantization: ORT's default fuses DequantizeLinear→MatMul into MatMulNBits with int8 activations.
