@@ -21,7 +21,7 @@ public sealed record ProxyTiming(int Images, int Candidates, double MeanSeconds,
         }
 
         var weights = new FakeQuantWeights(model, catalog, new QuantizationOptions());
-        var backend = new SimulatorBackend(Simulator.Load(modelPath, threads), weights, calibration, calibration, calibration, scaling, batch);
+        var backend = new SimulatorBackend(Simulator.Load(modelPath, threads), weights, calibration, calibration, scaling, batch);
         var groups = backend.Groups(Granularity.Block);
         var fp32 = BitVector.AllFloat(backend.WeightNames.Count);
 

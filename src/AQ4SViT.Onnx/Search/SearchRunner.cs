@@ -93,7 +93,7 @@ public static class SearchRunner
         var calibration = search.Slice(0, Math.Min(options.CalibrationImages, search.Count));
         job.Info?.Invoke($"float reference on {calibration.Count} calibration images; {catalog.Count} quantizable weights, {simulator.LifLayers.Count} LIF layers");
         var fakeQuant = new FakeQuantWeights(model, catalog, job.Quantization);
-        var backend = new SimulatorBackend(simulator, fakeQuant, calibration, search, test, job.Scaling, job.Batch) { KeptParents = options.EffectiveBeamWidth };
+        var backend = new SimulatorBackend(simulator, fakeQuant, calibration, search, job.Scaling, job.Batch) { KeptParents = options.EffectiveBeamWidth };
         OrtFullEvaluator? ort = null;
         ISearchBackend searchBackend = backend;
         if (device.IsCuda)

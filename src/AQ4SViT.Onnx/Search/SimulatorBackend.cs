@@ -22,7 +22,6 @@ public sealed class SimulatorBackend : ISearchBackend
     private readonly IReadOnlyList<QuantizableWeight> _catalog;
     private readonly ImageSet _calibration;
     private ImageSet _search;
-    private readonly ImageSet _test;
     private readonly InputScaling _scaling;
     private readonly int _batch;
     private readonly float[] _calibrationInput;
@@ -39,14 +38,13 @@ public sealed class SimulatorBackend : ISearchBackend
     public int KeptParents { get; init; } = 4;
 
     /// <param name="reusePrefixes">False: every proxy runs the whole graph (for checking that reuse changes nothing).</param>
-    public SimulatorBackend(Simulator simulator, FakeQuantWeights weights, ImageSet calibration, ImageSet search, ImageSet test, InputScaling scaling, int batch = 100, bool reusePrefixes = true)
+    public SimulatorBackend(Simulator simulator, FakeQuantWeights weights, ImageSet calibration, ImageSet search, InputScaling scaling, int batch = 100, bool reusePrefixes = true)
     {
         _simulator = simulator;
         _weights = weights;
         _catalog = weights.Weights;
         _calibration = calibration;
         _search = search;
-        _test = test;
         _scaling = scaling;
         _batch = batch;
         WeightNames = _catalog.Select(w => w.Name).ToArray();
@@ -98,8 +96,6 @@ public sealed class SimulatorBackend : ISearchBackend
     public string DriftKind { get; }
 
     public int SearchImages => _search.Count;
-
-    public int TestImages => _test.Count;
 
     public int CalibrationImages => _calibration.Count;
 

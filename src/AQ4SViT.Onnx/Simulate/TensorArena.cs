@@ -1,4 +1,3 @@
-
 namespace AQ4SViT.Onnx.Simulate;
 
 /// <summary>
@@ -14,6 +13,10 @@ internal sealed class TensorArena
     private readonly Dictionary<float[], int> _references = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<float[]> _rented = new(ReferenceEqualityComparer.Instance);
 
+    /// <summary>A dying input's buffer that the running node may write its output into (see <see cref="Donate"/>).</summary>
+    private float[]? _donated;
+    private int _donatedLength;
+
     public static TensorArena? Current => t_current;
 
     /// <summary>Makes this arena current on the thread until the returned scope is disposed.</summary>
@@ -23,10 +26,6 @@ internal sealed class TensorArena
         t_current = this;
         return new Scope(previous);
     }
-
-    /// <summary>A dying input's buffer that the running node may write its output into (see <see cref="Donate"/>).</summary>
-    private float[]? _donated;
-    private int _donatedLength;
 
     /// <summary>
     /// Offers <paramref name="input"/>'s buffer to the next <see cref="Rent"/> of the same length when no other value

@@ -39,7 +39,7 @@ public sealed class EarlyStopTests
         var file = OnnxModelFile.Load(model);
         var weights = new FakeQuantWeights(file, WeightCatalog.Find(file), new QuantizationOptions());
         var search = DataSplits.Select(s_fashion.Value, DataSplit.Search, 300);
-        var backend = new SimulatorBackend(Simulator.Load(model, 2), weights, search, search, search, InputScaling.PixelOver255, batch: 50);
+        var backend = new SimulatorBackend(Simulator.Load(model, 2), weights, search, search, InputScaling.PixelOver255, batch: 50);
         var twoBit = BitVector.AllFloat(backend.WeightNames.Count).With(Enumerable.Range(0, backend.WeightNames.Count).ToArray(), 2);
 
         double whole = backend.SearchAccuracy(twoBit, null, CancellationToken.None).Accuracy;
@@ -76,7 +76,7 @@ public sealed class EarlyStopTests
         var file = OnnxModelFile.Load(model);
         var weights = new FakeQuantWeights(file, WeightCatalog.Find(file), new QuantizationOptions());
         var search = DataSplits.Select(s_fashion.Value, DataSplit.Search, Trained);
-        var backend = new SimulatorBackend(Simulator.Load(model, 2), weights, search.Slice(0, 8), search, search, InputScaling.PixelOver255, batch: 50);
+        var backend = new SimulatorBackend(Simulator.Load(model, 2), weights, search.Slice(0, 8), search, InputScaling.PixelOver255, batch: 50);
         var all = Enumerable.Range(0, backend.WeightNames.Count).ToArray();
         var fp32 = BitVector.AllFloat(all.Length);
         return (backend, [.. new[] { 2, 3, 4, 5 }.Select(bits => fp32.With(all, bits))]);

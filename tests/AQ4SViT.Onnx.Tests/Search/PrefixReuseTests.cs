@@ -16,7 +16,7 @@ public sealed class PrefixReuseTests
         var file = OnnxModelFile.Load(RepoPaths.Model(model));
         var weights = new FakeQuantWeights(file, WeightCatalog.Find(file), new QuantizationOptions());
         var calibration = DataSplits.Select(s_fashion.Value, DataSplit.Search, 12);
-        return new SimulatorBackend(Simulator.Load(RepoPaths.Model(model), 2), weights, calibration, calibration, calibration, InputScaling.PixelOver255, reusePrefixes: reuse);
+        return new SimulatorBackend(Simulator.Load(RepoPaths.Model(model), 2), weights, calibration, calibration, InputScaling.PixelOver255, reusePrefixes: reuse);
     }
 
     [Theory]
