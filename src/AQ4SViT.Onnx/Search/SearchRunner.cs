@@ -169,6 +169,7 @@ public static class SearchRunner
         var fake = ModelEmitter.Write(model, setting, Path.Combine(outDir, "quantized.fakequant.onnx"), EmitFormat.FakeQuant);
         var memory = qdq.Memory;
 
+        var confirmedAttempt = attempts.Count > 0 && attempts[^1].Confirmed ? attempts[^1] : null; // only the last can be
         var spearman = Statistics.Spearman(outcome.Evaluated.Select(e => e.Drift).ToList(), outcome.Evaluated.Select(e => e.Drop).ToList());
         var groups = WeightCatalog.Groups(catalog, granularity);
         var report = new SearchReport
@@ -184,8 +185,8 @@ public static class SearchRunner
             SearchImages = search.Count,
             ConfirmImages = heldOut?.Count ?? 0,
             ConfirmAttempts = attempts.Count,
-            AccuracyDropConfirm = attempts.Count > 0 && attempts[^1].Confirmed ? attempts[^1].Drop : null,
-            DropStandardErrorConfirm = attempts.Count > 0 && attempts[^1].Confirmed ? attempts[^1].Pooled.DropStandardError : null,
+            AccuracyDropConfirm = confirmedAttempt?.Drop,
+            DropStandardErrorConfirm = confirmedAttempt?.Pooled.DropStandardError,
             TestImages = test.Count,
             FpAccuracySearch = outcome.FpSearchAccuracy,
             FpAccuracyTest = fpTest,

@@ -42,7 +42,7 @@ public sealed class LiveValues
     {
         if (tensor.FloatData is null)
         {
-            return tensor; // integer tensors (shapes, indices) are never pooled or written
+            return tensor; // integer tensors (shapes, indices) and shape-only values are never pooled or written
         }
 
         // Keyed by the tensor, not its buffer: a pooled buffer is reused by another tensor once this one dies.

@@ -32,13 +32,7 @@ internal static class Lif
         }
         else
         {
-            float[] xf = x.FloatData!;
-            float[] sf = result.FloatData!;
-            ctx.For(Chunks(neurons), ci =>
-            {
-                var none = default(NoSink);
-                Update(xf, sf, ci, steps, neurons, p, ref none);
-            });
+            Spikes(x.FloatData!, result.FloatData!, steps, neurons, p, ctx);
         }
 
         return result;
@@ -46,22 +40,30 @@ internal static class Lif
 
     private static int Chunks(int neurons) => (neurons + Chunk - 1) / Chunk;
 
+    /// <summary>The spikes alone: no membrane potential leaves the kernel.</summary>
+    private static void Spikes(float[] xf, float[] sf, int steps, int neurons, Params p, ExecContext ctx) =>
+        ctx.For(Chunks(neurons), ci =>
+        {
+            var none = default(NoSink);
+            Update(xf, sf, ci, steps, neurons, p, ref none);
+        });
+
     private static void Record(LifLayer layer, Tensor x, float[] sf, int steps, int neurons, Params p, IMembraneObserver observer, ExecContext ctx)
     {
         float[] xf = x.FloatData!;
         float[]? membrane = observer.ReadsMembrane ? BufferPool<float>.Shared.Rent(x.Length) : null;
-        ctx.For(Chunks(neurons), ci =>
+        if (membrane is null)
         {
-            if (membrane is null)
+            Spikes(xf, sf, steps, neurons, p, ctx);
+        }
+        else
+        {
+            ctx.For(Chunks(neurons), ci =>
             {
-                var none = default(NoSink);
-                Update(xf, sf, ci, steps, neurons, p, ref none);
-                return;
-            }
-
-            var sink = new RecordSink(membrane);
-            Update(xf, sf, ci, steps, neurons, p, ref sink);
-        });
+                var sink = new RecordSink(membrane);
+                Update(xf, sf, ci, steps, neurons, p, ref sink);
+            });
+        }
 
         int[] stepShape = x.Shape[1..];
         for (int t = 0; t < steps; t++)
