@@ -12,16 +12,22 @@ namespace AQ4SViT.Onnx.Search;
 /// settings by increasing memory; when none is confirmed the float model is kept. Pooling keeps the search's evidence but
 /// halves its selection bias when as many images are held out as were searched.
 /// </para>
+/// <para>
+/// A held-out evaluation stops as soon as no result on its remaining images could confirm the setting
+/// (<see cref="FullScore.CouldStillPass"/>; the caller orders the images hardest first so this comes early); the decision
+/// is that of a whole evaluation. With <paramref name="jobs"/> above 1 the next settings in line are evaluated that many at
+/// once; the attempts and the choice are those of the serial order, and work past the confirmed setting is dropped.
+/// </para>
 /// </summary>
-/// <param name="score">A full evaluation of a setting on the held-out images (no early stop).</param>
-/// <param name="floatHits">The float model's hits on the held-out images.</param>
-public sealed class Confirmation(Func<BitVector, SplitScore> score, BitArray floatHits, SearchOptions options)
+/// <param name="score">Evaluates a setting on the held-out images, stopping early when the given test says it can no longer pass.</param>
+/// <param name="floatHits">The float model's hits on the held-out images, in the order <paramref name="score"/> sees them.</param>
+public sealed class Confirmation(Func<BitVector, Func<SplitScore, bool>, SplitScore> score, BitArray floatHits, SearchOptions options, int jobs = 1, CancellationToken cancellation = default)
 {
-    /// <summary>One setting tried: its held-out accuracy and the pooled score the decision used.</summary>
+    /// <summary>One setting tried: its held-out accuracy and the pooled score the decision used (incomplete: a lower bound on the drop).</summary>
     public sealed record Attempt(BitVector Setting, double HeldOutAccuracy, FullScore Pooled, bool Confirmed)
     {
         /// <summary>Pooled drop in points: (lost − gained) / images.</summary>
-        public double Drop => Pooled.Images == 0 ? 0 : 100.0 * (Pooled.Lost - Pooled.Gained) / Pooled.Images;
+        public double Drop => Pooled.Drop;
     }
 
     /// <summary>
@@ -36,21 +42,24 @@ public sealed class Confirmation(Func<BitVector, SplitScore> score, BitArray flo
         var candidates = passers
             .Where(p => p.Setting.Key == choice.Key || p.Setting.TotalBits(weightParams) >= choiceBits)
             .OrderBy(p => p.Setting.Key == choice.Key ? 0 : 1)
-            .ThenBy(p => p.Setting.TotalBits(weightParams));
+            .ThenBy(p => p.Setting.TotalBits(weightParams))
+            .TakeWhile(p => p.Setting.Key != fallback.Key)
+            .ToList();
         var attempts = new List<Attempt>();
-        foreach (var (setting, searchScore) in candidates)
+        int window = Math.Max(1, jobs);
+        for (int start = 0; start < candidates.Count; start += window)
         {
-            if (setting.Key == fallback.Key)
+            var batch = candidates.Skip(start).Take(window).ToList();
+            var tried = new Attempt[batch.Count];
+            Concurrently.ForEach([.. Enumerable.Range(0, batch.Count)], window, i => tried[i] = Try(batch[i].Setting, batch[i].Score), cancellation);
+            foreach (var attempt in tried)
             {
-                break;
-            }
-
-            var attempt = Try(setting, searchScore);
-            attempts.Add(attempt);
-            onAttempt?.Invoke(attempt);
-            if (attempt.Confirmed)
-            {
-                return (setting, attempts);
+                attempts.Add(attempt);
+                onAttempt?.Invoke(attempt);
+                if (attempt.Confirmed)
+                {
+                    return (attempt.Setting, attempts);
+                }
             }
         }
 
@@ -59,13 +68,13 @@ public sealed class Confirmation(Func<BitVector, SplitScore> score, BitArray flo
 
     private Attempt Try(BitVector setting, FullScore searchScore)
     {
-        var heldOut = FullScore.Paired(score(setting), floatHits);
-        var pooled = new FullScore(
-            Accuracy: ((searchScore.Accuracy * searchScore.Images) + (heldOut.Accuracy * heldOut.Images)) / (searchScore.Images + heldOut.Images),
-            Lost: searchScore.Lost + heldOut.Lost,
-            Gained: searchScore.Gained + heldOut.Gained,
-            Images: searchScore.Images + heldOut.Images);
-        var attempt = new Attempt(setting, heldOut.Accuracy, pooled, Confirmed: false);
-        return attempt with { Confirmed = options.WithinBudget(attempt.Drop, pooled.DropStandardError) };
+        bool Confirms(FullScore heldOut)
+        {
+            var pooled = searchScore.Pool(heldOut);
+            return options.WithinBudget(pooled.Drop, pooled.DropStandardError);
+        }
+
+        var heldOut = FullScore.Paired(score(setting, partial => FullScore.CouldStillPass(partial, floatHits, Confirms)), floatHits);
+        return new Attempt(setting, heldOut.Accuracy, searchScore.Pool(heldOut), heldOut.Complete && Confirms(heldOut));
     }
 }

@@ -1,7 +1,6 @@
 using System.Collections;
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using AQ4SViT.Onnx.Emit;
@@ -127,45 +126,7 @@ public sealed class EvaluationJournal
     /// </summary>
     public Func<FullScore, bool>? CanPass { get; set; }
 
-    /// <summary>
-    /// Whether some result on the images not seen yet lets <see cref="CanPass"/> accept the candidate. The unseen images
-    /// the reference got right can only be lost, which raises the drop and, while the drop is under 50 points, its standard
-    /// error too; so the best completion keeps them right and gains some number y of the unseen images the reference got
-    /// wrong. Every y is tried, since a gain lowers the drop but may raise its standard error.
-    /// </summary>
-    private bool CouldStillPass(SplitScore partial)
-    {
-        var reference = _reference!;
-        int n = reference.Length;
-        var seen = FullScore.Paired(partial, reference);
-        int right = 0, unseenRight = 0, gainable = 0;
-        for (int p = 0; p < n; p++)
-        {
-            if (p < partial.Seen)
-            {
-                right += partial.Hits[p] ? 1 : 0;
-            }
-            else if (reference[p])
-            {
-                unseenRight++;
-            }
-            else
-            {
-                gainable++;
-            }
-        }
-
-        for (int y = 0; y <= gainable; y++)
-        {
-            var completion = new FullScore((double)(right + unseenRight + y) / n, seen.Lost, seen.Gained + y, n);
-            if (CanPass!(completion))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    private bool CouldStillPass(SplitScore partial) => FullScore.CouldStillPass(partial, _reference!, CanPass!);
 
     /// <summary>Counts calls and sums their seconds, from any thread.</summary>
     private sealed class Stopwatches
@@ -275,27 +236,18 @@ public sealed class EvaluationJournal
     }
 
     /// <summary>
-    /// Has the backend evaluate the search split from the float model's smallest margin up: the images it got wrong
-    /// first, then those it got right by the least. A candidate's losses (and all its possible gains) then come early, so a
-    /// failing candidate reaches the point where no result on the rest can save it (<see cref="CouldStillPass"/>) far sooner;
-    /// the decisions and every passing accuracy are those of any other order. The reference's hits follow the order.
+    /// Has the backend evaluate the search split hardest first (<see cref="SplitScore.HardestFirst"/>): a failing candidate
+    /// then reaches the point where no result on the rest can save it (<see cref="CouldStillPass"/>) far sooner; the
+    /// decisions and every passing accuracy are those of any other order. The reference's hits follow the order.
     /// </summary>
     private void OrderHardestFirst(SplitScore reference)
     {
-        if (reference.Margins is not { } margins || reference.Seen != margins.Length)
+        if (reference.HardestFirst() is { } hardest)
         {
-            return;
+            _order = [.. hardest.Order];
+            _reference = hardest.Hits;
+            _backend.OrderSearch(_order);
         }
-
-        _order = [.. Enumerable.Range(0, margins.Length).OrderBy(i => margins[i]).ThenBy(i => i)];
-        var ordered = new BitArray(_order.Count);
-        for (int p = 0; p < _order.Count; p++)
-        {
-            ordered[p] = reference.Hits[_order[p]];
-        }
-
-        _reference = ordered;
-        _backend.OrderSearch(_order);
     }
 
     /// <summary>
@@ -307,7 +259,7 @@ public sealed class EvaluationJournal
         if (_jobs > 1)
         {
             var todo = Unknown(settings, k => _proxies.ContainsKey(k) || _prefetchedProxies.ContainsKey(k));
-            RunConcurrently(todo, s => _prefetchedProxies[s.Key] = TimedProxy(s, cancellation), cancellation);
+            Concurrently.ForEach(todo, _jobs, s => _prefetchedProxies[s.Key] = TimedProxy(s, cancellation), cancellation);
         }
     }
 
@@ -321,7 +273,7 @@ public sealed class EvaluationJournal
         {
             var todo = Unknown(settings, k => KnowsAccuracyKey(k));
             SpeculativeFullEvaluations += todo.Count;
-            RunConcurrently(todo, s => _prefetchedAccuracies[s.Key] = TimedAccuracy(s, cancellation), cancellation);
+            Concurrently.ForEach(todo, _jobs, s => _prefetchedAccuracies[s.Key] = TimedAccuracy(s, cancellation), cancellation);
         }
     }
 
@@ -331,34 +283,6 @@ public sealed class EvaluationJournal
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         return settings.Where(s => !known(s.Key) && seen.Add(s.Key)).ToList();
-    }
-
-    /// <summary>Runs <paramref name="work"/> over <paramref name="items"/>, <see cref="Jobs"/> at a time; the first failure is rethrown as itself.</summary>
-    private void RunConcurrently(List<BitVector> items, Action<BitVector> work, CancellationToken cancellation)
-    {
-        if (items.Count == 0)
-        {
-            return;
-        }
-
-        cancellation.ThrowIfCancellationRequested();
-        if (items.Count == 1)
-        {
-            work(items[0]);
-            return;
-        }
-
-        try
-        {
-            Parallel.ForEach(items, new ParallelOptions { MaxDegreeOfParallelism = _jobs, CancellationToken = cancellation }, work);
-        }
-        catch (AggregateException e)
-        {
-            // Cancellation wins over the other failures it caused; otherwise the first failure, with its own stack.
-            var inner = e.Flatten().InnerExceptions;
-            var first = inner.FirstOrDefault(x => x is OperationCanceledException) ?? inner[0];
-            ExceptionDispatchInfo.Capture(first).Throw();
-        }
     }
 
     /// <summary>Writes <c>state.json</c> atomically (temporary file, then rename).</summary>

@@ -33,6 +33,57 @@ public sealed record FullScore(double Accuracy, int Lost, int Gained, int Images
         return new FullScore(split.Accuracy, lost, gained, reference.Length, split.Seen == reference.Length);
     }
 
+    /// <summary>The drop in points from the paired counts: 100·(lost − gained)/images.</summary>
+    public double Drop => Images == 0 ? 0 : 100.0 * (Lost - Gained) / Images;
+
+    /// <summary>Both evaluations' images as one: lost and gained images added up.</summary>
+    public FullScore Pool(FullScore other) => new(
+        Accuracy: ((Accuracy * Images) + (other.Accuracy * other.Images)) / Math.Max(1, Images + other.Images),
+        Lost: Lost + other.Lost,
+        Gained: Gained + other.Gained,
+        Images: Images + other.Images,
+        Complete: Complete && other.Complete);
+
+    /// <summary>
+    /// Whether some result on the images <paramref name="partial"/> has not seen yet lets <paramref name="canPass"/> accept
+    /// the evaluation, paired with <paramref name="reference"/> (hits by the same positions). The unseen images the
+    /// reference got right can only be lost, which raises the drop and, while the drop is under 50 points, its standard
+    /// error too; so the best completion keeps them right and gains some number y of the unseen images the reference got
+    /// wrong. Every y is tried, since a gain lowers the drop but may raise its standard error.
+    /// </summary>
+    public static bool CouldStillPass(SplitScore partial, BitArray reference, Func<FullScore, bool> canPass)
+    {
+        int n = reference.Length;
+        var seen = Paired(partial, reference);
+        int right = 0, unseenRight = 0, gainable = 0;
+        for (int p = 0; p < n; p++)
+        {
+            if (p < partial.Seen)
+            {
+                right += partial.Hits[p] ? 1 : 0;
+            }
+            else if (reference[p])
+            {
+                unseenRight++;
+            }
+            else
+            {
+                gainable++;
+            }
+        }
+
+        for (int y = 0; y <= gainable; y++)
+        {
+            var completion = new FullScore((double)(right + unseenRight + y) / n, seen.Lost, seen.Gained + y, n);
+            if (canPass(completion))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>
     /// Standard error of the accuracy drop in points, from the paired images: with d = (lost − gained)/n,
     /// SE = 100·√(((lost + gained)/n − d²)/n). Only images the two models disagree on add to it, so it is far smaller

@@ -99,11 +99,14 @@ public sealed class SearchContext
         return (accuracy, drop, passed);
     }
 
-    /// <summary>Logs one setting tried by <see cref="Confirmation"/>: its held-out accuracy and the pooled drop.</summary>
+    /// <summary>
+    /// Logs one setting tried by <see cref="Confirmation"/>: its held-out accuracy and the pooled drop (a lower bound, with no
+    /// standard error, when the held-out evaluation stopped early).
+    /// </summary>
     public void LogConfirmation(Confirmation.Attempt attempt)
     {
         string decision = attempt.Confirmed ? "confirmed" : "not-confirmed";
-        double se = attempt.Pooled.DropStandardError;
+        double? se = attempt.Pooled.Complete ? attempt.Pooled.DropStandardError : null;
         Log?.Invoke(new CandidateRecord
         {
             Index = ++_logIndex,

@@ -115,8 +115,8 @@ public static class SearchRunner
             job.Info?.Invoke($"resuming from {Path.Combine(outDir, StateFile)}");
         }
 
-        SplitScore Score(ImageSet set, BitVector setting) =>
-            ort is null ? backend.Score(set, setting, cancellation) : ort.Accuracy(set, setting, null, cancellation);
+        SplitScore Score(ImageSet set, BitVector setting, Func<SplitScore, bool>? couldStillPass = null) =>
+            ort is null ? backend.Score(set, setting, cancellation, couldStillPass) : ort.Accuracy(set, setting, couldStillPass, cancellation);
 
         SearchOutcome outcome;
         IReadOnlyList<Confirmation.Attempt> attempts = [];
@@ -146,7 +146,12 @@ public static class SearchRunner
             {
                 job.Info?.Invoke($"confirming the choice on {heldOut.Count} held-out images of the search split");
                 var watch = System.Diagnostics.Stopwatch.StartNew();
-                var confirmation = new Confirmation(s => Score(heldOut, s), Score(heldOut, context.Fp32).Hits, options);
+                // Hardest first, as the search split: a setting that will not be confirmed stops early.
+                var floatHeldOut = Score(heldOut, context.Fp32);
+                var (images, floatHits) = floatHeldOut.HardestFirst() is { } hardest
+                    ? (heldOut.Select(hardest.Order), hardest.Hits)
+                    : (heldOut, floatHeldOut.Hits);
+                var confirmation = new Confirmation((s, couldStillPass) => Score(images, s, couldStillPass), floatHits, options, job.Jobs, cancellation);
                 (var confirmed, attempts) = confirmation.Choose(outcome.Best, outcome.Passers, backend.WeightParams, context.Fp32, context.LogConfirmation);
                 confirmSeconds = watch.Elapsed.TotalSeconds;
                 double confirmedAccuracy = confirmed.Key == context.Fp32.Key

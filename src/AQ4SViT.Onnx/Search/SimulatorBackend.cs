@@ -259,8 +259,12 @@ public sealed class SimulatorBackend : ISearchBackend
 
     public void OrderSearch(IReadOnlyList<int> order) => _search = _search.Select(order);
 
-    /// <summary>A whole evaluation on other images than the search's: the held-out confirmation and the final test split.</summary>
-    public SplitScore Score(ImageSet set, BitVector setting, CancellationToken cancellation) => Accuracy(set, setting, null, cancellation);
+    /// <summary>
+    /// An evaluation on other images than the search's: the held-out confirmation and the final test split. With
+    /// <paramref name="couldStillPass"/> it stops early as <see cref="TopOneTally"/> says; without, it sees every image.
+    /// </summary>
+    public SplitScore Score(ImageSet set, BitVector setting, CancellationToken cancellation, Func<SplitScore, bool>? couldStillPass = null) =>
+        Accuracy(set, setting, couldStillPass, cancellation);
 
     private SplitScore Accuracy(ImageSet set, BitVector setting, Func<SplitScore, bool>? couldStillPass, CancellationToken cancellation)
     {

@@ -9,7 +9,31 @@ namespace AQ4SViT.Onnx.Search;
 /// <paramref name="Margins"/>: per image, the true class's logit minus the largest other one (negative when wrong),
 /// where the engine reports them.
 /// </summary>
-public sealed record SplitScore(double Accuracy, BitArray Hits, int Seen, float[]? Margins = null);
+public sealed record SplitScore(double Accuracy, BitArray Hits, int Seen, float[]? Margins = null)
+{
+    /// <summary>
+    /// The images ordered from the smallest margin up (the ones this model got wrong first, then those it got right by the
+    /// least), with its hits in that order; null without margins for every image. Evaluated in this order, a candidate
+    /// paired with this model meets its losses (and all its possible gains) early, so an evaluation that cannot pass
+    /// stops far sooner (<see cref="FullScore.CouldStillPass"/>).
+    /// </summary>
+    public (int[] Order, BitArray Hits)? HardestFirst()
+    {
+        if (Margins is not { } margins || Seen != margins.Length)
+        {
+            return null;
+        }
+
+        int[] order = [.. Enumerable.Range(0, margins.Length).OrderBy(i => margins[i]).ThenBy(i => i)];
+        var hits = new BitArray(order.Length);
+        for (int p = 0; p < order.Length; p++)
+        {
+            hits[p] = Hits[order[p]];
+        }
+
+        return (order, hits);
+    }
+}
 
 /// <summary>
 /// Counts top-1 hits over a split batch by batch and tells when the evaluation can stop: when

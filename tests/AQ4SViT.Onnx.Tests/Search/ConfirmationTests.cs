@@ -1,11 +1,13 @@
 using System.Collections;
+using System.Collections.Concurrent;
 using AQ4SViT.Onnx.Search;
 
 namespace AQ4SViT.Onnx.Tests.Search;
 
 /// <summary>
-/// The held-out confirmation, with hand-counted images: 100 search and 100 held-out images, the float model right on the
-/// first 90 held-out ones; budget 1.5 points with a guard of 1 standard error.
+/// The held-out confirmation, with hand-counted images: 100 search and 100 held-out images, ordered hardest first as the
+/// runner orders them: the float model wrong on the first 10 held-out ones, right on the other 90; budget 1.5 points with a
+/// guard of 1 standard error. Held-out evaluations reveal 10 images at a time and stop when told no result can pass.
 /// </summary>
 public sealed class ConfirmationTests
 {
@@ -16,18 +18,48 @@ public sealed class ConfirmationTests
     private static readonly BitVector s_medium = new([4, 2]);
     private static readonly BitVector s_large = new([8, 8]);
 
-    private static BitArray FloatHits() => new(Enumerable.Range(0, 100).Select(i => i < 90).ToArray());
+    private static BitArray FloatHits() => new(Enumerable.Range(0, 100).Select(i => i >= 10).ToArray());
 
     /// <summary>Held-out hits of a setting that loses the first <paramref name="lost"/> of the float model's right images.</summary>
-    private static SplitScore Losing(int lost)
+    private static BitArray Losing(int lost)
     {
         var hits = FloatHits();
-        for (int i = 0; i < lost; i++)
+        for (int i = 10; i < 10 + lost; i++)
         {
             hits[i] = false;
         }
 
-        return new SplitScore((90 - lost) / 100.0, hits, 100);
+        return hits;
+    }
+
+    /// <summary>
+    /// A held-out evaluation of settings that lose <paramref name="lost"/>[key] images: 10 images at a time, stopping when
+    /// the confirmation's test says no completion can pass (as <see cref="TopOneTally"/> does). Records how many images
+    /// each setting saw.
+    /// </summary>
+    private static Func<BitVector, Func<SplitScore, bool>, SplitScore> Revealing(Func<BitVector, int> lost, ConcurrentQueue<(string Key, int Seen)> seenBy)
+    {
+        return (setting, couldStillPass) =>
+        {
+            var all = Losing(lost(setting));
+            for (int seen = 10; ; seen += 10)
+            {
+                var hits = new BitArray(100);
+                int right = 0;
+                for (int i = 0; i < seen; i++)
+                {
+                    hits[i] = all[i];
+                    right += all[i] ? 1 : 0;
+                }
+
+                var partial = new SplitScore((right + 100 - seen) / 100.0, hits, seen);
+                if (seen == 100 || !couldStillPass(partial))
+                {
+                    seenBy.Enqueue((setting.Key, seen));
+                    return partial;
+                }
+            }
+        };
     }
 
     private static FullScore Search(int lost) => new((90 - lost) / 100.0, lost, 0, 100);
@@ -36,21 +68,24 @@ public sealed class ConfirmationTests
     public void AChoiceThatFailsOnTheHeldOutImages_GivesWayToTheNextPasserByMemory()
     {
         var heldOut = new Dictionary<string, int> { [s_small.Key] = 4, [s_medium.Key] = 1, [s_large.Key] = 0 };
-        var tried = new List<string>();
-        var confirmation = new Confirmation(s => { tried.Add(s.Key); return Losing(heldOut[s.Key]); }, FloatHits(), s_options);
+        var seenBy = new ConcurrentQueue<(string Key, int Seen)>();
+        var confirmation = new Confirmation(Revealing(s => heldOut[s.Key], seenBy), FloatHits(), s_options);
 
         var passers = new[] { (s_large, Search(0)), (s_small, Search(1)), (s_medium, Search(0)) };
         var (chosen, attempts) = confirmation.Choose(s_small, passers, s_params, s_float);
 
         Assert.Equal(s_medium, chosen);
-        Assert.Equal([s_small.Key, s_medium.Key], tried);
 
-        // Small: lost 1 + 4 of 200 images: drop 2.5 points, beyond the budget before any guard.
+        // Small: after 20 held-out images (the 10 the float model got wrong, none gained, then 4 lost) no completion can
+        // pass: lost 1 + 4 of 200 images is a drop of 2.5 points, beyond the budget before any guard. It stops there.
+        Assert.Equal([(s_small.Key, 20), (s_medium.Key, 100)], seenBy);
         Assert.False(attempts[0].Confirmed);
+        Assert.False(attempts[0].Pooled.Complete);
         Assert.Equal(2.5, attempts[0].Drop, 9);
 
         // Medium: lost 0 + 1 of 200: drop 0.5, SE = 100·√((1/200 − (1/200)²)/200) = 0.49875; 0.99875 ≤ 1.5.
         Assert.True(attempts[1].Confirmed);
+        Assert.True(attempts[1].Pooled.Complete);
         Assert.Equal(0.5, attempts[1].Drop, 9);
         Assert.Equal(0.49875, attempts[1].Pooled.DropStandardError, 5);
         Assert.Equal(((0.90 * 100) + (0.89 * 100)) / 200, attempts[1].Pooled.Accuracy, 9);
@@ -60,7 +95,8 @@ public sealed class ConfirmationTests
     public void TheGuardCounts_AndWhenNothingIsConfirmedTheFloatModelIsKept()
     {
         // Lost 1 + 2 of 200: drop 1.5 is within the raw budget, but 1.5 + SE is not.
-        var confirmation = new Confirmation(_ => Losing(2), FloatHits(), s_options);
+        var seenBy = new ConcurrentQueue<(string Key, int Seen)>();
+        var confirmation = new Confirmation(Revealing(_ => 2, seenBy), FloatHits(), s_options);
         var (chosen, attempts) = confirmation.Choose(s_small, [(s_small, Search(1))], s_params, s_float);
 
         Assert.Equal(s_float, chosen);
@@ -68,18 +104,36 @@ public sealed class ConfirmationTests
         Assert.Equal(1.5, attempts[0].Drop, 9);
         Assert.False(attempts[0].Confirmed);
 
-        var raw = new Confirmation(_ => Losing(2), FloatHits(), s_options with { Guard = 0 });
+        var raw = new Confirmation(Revealing(_ => 2, seenBy), FloatHits(), s_options with { Guard = 0 });
         Assert.Equal(s_small, raw.Choose(s_small, [(s_small, Search(1))], s_params, s_float).Setting);
     }
 
     [Fact]
     public void PassersWithFewerBitsThanTheChoice_AreNotTried()
     {
-        var tried = new List<string>();
-        var confirmation = new Confirmation(s => { tried.Add(s.Key); return Losing(0); }, FloatHits(), s_options);
+        var seenBy = new ConcurrentQueue<(string Key, int Seen)>();
+        var confirmation = new Confirmation(Revealing(_ => 0, seenBy), FloatHits(), s_options);
         var (chosen, _) = confirmation.Choose(s_medium, [(s_small, Search(0)), (s_medium, Search(0))], s_params, s_float);
 
         Assert.Equal(s_medium, chosen);
-        Assert.Equal([s_medium.Key], tried);
+        Assert.Equal([(s_medium.Key, 100)], seenBy);
+    }
+
+    [Fact]
+    public void WithJobs_TheNextSettingsAreEvaluatedAtOnce_AndTheAttemptsAndChoiceAreThoseOfTheSerialOrder()
+    {
+        var heldOut = new Dictionary<string, int> { [s_small.Key] = 4, [s_medium.Key] = 1, [s_large.Key] = 0 };
+        var passers = new[] { (s_large, Search(0)), (s_small, Search(1)), (s_medium, Search(0)) };
+        var serial = new Confirmation(Revealing(s => heldOut[s.Key], new()), FloatHits(), s_options).Choose(s_small, passers, s_params, s_float);
+
+        var seenBy = new ConcurrentQueue<(string Key, int Seen)>();
+        var parallel = new Confirmation(Revealing(s => heldOut[s.Key], seenBy), FloatHits(), s_options, jobs: 3).Choose(s_small, passers, s_params, s_float);
+
+        Assert.Equal(serial.Setting, parallel.Setting);
+        Assert.Equal(serial.Attempts, parallel.Attempts);
+        Assert.Equal(2, parallel.Attempts.Count);
+
+        // The three were evaluated as one window; the large one's result (past the confirmed one) is dropped.
+        Assert.Equal([s_small.Key, s_medium.Key, s_large.Key], seenBy.Select(s => s.Key).Order(StringComparer.Ordinal));
     }
 }
