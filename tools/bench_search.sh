@@ -55,6 +55,12 @@ run sdt-greedy-5k sdt-fmnist greedy $T --granularity block
 for m in spk:spikformer-fmnist sdt:sdt-fmnist; do   # layer granularity: every weight tensor its own group
   for s in greedy beam sensitivity; do run ${m%%:*}-$s-layer ${m#*:} $s $T --granularity layer; done
 done
+for m in spk:spikformer-fmnist sdt:sdt-fmnist; do   # --jobs 4: four evaluations at once, each with a quarter of the threads
+  for s in greedy beam; do run ${m%%:*}-$s-layer-j4 ${m#*:} $s $(( T / 4 > 0 ? T / 4 : 1 )) --granularity layer --jobs 4; done
+done
+for m in spk:spikformer-fmnist sdt:sdt-fmnist; do   # a second greedy run in the same call, to bracket the others
+  run ${m%%:*}-greedy-layer-r2 ${m#*:} greedy $T --granularity layer
+done
 run spk-greedy-layer-5k spikformer-fmnist greedy $T --granularity layer
 for m in spk:spikformer-fmnist sdt:sdt-fmnist; do run ${m%%:*}-beam-layer-2k ${m#*:} beam $T --granularity layer; done
 wait
