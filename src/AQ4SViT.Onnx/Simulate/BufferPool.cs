@@ -61,6 +61,15 @@ internal sealed class BufferPool<T>
         }
     }
 
+    /// <summary>Drops every free array, for the collector to reclaim: the simulator's phase of a command is over.</summary>
+    public void Clear()
+    {
+        lock (_gate)
+        {
+            _free.Clear();
+        }
+    }
+
     /// <summary>Index of the first free array of at least <paramref name="length"/> elements (binary search).</summary>
     private int FirstAtLeast(int length)
     {

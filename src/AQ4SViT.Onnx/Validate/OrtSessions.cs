@@ -56,6 +56,8 @@ public static class OrtSessions
             Throw.FileMissing(modelPath, "model");
         }
 
+        FreedMemory.ReturnLargeBlocksEagerly();
+
         if (device.IsCuda)
         {
             var options = CreateOptions(threads, optimization, sessionConfig);

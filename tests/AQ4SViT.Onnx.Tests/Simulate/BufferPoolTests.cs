@@ -47,4 +47,15 @@ public sealed class BufferPoolTests
         pool.Return(array);
         Assert.NotSame(array, pool.Rent(BufferPool<float>.MinPooled - 1));
     }
+
+    [Fact]
+    public void Clear_DropsEveryFreeArray()
+    {
+        var pool = new BufferPool<float>();
+        float[] array = pool.Rent(Big);
+        pool.Return(array);
+        pool.Clear();
+
+        Assert.NotSame(array, pool.Rent(Big));
+    }
 }
