@@ -78,8 +78,8 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         var images = DataSplits.Select(LoadData(cardOwner, card), DataSplit.Test, Limit);
         void Message(string line) => context.Info($"aq4svit: {line}");
 
-        // Our simulator with the same bits first, before ONNX Runtime's library and threads are in the process: on a large
-        // model its phase is the biggest (sdt-8-768: 2.51x the weights after the ONNX Runtime phases, 2.40x alone).
+        // Our simulator with the same bits first, before ONNX Runtime's library and threads are in the process, which
+        // otherwise sat under its phase (spikformer-8-768: peak 2.47x the weights with the simulator last, 2.36x first).
         EvalResult? simResult = null;
         if (reference is not null)
         {
