@@ -102,7 +102,9 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         var requested = OrtSessions.Resolve(ComputeDevice.Parse(Device), Message);
         EvalResult quantized;
         string device;
-        using (var ort = new OrtClassifier(model, scaling, Threads, requested, Message, OrtFused ? OrtQdq.Fused : OrtQdq.Exact))
+        using (var ort = OrtFused
+            ? new OrtClassifier(model, scaling, Threads, requested, Message, OrtQdq.Fused)
+            : new OrtClassifier(model, scaling, Threads, requested, Message, OrtQdq.Exact, OrtQdq.ExactOptimization))
         {
             quantized = Evaluate(context, "quantized [ort]", ort, images, Batch);
             device = ort.ActualDevice.ToString();
