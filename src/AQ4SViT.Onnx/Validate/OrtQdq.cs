@@ -14,7 +14,7 @@ namespace AQ4SViT.Onnx.Validate;
 /// the emitted file means and what the fake-quant model and the simulator compute.</para>
 /// <para>The exact run also keeps to the basic graph optimizations (<see cref="ExactOptimization"/>): the graph's
 /// arithmetic as written. With all of them, sdt-8-768's INT8 file differed from the simulator by up to 0.1975 in a logit
-/// (0 with basic) and its session peaked at 2.45× the float weights while loading (2.33× for the whole <c>validate</c>
+/// (0 with basic) and its session peaked at 2.45× the float weights while loading (2.34× for the whole <c>validate</c>
 /// with basic); an INT4 spikformer-fmnist ran at 43–46 against 46–48 images/s, both exact.</para>
 /// </summary>
 public static class OrtQdq
