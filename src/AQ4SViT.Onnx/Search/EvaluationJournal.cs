@@ -148,8 +148,11 @@ public sealed class EvaluationJournal
         }
     }
 
-    /// <summary>Search time so far, including the time of the runs this one resumes.</summary>
+    /// <summary>Search time so far, including the time of the runs this one resumes; fixed once <see cref="StopClock"/> is called.</summary>
     public double ElapsedSeconds => _elapsedBefore + _watch.Elapsed.TotalSeconds;
+
+    /// <summary>Ends the search's clock: work after the search (the confirmation, timed apart) is not search time twice.</summary>
+    public void StopClock() => _watch.Stop();
 
     public bool HasAccuracy(BitVector setting) => _accuracies.ContainsKey(setting.Key);
 

@@ -25,6 +25,9 @@ public sealed record SearchReport
     public int ConfirmImages { get; init; }
     public int ConfirmAttempts { get; init; }
 
+    /// <summary>Seconds the confirmation took; part of <see cref="SearchSeconds"/>.</summary>
+    public double ConfirmSeconds { get; init; }
+
     /// <summary>The chosen setting's drop and its standard error pooled over the search and held-out images; null when
     /// no setting was confirmed (or none tried).</summary>
     public double? AccuracyDropConfirm { get; init; }
@@ -121,7 +124,7 @@ public sealed record SearchReport
         md.AppendLine(c, $"Search cost: {SearchSeconds:0.0} s, {FullEvaluations} full evaluations, {ProxyEvaluations} drift proxies ({CalibrationImages} calibration images), {GatedOut} candidates gated out, {Rounds} rounds; one proxy {(ProxyCostRatio is { } q ? q.ToString("0.0%", c) : "n/a")} of a full evaluation's time.");
         if (ConfirmImages > 0)
         {
-            md.AppendLine(c, $"Confirmation on {ConfirmImages} held-out search-split images: {ConfirmAttempts} setting(s) tried{(AccuracyDropConfirm is null && ConfirmAttempts > 0 ? ", none confirmed: the float model is kept" : "")}.");
+            md.AppendLine(c, $"Confirmation on {ConfirmImages} held-out search-split images: {ConfirmAttempts} setting(s) tried in {ConfirmSeconds:0.0} s{(AccuracyDropConfirm is null && ConfirmAttempts > 0 ? ", none confirmed: the float model is kept" : "")}.");
         }
 
         md.AppendLine(c, $"Spearman correlation of drift ({DriftKind}) with accuracy drop over fully evaluated candidates: {(ProxySpearman is { } r ? r.ToString("0.000", c) : "n/a")}.");

@@ -140,6 +140,7 @@ public static class SearchRunner
             finally
             {
                 journal.Checkpoint();
+                journal.StopClock();
             }
 
             if (heldOut is not null && outcome.Best.Key != context.Fp32.Key)
@@ -161,7 +162,7 @@ public static class SearchRunner
             }
         }
 
-        double searchSeconds = journal.ElapsedSeconds + confirmSeconds;
+        double searchSeconds = journal.ElapsedSeconds + confirmSeconds; // the journal's clock stopped with the search
         job.Info?.Invoke($"evaluating float and chosen settings on the test split ({test.Count} images)");
         double fpTest = Score(test, BitVector.AllFloat(catalog.Count)).Accuracy;
         double qTest = Score(test, outcome.Best).Accuracy;
@@ -190,6 +191,7 @@ public static class SearchRunner
             SearchImages = search.Count,
             ConfirmImages = heldOut?.Count ?? 0,
             ConfirmAttempts = attempts.Count,
+            ConfirmSeconds = confirmSeconds,
             AccuracyDropConfirm = confirmedAttempt?.Drop,
             DropStandardErrorConfirm = confirmedAttempt?.Pooled.DropStandardError,
             TestImages = test.Count,

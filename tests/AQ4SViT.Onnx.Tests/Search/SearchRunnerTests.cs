@@ -35,7 +35,9 @@ public sealed class SearchRunnerTests
     {
         using var dir = new TempDir();
 
+        var wall = System.Diagnostics.Stopwatch.StartNew();
         var report = SearchRunner.Run(SmallJob(dir.Path) with { ConfirmLimit = 200 }, CancellationToken.None);
+        double wallSeconds = wall.Elapsed.TotalSeconds;
 
         foreach (string file in new[] { "quantized.onnx", "quantized.fakequant.onnx", "setting.json", "report.json", "report.md", "pareto.png", "search.log.jsonl", "state.json" })
         {
@@ -64,6 +66,10 @@ public sealed class SearchRunnerTests
         Assert.Equal("confirmed", confirms[^1].GetProperty("decision").GetString());
         Assert.Equal(report.AccuracyDropConfirm, confirms[^1].GetProperty("drop").GetDouble());
         Assert.Equal(report.MemorySaving, confirms[^1].GetProperty("memory_saving").GetDouble(), 6);
+
+        // The search's seconds include the confirmation once: never more than the whole run took.
+        Assert.InRange(report.ConfirmSeconds, 1e-6, report.SearchSeconds);
+        Assert.True(report.SearchSeconds <= wallSeconds, $"search {report.SearchSeconds} s, whole run {wallSeconds} s");
         var png = File.ReadAllBytes(dir.File("pareto.png"));
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
     }
