@@ -14,7 +14,7 @@ namespace AQ4SViT.Onnx.Search;
 /// accuracy budget, or (after the network phase) until <see cref="SearchOptions.Patience"/>·K full evaluations in a
 /// row have failed. The K smallest of the old beam and the new passers form the next beam; a round where none passes
 /// ends the phase. A one-step move that failed the budget or was gated is not offered again in that phase (from any
-/// state). Drift is measured lazily: see <see cref="BuildPool"/>.
+/// state). Drift is measured lazily: see <see cref="RoundPool"/>.
 /// The result is the smallest passing setting seen.
 /// </para>
 /// </summary>
@@ -30,6 +30,9 @@ public sealed class BeamSearch(SearchContext context)
     private readonly Dictionary<(string Group, int From, int To), double> _increments = [];
     private int _gatedOut;
     private int _rounds;
+
+    /// <summary>True: every beam state's candidates are built when the round starts (for checking that waiting changes nothing).</summary>
+    public bool BuildWholePool { get; init; }
 
     public SearchOutcome Run()
     {
@@ -51,14 +54,14 @@ public sealed class BeamSearch(SearchContext context)
             {
                 context.Cancellation.ThrowIfCancellationRequested();
                 _rounds++;
-                var pool = BuildPool(beam, groups, levels, granularity == Granularity.Network, visited);
+                var pool = new RoundPool(this, context, beam, groups, levels, granularity == Granularity.Network, visited);
                 var passing = new List<BitVector>();
                 // The network phase's candidates are the levels of one group, where a failure says little about a wider level.
                 int patience = granularity == Granularity.Network ? int.MaxValue : options.Patience * width;
                 int failedInARow = 0;
-                for (int i = 0; i < pool.Count && failedInARow < patience; i++)
+                while (failedInARow < patience && pool.Next() is { } next)
                 {
-                    var candidate = pool[i];
+                    var candidate = next;
                     if (!visited.Add(candidate.Setting.Key))
                     {
                         continue;
@@ -73,7 +76,7 @@ public sealed class BeamSearch(SearchContext context)
 
                     if (_gate.Admits(candidate.Proxy.Drift) && !context.Journal.KnowsAccuracy(candidate.Setting))
                     {
-                        Speculate(pool, i, visited);
+                        Speculate(candidate, pool.Upcoming, visited);
                     }
 
                     if (!_gate.Admits(candidate.Proxy.Drift))
@@ -152,11 +155,11 @@ public sealed class BeamSearch(SearchContext context)
     }
 
     /// <summary>
-    /// With <c>--jobs N</c>: evaluates the next N candidates from <paramref name="from"/> that the gate admits now, at once.
-    /// The serial loop then consumes them in order; one the serial order skips (gate tightened, beam filled) is wasted
-    /// work, never a different result.
+    /// With <c>--jobs N</c>: evaluates <paramref name="current"/> and the next candidates in line that the gate admits now,
+    /// N at once. The serial loop then consumes them in order; one the serial order skips (gate tightened, beam filled) is
+    /// wasted work, never a different result.
     /// </summary>
-    private void Speculate(List<Candidate> pool, int from, HashSet<string> visited)
+    private void Speculate(Candidate current, IEnumerable<Candidate> upcoming, HashSet<string> visited)
     {
         int jobs = context.Journal.Jobs;
         if (jobs <= 1)
@@ -164,12 +167,15 @@ public sealed class BeamSearch(SearchContext context)
             return;
         }
 
-        var window = new List<BitVector>(jobs);
-        for (int j = from; j < pool.Count && window.Count < jobs; j++)
+        var window = new List<BitVector>(jobs) { current.Setting };
+        foreach (var c in upcoming)
         {
-            var c = pool[j];
-            bool pending = j == from || !visited.Contains(c.Setting.Key);
-            if (pending && _gate.Admits(c.Proxy.Drift) && !context.Journal.KnowsAccuracy(c.Setting))
+            if (window.Count == jobs)
+            {
+                break;
+            }
+
+            if (!visited.Contains(c.Setting.Key) && _gate.Admits(c.Proxy.Drift) && !context.Journal.KnowsAccuracy(c.Setting))
             {
                 window.Add(c.Setting);
             }
@@ -205,31 +211,126 @@ public sealed class BeamSearch(SearchContext context)
     private double DriftOf(BitVector setting) => setting.Equals(context.Fp32) ? 0 : context.Journal.Proxy(setting, context.Cancellation).Drift;
 
     /// <summary>
-    /// The pool of one round. From each beam state: its one-step moves and the longest prefixes of their ranking by memory
-    /// saved per unit of drift, as combined candidates. A one-step move's drift increment (its drift minus its parent's) is
-    /// measured once per phase, the first time the move is offered; later parents reuse it, so a candidate's drift is first
-    /// an estimate (parent's drift plus its moves' increments) that ranks it and pre-screens it at the gate. Only a
-    /// candidate the estimate admits is measured before the gate decides on it.
+    /// The pool of one round, tried smallest first. From each beam state: its one-step moves and the longest prefixes of
+    /// their ranking by memory saved per unit of drift, as combined candidates. A one-step move's drift increment (its drift
+    /// minus its parent's) is measured once per phase, the first time the move is offered; later parents reuse it, so a
+    /// candidate's drift is first an estimate (parent's drift plus its moves' increments) that ranks it and pre-screens it
+    /// at the gate. Only a candidate the estimate admits is measured before the gate decides on it.
+    /// <para>
+    /// A state's candidates are built only when the smallest-first order could reach them: none is smaller than the state
+    /// with every group at its lowest offered width, so a state whose bound is above the next candidate waits. Its moves
+    /// are measured then, or never if the round ends first (the beam's larger states rarely get that far). Within the
+    /// round the order is that of building every state at once: states are built in beam order, from the moves, marks and
+    /// increments as they stood when the round began. A move left unmeasured may be measured in a later round from another
+    /// state; where drift is not additive, later estimates can then differ from those of building every state.
+    /// </para>
     /// </summary>
-    private List<Candidate> BuildPool(List<BitVector> beam, IReadOnlyList<SearchGroup> groups, int[] levels, bool everyLevel, HashSet<string> visited)
+    private sealed class RoundPool
     {
-        var pool = new Dictionary<string, Candidate>(StringComparer.Ordinal);
-        var parameters = context.Backend.WeightParams;
+        private readonly BeamSearch _search;
+        private readonly SearchContext _context;
+        private readonly List<BitVector> _beam;
+        private readonly List<List<(SearchGroup Group, int Current, int Bits, BitVector Setting)>> _movesOf;
+        private readonly long[] _smallestChild;
+        private readonly HashSet<string> _visitedAtStart;
+        private readonly Dictionary<(string Group, int From, int To), double> _increments;
+        private readonly HashSet<string> _offered = new(StringComparer.Ordinal);
+        private readonly SortedSet<Candidate> _pending = new(Comparer<Candidate>.Create(SmallestFirst));
+        private int _expanded;
 
-        // Every state's unmeasured one-step moves are known before any proxy is computed: with --jobs they are scored at once.
-        var movesOf = beam.Select(state => OneStepMoves(state, groups, levels, everyLevel, visited)).ToList();
-        foreach (var state in beam)
+        public RoundPool(BeamSearch search, SearchContext context, List<BitVector> beam, IReadOnlyList<SearchGroup> groups, int[] levels, bool everyLevel, HashSet<string> visited)
         {
-            context.Journal.HintParent(state);
+            _search = search;
+            _context = context;
+            _beam = beam;
+            _visitedAtStart = new HashSet<string>(visited, StringComparer.Ordinal);
+            _increments = new Dictionary<(string, int, int), double>(search._increments);
+            var parameters = context.Backend.WeightParams;
+            _movesOf = beam.Select(state => search.OneStepMoves(state, groups, levels, everyLevel, visited)).ToList();
+            _smallestChild = beam.Select((state, b) => SmallestChild(state, _movesOf[b], parameters)).ToArray();
+            foreach (var state in beam)
+            {
+                context.Journal.HintParent(state);
+            }
+
+            while (search.BuildWholePool && _expanded < beam.Count)
+            {
+                Expand(_expanded++);
+            }
         }
 
-        context.Journal.PrefetchProxies(movesOf.SelectMany(m => m).Where(m => !_increments.ContainsKey((m.Group.Name, m.Current, m.Bits))).Select(m => m.Setting), context.Cancellation);
-        for (int b = 0; b < beam.Count; b++)
+        /// <summary>The candidates in line after the one <see cref="Next"/> gave last (those built so far).</summary>
+        public IEnumerable<Candidate> Upcoming => _pending;
+
+        /// <summary>The smallest candidate not yet given; null when none is left.</summary>
+        public Candidate? Next()
         {
-            var state = beam[b];
-            double stateDrift = DriftOf(state);
+            while (_expanded < _beam.Count && (_pending.Count == 0 || SmallestUnexpanded() <= _pending.Min!.TotalBits))
+            {
+                Expand(_expanded++);
+            }
+
+            if (_pending.Count == 0)
+            {
+                return null;
+            }
+
+            var next = _pending.Min!;
+            _pending.Remove(next);
+            return next;
+        }
+
+        private static int SmallestFirst(Candidate a, Candidate b)
+        {
+            int c = a.TotalBits.CompareTo(b.TotalBits);
+            c = c != 0 ? c : a.Proxy.Drift.CompareTo(b.Proxy.Drift);
+            return c != 0 ? c : string.CompareOrdinal(a.Setting.Key, b.Setting.Key);
+        }
+
+        private long SmallestUnexpanded()
+        {
+            long smallest = long.MaxValue;
+            for (int b = _expanded; b < _beam.Count; b++)
+            {
+                smallest = Math.Min(smallest, _smallestChild[b]);
+            }
+
+            return smallest;
+        }
+
+        /// <summary>Every weight at the lowest width any move of <paramref name="state"/> offers it: no candidate is smaller.</summary>
+        private static long SmallestChild(BitVector state, List<(SearchGroup Group, int Current, int Bits, BitVector Setting)> moves, IReadOnlyList<long> parameters)
+        {
+            var lowest = state.Bits.ToArray();
+            foreach (var (group, _, bits, _) in moves)
+            {
+                foreach (int w in group.Weights)
+                {
+                    lowest[w] = Math.Min(lowest[w], bits);
+                }
+            }
+
+            return new BitVector(lowest).TotalBits(parameters);
+        }
+
+        private void Offer(Candidate candidate)
+        {
+            if (_offered.Add(candidate.Setting.Key))
+            {
+                _pending.Add(candidate);
+            }
+        }
+
+        private void Expand(int b)
+        {
+            var context = _context;
+            var parameters = context.Backend.WeightParams;
+            var state = _beam[b];
+            var moves = _movesOf[b];
+            context.Journal.PrefetchProxies(moves.Where(m => !_increments.ContainsKey((m.Group.Name, m.Current, m.Bits))).Select(m => m.Setting), context.Cancellation);
+            double stateDrift = _search.DriftOf(state);
             var singles = new List<(Candidate Candidate, SearchGroup Group, int Bits, double Increment, double Ratio)>();
-            foreach (var (group, current, bits, setting) in movesOf[b])
+            foreach (var (group, current, bits, setting) in moves)
             {
                 var move = (group.Name, current, bits);
                 var candidate = new Candidate(setting, new ProxyScore(0, 0), $"{group.Name}:{current}->{bits}", setting.TotalBits(parameters), state, move, Estimated: true);
@@ -239,7 +340,8 @@ public sealed class BeamSearch(SearchContext context)
                 }
                 else
                 {
-                    candidate = Measured(candidate);
+                    candidate = _search.Measured(candidate);
+                    _increments[move] = _search._increments[move];
                 }
 
                 double increment = Math.Max(0, candidate.Proxy.Drift - stateDrift);
@@ -249,7 +351,7 @@ public sealed class BeamSearch(SearchContext context)
 
             foreach (var single in singles)
             {
-                pool.TryAdd(single.Candidate.Setting.Key, single.Candidate);
+                Offer(single.Candidate);
             }
 
             // Longest prefixes of the saving-per-drift ranking as combined candidates (one group moves once).
@@ -264,9 +366,9 @@ public sealed class BeamSearch(SearchContext context)
                     drift += increment;
                 }
 
-                if (!pool.ContainsKey(setting.Key) && !visited.Contains(setting.Key))
+                if (!_visitedAtStart.Contains(setting.Key))
                 {
-                    pool[setting.Key] = new Candidate(setting, new ProxyScore(drift, double.NaN), $"top {m} moves", setting.TotalBits(parameters), state, Estimated: true);
+                    Offer(new Candidate(setting, new ProxyScore(drift, double.NaN), $"top {m} moves", setting.TotalBits(parameters), state, Estimated: true));
                 }
 
                 if (m == 2)
@@ -275,12 +377,6 @@ public sealed class BeamSearch(SearchContext context)
                 }
             }
         }
-
-        return pool.Values
-            .OrderBy(c => c.TotalBits)
-            .ThenBy(c => c.Proxy.Drift)
-            .ThenBy(c => c.Setting.Key, StringComparer.Ordinal)
-            .ToList();
     }
 
     /// <summary>The one-step moves of <paramref name="state"/> not visited and not frozen, in group then width order.</summary>

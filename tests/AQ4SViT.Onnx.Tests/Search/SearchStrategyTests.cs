@@ -10,12 +10,32 @@ public sealed class SearchStrategyTests
         sensitivity: [40, 20, 4, 4, 2, 3, 6, 30],
         slope: 0.01);
 
-    private static (SearchOutcome Outcome, EvaluationJournal Journal) RunSearch(SyntheticBackend backend, SearchOptions options, string? state = null, bool resume = false, List<CandidateRecord>? log = null)
+    private static (SearchOutcome Outcome, EvaluationJournal Journal) RunSearch(SyntheticBackend backend, SearchOptions options, string? state = null, bool resume = false, List<CandidateRecord>? log = null, bool wholePool = false)
     {
         var journal = new EvaluationJournal(backend, state, options.Fingerprint, resume);
         var context = new SearchContext(backend, journal, options, log is null ? null : log.Add, null, CancellationToken.None);
-        var outcome = options.Strategy == SearchStrategy.Sensitivity ? new SensitivitySearch(context).Run() : new BeamSearch(context).Run();
+        var outcome = options.Strategy == SearchStrategy.Sensitivity ? new SensitivitySearch(context).Run() : new BeamSearch(context) { BuildWholePool = wholePool }.Run();
         return (outcome, journal);
+    }
+
+    [Theory]
+    [InlineData(4, 1.5)]
+    [InlineData(3, 0.5)]
+    [InlineData(2, 3.0)]
+    public void Beam_BuildingLargerStatesOnlyWhenReached_ChangesNothingButSavesProxies(int width, double maxDrop)
+    {
+        // The oracle: the same search with every state's candidates built (and their moves measured) as each round starts.
+        // This backend's drift is additive, so a move's increment is the same from any state and must change nothing.
+        var options = new SearchOptions { Strategy = SearchStrategy.Beam, BeamWidth = width, MaxDrop = maxDrop };
+        var wholeLog = new List<CandidateRecord>();
+        var (whole, wholeJournal) = RunSearch(Backend(), options, log: wholeLog, wholePool: true);
+        var log = new List<CandidateRecord>();
+        var (lazy, journal) = RunSearch(Backend(), options, log: log);
+
+        Assert.Equal(whole.Best, lazy.Best);
+        Assert.Equal(wholeLog.Select(r => System.Text.Json.JsonSerializer.Serialize(r)), log.Select(r => System.Text.Json.JsonSerializer.Serialize(r)));
+        Assert.Equal(wholeJournal.FullEvaluations, journal.FullEvaluations);
+        Assert.True(journal.ProxyEvaluations < wholeJournal.ProxyEvaluations, $"{journal.ProxyEvaluations} proxies, {wholeJournal.ProxyEvaluations} with the whole pool");
     }
 
     [Theory]
