@@ -58,8 +58,10 @@ done
 for m in spk:spikformer-fmnist sdt:sdt-fmnist; do   # --jobs 4: four evaluations at once, each with a quarter of the threads
   for s in greedy beam; do run ${m%%:*}-$s-layer-j4 ${m#*:} $s $(( T / 4 > 0 ? T / 4 : 1 )) --granularity layer --jobs 4; done
 done
-for m in spk:spikformer-fmnist sdt:sdt-fmnist; do   # a second greedy run in the same call, to bracket the others
+for m in spk:spikformer-fmnist sdt:sdt-fmnist; do   # repeats in the same call, to bracket the others
   run ${m%%:*}-greedy-layer-r2 ${m#*:} greedy $T --granularity layer
+  run ${m%%:*}-beam-layer-r2 ${m#*:} beam $T --granularity layer
+  run ${m%%:*}-greedy-layer-r3 ${m#*:} greedy $T --granularity layer
 done
 run spk-greedy-layer-5k spikformer-fmnist greedy $T --granularity layer
 for m in spk:spikformer-fmnist sdt:sdt-fmnist; do run ${m%%:*}-beam-layer-2k ${m#*:} beam $T --granularity layer; done
