@@ -31,7 +31,8 @@ public sealed class BeamSearch(SearchContext context)
     private int _gatedOut;
     private int _rounds;
 
-    /// <summary>True: every beam state's candidates are built when the round starts (for checking that waiting changes nothing).</summary>
+    /// <summary>True: every beam state's candidates are built when the round starts (the reference that tests compare
+    /// <see cref="RoundPool"/>'s building on demand with).</summary>
     public bool BuildWholePool { get; init; }
 
     public SearchOutcome Run()
@@ -323,11 +324,10 @@ public sealed class BeamSearch(SearchContext context)
 
         private void Expand(int b)
         {
-            var context = _context;
-            var parameters = context.Backend.WeightParams;
+            var parameters = _context.Backend.WeightParams;
             var state = _beam[b];
             var moves = _movesOf[b];
-            context.Journal.PrefetchProxies(moves.Where(m => !_increments.ContainsKey((m.Group.Name, m.Current, m.Bits))).Select(m => m.Setting), context.Cancellation);
+            _context.Journal.PrefetchProxies(moves.Where(m => !_increments.ContainsKey((m.Group.Name, m.Current, m.Bits))).Select(m => m.Setting), _context.Cancellation);
             double stateDrift = _search.DriftOf(state);
             var singles = new List<(Candidate Candidate, SearchGroup Group, int Bits, double Increment, double Ratio)>();
             foreach (var (group, current, bits, setting) in moves)
