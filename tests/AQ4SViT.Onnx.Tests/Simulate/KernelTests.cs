@@ -182,11 +182,13 @@ public sealed class KernelTests
     public void MaxPool_RandomPlanesWithSilentOnes_MatchesScalar()
     {
         var rng = new Random(5);
-        for (int trial = 0; trial < 30; trial++)
+        for (int trial = 0; trial < 60; trial++)
         {
-            int ch = rng.Next(1, 5), h = rng.Next(1, 16), w = rng.Next(1, 16), k = rng.Next(1, 4), s = rng.Next(1, 3), pad = rng.Next(0, k);
-            int oh = ((h + (2 * pad) - k) / s) + 1, ow = ((w + (2 * pad) - k) / s) + 1;
-            if (oh <= 0 || ow <= 0)
+            // Widths past 16 take several vectors in the column pass; dilation spreads the taps.
+            int ch = rng.Next(1, 5), h = rng.Next(1, 16), w = rng.Next(1, 41), k = rng.Next(1, 4), s = rng.Next(1, 4), dil = rng.Next(1, 3), pad = rng.Next(0, k);
+            int extent = ((k - 1) * dil) + 1;
+            int oh = ((h + (2 * pad) - extent) / s) + 1, ow = ((w + (2 * pad) - extent) / s) + 1;
+            if (h + (2 * pad) < extent || w + (2 * pad) < extent)
             {
                 continue;
             }
@@ -197,6 +199,7 @@ public sealed class KernelTests
             {
                 Ints(n, "kernel_shape", k, k);
                 Ints(n, "strides", s, s);
+                Ints(n, "dilations", dil, dil);
                 Ints(n, "pads", pad, pad, pad, pad);
             }));
             var (actual, _) = Oracle.Sim(mb.Build(), x, [1, ch, h, w]);
@@ -211,7 +214,7 @@ public sealed class KernelTests
                         {
                             for (int kx = 0; kx < k; kx++)
                             {
-                                int iy = (oy * s) - pad + ky, ix = (ox * s) - pad + kx;
+                                int iy = (oy * s) - pad + (ky * dil), ix = (ox * s) - pad + (kx * dil);
                                 if (iy >= 0 && iy < h && ix >= 0 && ix < w)
                                 {
                                     best = Math.Max(best, x[(((c * h) + iy) * w) + ix]);

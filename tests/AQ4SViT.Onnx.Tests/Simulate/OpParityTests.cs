@@ -388,6 +388,29 @@ public sealed class OpParityTests
         Assert.Contains("/blocks.0/weird/Einsum", e.Message);
     }
 
+    [Theory]
+    [InlineData(3, 2, -1, 1)]
+    [InlineData(3, 0, 1, 1)]
+    [InlineData(3, 1, 0, 0)]
+    [InlineData(9, 1, 0, 1)]
+    public void MaxPool_BadWindow_FailsNamingTheNode(int k, int s, int p, int d)
+    {
+        // Negative pads, zero strides or dilations, a window wider than the padded 7 × 8 input.
+        var mb = new ModelBuilder().Input("x", 1, 2, 7, 8);
+        mb.Output(mb.Node("MaxPool", ["x"], nd =>
+        {
+            Ints(nd, "kernel_shape", k, k);
+            Ints(nd, "strides", s, s);
+            Ints(nd, "dilations", d, d);
+            Ints(nd, "pads", p, p, p, p);
+        }, name: "/sps/pool"));
+
+        var e = Assert.Throws<BadInputException>(() => Oracle.Sim(mb.Build(), new float[2 * 7 * 8], [1, 2, 7, 8]));
+
+        Assert.Contains("/sps/pool", e.Message);
+        Assert.Contains("MaxPool", e.Message);
+    }
+
     [Fact]
     public void Cycle_FailsNamingANode()
     {

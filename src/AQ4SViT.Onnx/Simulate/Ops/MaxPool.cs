@@ -34,12 +34,22 @@ internal static class MaxPool
             pads = [0, 0, 0, 0];
         }
 
+        if (k.Length != 2 || s.Length != 2 || d.Length != 2 || pads.Length != 4 || k.Any(v => v < 1) || s.Any(v => v < 1) || d.Any(v => v < 1) || pads.Any(v => v < 0))
+        {
+            Throw.BadNode("MaxPool", node.DisplayName, $"kernel_shape {Show(k)}, strides {Show(s)}, dilations {Show(d)} and pads {Show(pads)} must be 2, 2, 2 and 4 values, the pads at least 0 and the rest at least 1");
+        }
+
         bool ceil = node.Int("ceil_mode", 0) != 0;
         int n = x.Shape[0] * x.Shape[1];
         int h = x.Shape[2];
         int w = x.Shape[3];
         int oh = OutSize(h, (int)k[0], (int)s[0], (int)d[0], (int)pads[0], (int)pads[2], ceil);
         int ow = OutSize(w, (int)k[1], (int)s[1], (int)d[1], (int)pads[1], (int)pads[3], ceil);
+        if (oh < 1 || ow < 1)
+        {
+            Throw.BadNode("MaxPool", node.DisplayName, $"the window ({Show(k)}, dilations {Show(d)}) does not fit the padded input {x.ShapeText}");
+        }
+
         var result = Tensor.Uninitialized([x.Shape[0], x.Shape[1], oh, ow]);
         float[] xf = x.FloatData!;
         float[] yf = result.FloatData!;
@@ -50,7 +60,9 @@ internal static class MaxPool
         bool windowsHoldInput = p0 < ((k0 - 1) * d0) + 1 && p1 < ((k1 - 1) * d1) + 1;
         ctx.ForRanges(n, (first, end) =>
         {
-            float[] rowMax = BufferPool<float>.Shared.Rent(w);
+            float[] row = BufferPool<float>.Shared.Rent(g.PaddedRow);
+            float[] columns = BufferPool<float>.Shared.Rent(g.Starts);
+            row.AsSpan(0, g.PaddedRow).Fill(float.NegativeInfinity); // the pads stay -inf: they never win
             for (int plane = first; plane < end; plane++)
             {
                 var src = xf.AsSpan(plane * h * w, h * w);
@@ -61,24 +73,34 @@ internal static class MaxPool
                     continue;
                 }
 
-                Plane(src, dst, rowMax, g);
+                Plane(src, dst, row, columns, g);
             }
 
-            BufferPool<float>.Shared.Return(rowMax);
+            BufferPool<float>.Shared.Return(columns);
+            BufferPool<float>.Shared.Return(row);
         });
         return result;
     }
 
-    private readonly record struct Window(int H, int W, int OutH, int OutW, int KH, int KW, int SH, int SW, int DH, int DW, int PadTop, int PadLeft);
+    private readonly record struct Window(int H, int W, int OutH, int OutW, int KH, int KW, int SH, int SW, int DH, int DW, int PadTop, int PadLeft)
+    {
+        /// <summary>Window starts covered by the column pass: every position from the first window's to the last's.</summary>
+        public int Starts => ((OutW - 1) * SW) + 1;
+
+        /// <summary>A row with the left pad before it and room after it for the last window's reach.</summary>
+        public int PaddedRow => Math.Max(PadLeft + W, Starts + ((KW - 1) * DW));
+    }
 
     /// <summary>
-    /// Max is separable: for each output row, first the window's input rows element by element (eight at a time), then
-    /// the window's columns of that row.
+    /// Max is separable: for each output row, first the window's input rows element by element, then the window's columns
+    /// of that row, for every window start at once (the row lies between -inf pads, so no tap needs a bounds test), and
+    /// the strided starts are picked out. Eight lanes at a time, with the comparisons of the scalar form in the same order.
     /// </summary>
-    private static unsafe void Plane(ReadOnlySpan<float> src, Span<float> dst, float[] rowMax, in Window g)
+    private static unsafe void Plane(ReadOnlySpan<float> src, Span<float> dst, float[] paddedRow, float[] columns, in Window g)
     {
-        fixed (float* ps = src, pd = dst, pm = rowMax)
+        fixed (float* ps = src, pd = dst, pr = paddedRow, pc = columns)
         {
+            float* pm = pr + g.PadLeft;
             for (int oy = 0; oy < g.OutH; oy++)
             {
                 new Span<float>(pm, g.W).Fill(float.NegativeInfinity);
@@ -92,50 +114,56 @@ internal static class MaxPool
                     }
                 }
 
+                new Span<float>(pc, g.Starts).Fill(float.NegativeInfinity);
+                for (int kx = 0; kx < g.KW; kx++)
+                {
+                    LargerInto(pc, pr + (kx * g.DW), g.Starts);
+                }
+
                 float* orow = pd + (oy * g.OutW);
                 for (int ox = 0; ox < g.OutW; ox++)
                 {
-                    float best = float.NegativeInfinity;
-                    int ix0 = (ox * g.SW) - g.PadLeft;
-                    for (int kx = 0; kx < g.KW; kx++)
-                    {
-                        int ix = ix0 + (kx * g.DW);
-                        if ((uint)ix < (uint)g.W)
-                        {
-                            best = Larger(best, pm[ix]);
-                        }
-                    }
-
-                    orow[ox] = best;
+                    orow[ox] = pc[ox * g.SW];
                 }
             }
         }
     }
 
-    /// <summary>acc[i] = Larger(acc[i], row[i]), with the same comparisons as the scalar form.</summary>
+    /// <summary>
+    /// acc[i] = Larger(acc[i], row[i]), with the same comparisons as the scalar form. A short tail is covered by one more
+    /// vector ending at the last element, computed from the values before any store: where it overlaps the others it
+    /// stores what they store, and it spares unpredictable scalar branches.
+    /// </summary>
     private static unsafe void LargerInto(float* acc, float* row, int count)
     {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector256.IsHardwareAccelerated && count >= 8)
         {
-            for (; i + 8 <= count; i += 8)
+            int last = count - 8;
+            var tail = Larger(Vector256.Load(acc + last), Vector256.Load(row + last));
+            for (int i = 0; i + 8 <= count; i += 8)
             {
-                var v = Vector256.Load(row + i);
-                var best = Vector256.Load(acc + i);
-                var wins = Vector256.GreaterThan(v, best) | ~Vector256.Equals(v, v);
-                Vector256.ConditionalSelect(wins, v, best).Store(acc + i);
+                Larger(Vector256.Load(acc + i), Vector256.Load(row + i)).Store(acc + i);
             }
+
+            tail.Store(acc + last);
+            return;
         }
 
-        for (; i < count; i++)
+        for (int i = 0; i < count; i++)
         {
             acc[i] = Larger(acc[i], row[i]);
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Larger(Vector256<float> best, Vector256<float> v) =>
+        Vector256.ConditionalSelect(Vector256.GreaterThan(v, best) | ~Vector256.Equals(v, v), v, best);
+
     /// <summary>The larger value; NaN wins (as ONNX Runtime's MaxPool).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static float Larger(float best, float v) => v > best || float.IsNaN(v) ? v : best;
+
+    private static string Show(long[] values) => "[" + string.Join(",", values) + "]";
 
     private static int OutSize(int size, int k, int s, int d, int padBegin, int padEnd, bool ceil)
     {
