@@ -104,7 +104,7 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         string device;
         using (var ort = OrtFused
             ? new OrtClassifier(model, scaling, Threads, requested, Message, OrtQdq.Fused)
-            : new OrtClassifier(model, scaling, Threads, requested, Message, OrtQdq.Exact, OrtQdq.ExactOptimization))
+            : OrtQdq.OpenExact(model, scaling, Threads, requested, Message))
         {
             quantized = Evaluate(context, "quantized [ort]", ort, images, Batch);
             device = ort.ActualDevice.ToString();

@@ -15,7 +15,7 @@ public sealed class OrtClassifier : IClassifier
 
     /// <param name="device">"cpu", "cuda" or "cuda:N" (<see cref="ComputeDevice.Parse"/>).</param>
     /// <param name="onFallback">Told (one line) when CUDA was asked for but could not be used.</param>
-    /// <param name="sessionConfig">Extra session configuration entries (e.g. <see cref="OrtQdq.Exact"/> for QDQ models).</param>
+    /// <param name="sessionConfig">Extra session configuration entries (e.g. <see cref="OrtQdq.Fused"/>; an exact QDQ run opens with <see cref="OrtQdq.OpenExact"/>).</param>
     /// <param name="optimization">ONNX Runtime graph optimizations; ORT_ENABLE_BASIC runs the graph's arithmetic as written
     /// (the extended fusions, e.g. MatMul+Add into Gemm, round differently and can flip a spike).</param>
     public OrtClassifier(string modelPath, InputScaling scaling, int threads = 0, string device = "cpu", Action<string>? onFallback = null,

@@ -1,3 +1,4 @@
+using AQ4SViT.Onnx.Data;
 using Microsoft.ML.OnnxRuntime;
 
 namespace AQ4SViT.Onnx.Validate;
@@ -9,24 +10,26 @@ namespace AQ4SViT.Onnx.Validate;
 /// int8 inside it: logits move by about 1% of their range, so spiking layers can flip spikes. Its INT2 path is also
 /// wrong when a MatMul weight's output dimension N is not a multiple of 4 (Spikformer's head, [D, 10]: logits off by
 /// ~1.4 even at accuracy level 0), while its plain DequantizeLinear kernel decodes the same file exactly.</para>
-/// <para><see cref="Exact"/> turns the QDQ fusions off (<c>session.disable_quant_qdq</c>): ORT then folds every
+/// <para><see cref="OpenExact"/> turns the QDQ fusions off (<c>session.disable_quant_qdq</c>): ORT then folds every
 /// DequantizeLinear of a constant weight into float and runs the graph on exactly the dequantized weights, which is what
 /// the emitted file means and what the fake-quant model and the simulator compute.</para>
-/// <para>The exact run also keeps to the basic graph optimizations (<see cref="ExactOptimization"/>): the graph's
+/// <para>The exact run also keeps to the basic graph optimizations: the graph's
 /// arithmetic as written. With all of them, sdt-8-768's INT8 file differed from the simulator by up to 0.1975 in a logit
 /// (0 with basic) and its session peaked at 2.45× the float weights while loading (2.34× for the whole <c>validate</c>
 /// with basic); an INT4 spikformer-fmnist ran at 43–46 against 46–48 images/s, both exact.</para>
 /// </summary>
 public static class OrtQdq
 {
-    /// <summary>Graph optimizations for an <see cref="Exact"/> run.</summary>
-    public const GraphOptimizationLevel ExactOptimization = GraphOptimizationLevel.ORT_ENABLE_BASIC;
+    private const GraphOptimizationLevel ExactOptimization = GraphOptimizationLevel.ORT_ENABLE_BASIC;
 
-    /// <summary>Session entries for an exact run of a QDQ model.</summary>
-    public static IReadOnlyDictionary<string, string> Exact { get; } = new Dictionary<string, string>
+    private static readonly IReadOnlyDictionary<string, string> s_exact = new Dictionary<string, string>
     {
         ["session.disable_quant_qdq"] = "1",
     };
+
+    /// <summary>An exact run of a QDQ model: no QDQ fusions and the basic graph optimizations only (see above).</summary>
+    public static OrtClassifier OpenExact(string modelPath, InputScaling scaling, int threads, ComputeDevice device, Action<string>? onFallback = null) =>
+        new(modelPath, scaling, threads, device, onFallback, s_exact, ExactOptimization);
 
     /// <summary>ORT's stock behaviour (fused integer kernels, int8 activations in MatMulNBits): what a deployment gets.</summary>
     public static IReadOnlyDictionary<string, string> Fused { get; } = new Dictionary<string, string>();

@@ -52,7 +52,7 @@ public sealed class SvitEmitTests
         var set = Onnx.Data.DataSplits.Select(Onnx.Data.IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist), Onnx.Data.DataSplit.Test, 32);
         var overrides = WeightQuantizer.FakeQuantizeModel(model, setting);
 
-        using var ort = new OrtClassifier(qdq.Path, Onnx.Data.InputScaling.PixelOver255, threads: 1, sessionConfig: OrtQdq.Exact);
+        using var ort = OrtQdq.OpenExact(qdq.Path, Onnx.Data.InputScaling.PixelOver255, threads: 1, ComputeDevice.Cpu);
         using var sim = new SimClassifier(AQ4SViT.Onnx.Simulate.Simulator.Load(path, 1), Onnx.Data.InputScaling.PixelOver255, overrides);
         var comparison = LogitComparison.Compare(Accuracy.Evaluate(ort, set, 32), Accuracy.Evaluate(sim, set, 32));
 
@@ -143,7 +143,7 @@ public sealed class SvitEmitTests
         var qdq = QdqEmitter.Write(model, setting, dir.File("q.onnx"));
         var fake = FakeQuantEmitter.Write(model, setting, dir.File("fq.onnx"));
 
-        using var ortQ = new OrtClassifier(qdq.Path, Onnx.Data.InputScaling.PixelOver255, threads: 1, sessionConfig: OrtQdq.Exact);
+        using var ortQ = OrtQdq.OpenExact(qdq.Path, Onnx.Data.InputScaling.PixelOver255, threads: 1, ComputeDevice.Cpu);
         using var ortF = new OrtClassifier(fake.Path, Onnx.Data.InputScaling.PixelOver255, threads: 1);
         var set = Onnx.Data.DataSplits.Select(Onnx.Data.IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist), Onnx.Data.DataSplit.Test, 20);
         var comparison = LogitComparison.Compare(Accuracy.Evaluate(ortQ, set, 20), Accuracy.Evaluate(ortF, set, 20));

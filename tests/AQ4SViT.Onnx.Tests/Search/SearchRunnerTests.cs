@@ -83,7 +83,7 @@ public sealed class SearchRunnerTests
         var test = DataSplits.Select(s_fashion.Value, DataSplit.Test, 200);
 
         // Exact dequantization: ORT's default fuses DequantizeLinear→MatMul into MatMulNBits with int8 activations.
-        using var ort = new OrtClassifier(dir.File("quantized.onnx"), InputScaling.PixelOver255, threads: 2, sessionConfig: OrtQdq.Exact);
+        using var ort = OrtQdq.OpenExact(dir.File("quantized.onnx"), InputScaling.PixelOver255, threads: 2, ComputeDevice.Cpu);
         var ortResult = Accuracy.Evaluate(ort, test, 100);
         var setting = Setting.Load(dir.File("setting.json"));
         using var sim = QuantizedSimulator.Create(RepoPaths.Model("spikformer-fmnist"), setting, InputScaling.PixelOver255, 2);
