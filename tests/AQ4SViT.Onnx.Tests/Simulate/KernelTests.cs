@@ -120,40 +120,147 @@ public sealed class KernelTests
                 continue;
             }
 
-            int kdim = cg * kh * kw;
-            int p = oh * ow;
             var x = Values(rng, cg * h * w, density: rng.NextDouble() * 0.4, spikes: trial % 3 != 0);
-            var weights = Values(rng, mg * kdim);
+            var weights = Values(rng, mg * cg * kh * kw);
+            var g = new ConvGeometry(h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow);
+            var (expected, wt, strideK) = ConvReference(x, weights, cg, mg, g);
+            var actual = new float[mg * oh * ow];
+            SpikeConv.Image(x, wt, actual, g, mg, strideK);
+            Assert.Equal(expected, actual);
+        }
+    }
 
-            // Reference: im2col written from the definition, then the blocked GEMM W[mg×kdim]·col[kdim×p].
-            var col = new float[kdim * p];
-            for (int ci = 0; ci < cg; ci++)
+    /// <summary>
+    /// The spike-map path (3 × 3, stride 1, 0/1 inputs, lists read off row bit masks): rows up to 62 wide, pads 0–2 on
+    /// each side, up to 70 channels (several K-blocks) and 100 output channels (every column kernel and the scalar tail),
+    /// with list bands from one output row to the whole map.
+    /// </summary>
+    [Fact]
+    public void SpikeConv_SpikeMaps3x3_SameBitsAsBlockedIm2ColGemm()
+    {
+        var rng = new Random(12);
+        for (int trial = 0; trial < 40; trial++)
+        {
+            int cg = rng.Next(1, 71), mg = rng.Next(1, 101), h = rng.Next(1, 20), w = rng.Next(1, 63);
+            int pt = rng.Next(0, 3), pb = rng.Next(0, 3), pl = rng.Next(0, 3), pr = rng.Next(0, 3);
+            int oh = h + pt + pb - 2, ow = w + pl + pr - 2;
+            if (oh <= 0 || ow <= 0 || ow > 62)
             {
-                for (int ky = 0; ky < kh; ky++)
+                continue;
+            }
+
+            var g = new ConvGeometry(h, w, 3, 3, 1, 1, 1, 1, pt, pl, oh, ow);
+            Assert.True(SpikeWindows.Fits(g), $"{g}");
+            var x = Values(rng, cg * h * w, density: rng.NextDouble() * 0.5, spikes: true);
+            var weights = Values(rng, mg * cg * 9);
+            var (expected, wt, strideK) = ConvReference(x, weights, cg, mg, g);
+            var actual = new float[mg * oh * ow];
+            SpikeConv.Image(x, wt, actual, g, mg, strideK, listBudget: trial % 2 == 0 ? 1 : 1 << 18);
+            Assert.Equal(expected, actual);
+        }
+    }
+
+    /// <summary>Each pixel's list holds k = ci·9 + ky·3 + kx of every spike in its window, ascending; values other than +0 and +1 are refused.</summary>
+    [Fact]
+    public unsafe void SpikeWindows_ListTheWindowsSpikesInImToColOrder()
+    {
+        var rng = new Random(13);
+        for (int trial = 0; trial < 30; trial++)
+        {
+            int channels = rng.Next(1, 9), h = rng.Next(1, 10), w = rng.Next(1, 63);
+            int pt = rng.Next(0, 3), pb = rng.Next(0, 3), pl = rng.Next(0, 3), pr = rng.Next(0, 3);
+            int oh = h + pt + pb - 2, ow = w + pl + pr - 2;
+            if (oh <= 0 || ow <= 0 || ow > 62)
+            {
+                continue;
+            }
+
+            var g = new ConvGeometry(h, w, 3, 3, 1, 1, 1, 1, pt, pl, oh, ow);
+            var x = Values(rng, channels * h * w, density: rng.NextDouble(), spikes: true);
+            var masks = new ulong[SpikeWindows.MaskLength(channels, g)];
+            int capacity = 9 * channels;
+            var lists = new int[oh * ow * capacity];
+            var counts = new int[oh * ow];
+            fixed (float* px = x)
+            fixed (ulong* pm = masks)
+            fixed (int* pl2 = lists, pc = counts)
+            {
+                Assert.True(SpikeWindows.Masks(px, channels, g, pm));
+                SpikeWindows.Lists(pm, channels, g, 0, oh, pl2, pc);
+            }
+
+            for (int oy = 0; oy < oh; oy++)
+            {
+                for (int ox = 0; ox < ow; ox++)
                 {
-                    for (int kx = 0; kx < kw; kx++)
+                    var expected = new List<int>();
+                    for (int ci = 0; ci < channels; ci++)
                     {
-                        for (int oy = 0; oy < oh; oy++)
+                        for (int ky = 0; ky < 3; ky++)
                         {
-                            for (int ox = 0; ox < ow; ox++)
+                            for (int kx = 0; kx < 3; kx++)
                             {
-                                int iy = (oy * sh) - pt + (ky * dh), ix = (ox * sw) - pl + (kx * dw);
-                                bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-                                col[(((((ci * kh) + ky) * kw) + kx) * p) + (oy * ow) + ox] = inside ? x[(((ci * h) + iy) * w) + ix] : 0f;
+                                int iy = oy - pt + ky, ix = ox - pl + kx;
+                                if (iy >= 0 && iy < h && ix >= 0 && ix < w && x[(((ci * h) + iy) * w) + ix] != 0)
+                                {
+                                    expected.Add((ci * 9) + (ky * 3) + kx);
+                                }
                             }
+                        }
+                    }
+
+                    int pixel = (oy * ow) + ox;
+                    Assert.Equal(expected, lists.AsSpan(pixel * capacity, counts[pixel]).ToArray());
+                }
+            }
+        }
+
+        foreach (float notASpike in new[] { 0.5f, 2f, -1f, -0f, float.NaN })
+        {
+            var g = new ConvGeometry(3, 20, 3, 3, 1, 1, 1, 1, 1, 1, 3, 20);
+            var x = new float[2 * 3 * 20];
+            x[^(1 + (int)(notASpike is 2f ? 13 : 0))] = notASpike; // once in a vector, once in the scalar tail
+            var masks = new ulong[SpikeWindows.MaskLength(2, g)];
+            fixed (float* px = x)
+            fixed (ulong* pm = masks)
+            {
+                Assert.False(SpikeWindows.Masks(px, 2, g, pm));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The convolution written from its definition (im2col, then the blocked GEMM W[mg×kdim]·col[kdim×p]), with the
+    /// transposed weights and K-block the spike-driven kernel takes.
+    /// </summary>
+    private static (float[] Expected, float[] WeightsT, int StrideK) ConvReference(float[] x, float[] weights, int cg, int mg, ConvGeometry g)
+    {
+        int kdim = cg * g.KernelH * g.KernelW;
+        int p = g.OutH * g.OutW;
+        var col = new float[kdim * p];
+        for (int ci = 0; ci < cg; ci++)
+        {
+            for (int ky = 0; ky < g.KernelH; ky++)
+            {
+                for (int kx = 0; kx < g.KernelW; kx++)
+                {
+                    for (int oy = 0; oy < g.OutH; oy++)
+                    {
+                        for (int ox = 0; ox < g.OutW; ox++)
+                        {
+                            int iy = (oy * g.StrideH) - g.PadTop + (ky * g.DilationH), ix = (ox * g.StrideW) - g.PadLeft + (kx * g.DilationW);
+                            bool inside = iy >= 0 && iy < g.InH && ix >= 0 && ix < g.InW;
+                            col[(((((ci * g.KernelH) + ky) * g.KernelW) + kx) * p) + (oy * g.OutW) + ox] = inside ? x[(((ci * g.InH) + iy) * g.InW) + ix] : 0f;
                         }
                     }
                 }
             }
-
-            int strideK = GemmKernel.OrtStrideK(p, kdim);
-            var expected = BlockedGemm(weights, col, mg, kdim, p, strideK);
-            var wt = new float[kdim * mg];
-            GemmKernel.Transpose(weights, wt, mg, kdim);
-            var actual = new float[mg * p];
-            SpikeConv.Image(x, wt, actual, new ConvGeometry(h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow), mg, strideK);
-            Assert.Equal(expected, actual);
         }
+
+        int strideK = GemmKernel.OrtStrideK(p, kdim);
+        var wt = new float[kdim * mg];
+        GemmKernel.Transpose(weights, wt, mg, kdim);
+        return (BlockedGemm(weights, col, mg, kdim, p, strideK), wt, strideK);
     }
 
     [Theory]
@@ -182,10 +289,11 @@ public sealed class KernelTests
     public void MaxPool_RandomPlanesWithSilentOnes_MatchesScalar()
     {
         var rng = new Random(5);
-        for (int trial = 0; trial < 60; trial++)
+        for (int trial = 0; trial < 80; trial++)
         {
-            // Widths past 16 take several vectors in the column pass; dilation spreads the taps.
-            int ch = rng.Next(1, 5), h = rng.Next(1, 16), w = rng.Next(1, 41), k = rng.Next(1, 4), s = rng.Next(1, 4), dil = rng.Next(1, 3), pad = rng.Next(0, k);
+            // Widths past 16 take several vectors in the column pass; dilation spreads the taps. Spike maps up to 64
+            // columns with their pads pool through row bit masks, wider ones through the float path.
+            int ch = rng.Next(1, 5), h = rng.Next(1, 16), w = rng.Next(1, 71), k = rng.Next(1, 4), s = rng.Next(1, 4), dil = rng.Next(1, 3), pad = rng.Next(0, k);
             int extent = ((k - 1) * dil) + 1;
             int oh = ((h + (2 * pad) - extent) / s) + 1, ow = ((w + (2 * pad) - extent) / s) + 1;
             if (h + (2 * pad) < extent || w + (2 * pad) < extent)

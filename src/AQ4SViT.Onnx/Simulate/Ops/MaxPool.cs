@@ -58,16 +58,23 @@ internal static class MaxPool
 
         // A window always holds at least one input when the leading pads are smaller than the kernel's extent.
         bool windowsHoldInput = p0 < ((k0 - 1) * d0) + 1 && p1 < ((k1 - 1) * d1) + 1;
+        bool masks = windowsHoldInput && g.PadLeft + w <= 64 && g.Starts + ((k1 - 1) * d1) <= 64;
         ctx.ForRanges(n, (first, end) =>
         {
             float[] row = BufferPool<float>.Shared.Rent(g.PaddedRow);
             float[] columns = BufferPool<float>.Shared.Rent(g.Starts);
+            ulong[] rowBits = BufferPool<ulong>.Shared.Rent(masks ? h : 0);
             row.AsSpan(0, g.PaddedRow).Fill(float.NegativeInfinity); // the pads stay -inf: they never win
             for (int plane = first; plane < end; plane++)
             {
                 var src = xf.AsSpan(plane * h * w, h * w);
                 var dst = yf.AsSpan(plane * oh * ow, oh * ow);
-                if (windowsHoldInput && src.IndexOfAnyExcept(0f) < 0)
+                if (masks && SpikePlane(src, dst, rowBits, g))
+                {
+                    continue;
+                }
+
+                if (!masks && windowsHoldInput && src.IndexOfAnyExcept(0f) < 0)
                 {
                     dst.Clear(); // a silent spike map pools to zeros
                     continue;
@@ -76,6 +83,7 @@ internal static class MaxPool
                 Plane(src, dst, row, columns, g);
             }
 
+            BufferPool<ulong>.Shared.Return(rowBits);
             BufferPool<float>.Shared.Return(columns);
             BufferPool<float>.Shared.Return(row);
         });
@@ -127,6 +135,57 @@ internal static class MaxPool
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A 0/1 spike map pools to 1 exactly where a window holds a 1 (every window holds an input, and the pads never win):
+    /// each row becomes a bit mask, a window row is the OR of its input rows, and its columns the OR of shifted copies.
+    /// False, with nothing written, when a value is neither +0 nor +1 (<see cref="SpikeRows"/>).
+    /// </summary>
+    private static unsafe bool SpikePlane(ReadOnlySpan<float> src, Span<float> dst, ulong[] rowBits, in Window g)
+    {
+        fixed (float* ps = src, pd = dst)
+        fixed (ulong* rows = rowBits)
+        {
+            for (int iy = 0; iy < g.H; iy++)
+            {
+                if (!SpikeRows.TryBits(ps + (iy * g.W), g.W, out ulong bits))
+                {
+                    return false;
+                }
+
+                rows[iy] = bits << g.PadLeft; // bit s: padded column s
+            }
+
+            for (int oy = 0; oy < g.OutH; oy++)
+            {
+                ulong any = 0;
+                int iy0 = (oy * g.SH) - g.PadTop;
+                for (int ky = 0; ky < g.KH; ky++)
+                {
+                    int iy = iy0 + (ky * g.DH);
+                    if ((uint)iy < (uint)g.H)
+                    {
+                        any |= rows[iy];
+                    }
+                }
+
+                // Bit s: the window starting at padded column s holds a 1.
+                ulong window = 0;
+                for (int kx = 0; kx < g.KW; kx++)
+                {
+                    window |= any >> (kx * g.DW);
+                }
+
+                float* orow = pd + (oy * g.OutW);
+                for (int ox = 0; ox < g.OutW; ox++)
+                {
+                    orow[ox] = (window >> (ox * g.SW)) & 1;
+                }
+            }
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -22,14 +22,27 @@ internal static unsafe class SparseRow
         int j = 0;
         if (Fma.IsSupported)
         {
-            for (; j + 64 <= n; j += 64)
+            for (; j + 96 <= n; j += 96)
             {
-                Sum64(k, x, count, b + j, ldb, strideK, output + j);
+                Sum96(k, x, count, b + j, ldb, strideK, output + j);
             }
 
-            for (; j + 32 <= n; j += 32)
+            if (j + 64 <= n)
+            {
+                Sum64(k, x, count, b + j, ldb, strideK, output + j);
+                j += 64;
+            }
+
+            if (j + 48 <= n)
+            {
+                Sum48(k, x, count, b + j, ldb, strideK, output + j);
+                j += 48;
+            }
+
+            if (j + 32 <= n)
             {
                 Sum32(k, x, count, b + j, ldb, strideK, output + j);
+                j += 32;
             }
 
             for (; j + 8 <= n; j += 8)
@@ -60,6 +73,73 @@ internal static unsafe class SparseRow
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int NextBlockEnd(int k, int strideK) => ((k / strideK) + 1) * strideK;
+
+    private static void Sum96(int* k, float* x, int count, float* b, int ldb, int strideK, float* o)
+    {
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector256<float> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        int blockEnd = strideK;
+        for (int q = 0; q < count; q++)
+        {
+            if (k[q] >= blockEnd)
+            {
+                Flush(o, c0, c1, c2, c3);
+                Flush(o + 32, c4, c5, c6, c7);
+                Flush(o + 64, c8, c9, c10, c11);
+                c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = c8 = c9 = c10 = c11 = default;
+                blockEnd = NextBlockEnd(k[q], strideK);
+            }
+
+            float* w = b + ((long)k[q] * ldb);
+            var v = Vector256.Create(x[q]);
+            c0 = Fma.MultiplyAdd(v, Avx.LoadVector256(w), c0);
+            c1 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 8), c1);
+            c2 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 16), c2);
+            c3 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 24), c3);
+            c4 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 32), c4);
+            c5 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 40), c5);
+            c6 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 48), c6);
+            c7 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 56), c7);
+            c8 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 64), c8);
+            c9 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 72), c9);
+            c10 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 80), c10);
+            c11 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 88), c11);
+        }
+
+        Flush(o, c0, c1, c2, c3);
+        Flush(o + 32, c4, c5, c6, c7);
+        Flush(o + 64, c8, c9, c10, c11);
+    }
+
+    private static void Sum48(int* k, float* x, int count, float* b, int ldb, int strideK, float* o)
+    {
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        int blockEnd = strideK;
+        for (int q = 0; q < count; q++)
+        {
+            if (k[q] >= blockEnd)
+            {
+                Flush(o, c0, c1, c2, c3);
+                Avx.Store(o + 32, Avx.LoadVector256(o + 32) + c4);
+                Avx.Store(o + 40, Avx.LoadVector256(o + 40) + c5);
+                c0 = c1 = c2 = c3 = c4 = c5 = default;
+                blockEnd = NextBlockEnd(k[q], strideK);
+            }
+
+            float* w = b + ((long)k[q] * ldb);
+            var v = Vector256.Create(x[q]);
+            c0 = Fma.MultiplyAdd(v, Avx.LoadVector256(w), c0);
+            c1 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 8), c1);
+            c2 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 16), c2);
+            c3 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 24), c3);
+            c4 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 32), c4);
+            c5 = Fma.MultiplyAdd(v, Avx.LoadVector256(w + 40), c5);
+        }
+
+        Flush(o, c0, c1, c2, c3);
+        Avx.Store(o + 32, Avx.LoadVector256(o + 32) + c4);
+        Avx.Store(o + 40, Avx.LoadVector256(o + 40) + c5);
+    }
 
     private static void Sum64(int* k, float* x, int count, float* b, int ldb, int strideK, float* o)
     {

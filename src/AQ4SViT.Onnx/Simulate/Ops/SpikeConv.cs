@@ -12,13 +12,20 @@ internal static class SpikeConv
     /// <param name="x">The group's input channels, cg × h × w.</param>
     /// <param name="wt">The group's weights transposed, kdim × mg (row k = im2col row).</param>
     /// <param name="y">The group's output channels, mg × oh·ow.</param>
-    public static unsafe void Image(ReadOnlySpan<float> x, ReadOnlySpan<float> wt, Span<float> y, in ConvGeometry g, int mg, int strideK)
+    /// <param name="listBudget">Ints of pixel lists built at a time by the spike-map path (at least one output row).</param>
+    public static unsafe void Image(ReadOnlySpan<float> x, ReadOnlySpan<float> wt, Span<float> y, in ConvGeometry g, int mg, int strideK, int listBudget = 1 << 18)
     {
         int p = g.OutH * g.OutW;
         int planeSize = g.InH * g.InW;
         if (g is { KernelH: 1, KernelW: 1, StrideH: 1, StrideW: 1, PadTop: 0, PadLeft: 0 })
         {
             Pointwise(x, wt, y, x.Length / planeSize, p, mg, strideK);
+            return;
+        }
+
+        int channels = x.Length / planeSize;
+        if (SpikeWindows.Fits(g) && SpikeMap3x3(x, wt, y, g, mg, strideK, channels, listBudget))
+        {
             return;
         }
 
@@ -70,6 +77,57 @@ internal static class SpikeConv
             BufferPool<int>.Shared.Return(start);
             BufferPool<int>.Shared.Return(index);
             BufferPool<float>.Shared.Return(value);
+            BufferPool<float>.Shared.Return(yt);
+        }
+    }
+
+    /// <summary>
+    /// A 3 × 3 stride-1 convolution of a 0/1 spike map: the pixels' lists come from row bit masks (<see cref="SpikeWindows"/>),
+    /// band of output rows by band, and every value is 1. False, with nothing written, when the input is not a spike map.
+    /// </summary>
+    private static unsafe bool SpikeMap3x3(ReadOnlySpan<float> x, ReadOnlySpan<float> wt, Span<float> y, in ConvGeometry g, int mg, int strideK, int channels, int listBudget)
+    {
+        int p = g.OutH * g.OutW;
+        int capacity = 9 * channels;
+        int bandRows = Math.Clamp(listBudget / (g.OutW * capacity), 1, g.OutH);
+        ulong[] masks = BufferPool<ulong>.Shared.Rent(SpikeWindows.MaskLength(channels, g));
+        int[] lists = BufferPool<int>.Shared.Rent(bandRows * g.OutW * capacity);
+        int[] counts = BufferPool<int>.Shared.Rent(bandRows * g.OutW);
+        float[] ones = BufferPool<float>.Shared.Rent(capacity);
+        float[] yt = BufferPool<float>.Shared.Rent(p * mg);
+        try
+        {
+            fixed (float* px = x, pw = wt, pOnes = ones, pyt = yt)
+            fixed (ulong* pm = masks)
+            fixed (int* pl = lists, pc = counts)
+            {
+                if (!SpikeWindows.Masks(px, channels, g, pm))
+                {
+                    return false;
+                }
+
+                ones.AsSpan(0, capacity).Fill(1f);
+                for (int oy0 = 0; oy0 < g.OutH; oy0 += bandRows)
+                {
+                    int oy1 = Math.Min(g.OutH, oy0 + bandRows);
+                    SpikeWindows.Lists(pm, channels, g, oy0, oy1, pl, pc);
+                    for (int i = 0; i < (oy1 - oy0) * g.OutW; i++)
+                    {
+                        long pixel = ((long)oy0 * g.OutW) + i;
+                        SparseRow.Sum(pl + ((long)i * capacity), pOnes, pc[i], pw, mg, mg, strideK, pyt + (pixel * mg), accumulate: false);
+                    }
+                }
+            }
+
+            Transpose2D.Run(yt.AsSpan(0, p * mg), mg, y, p, p, mg);
+            return true;
+        }
+        finally
+        {
+            BufferPool<ulong>.Shared.Return(masks);
+            BufferPool<int>.Shared.Return(lists);
+            BufferPool<int>.Shared.Return(counts);
+            BufferPool<float>.Shared.Return(ones);
             BufferPool<float>.Shared.Return(yt);
         }
     }
