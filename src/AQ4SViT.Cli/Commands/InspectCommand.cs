@@ -75,7 +75,7 @@ internal sealed class InspectCommand : ICommand
         var inv = CultureInfo.InvariantCulture;
         o.WriteLine($"{Path.GetFullPath(Model)}");
         o.WriteLine($"  opset {graph.DefaultOpset}, input {graph.InputName} [{string.Join(",", graph.InputDims.Select(d => d < 0 ? "N" : d.ToString(inv)))}], " +
-                    $"{graph.OriginalNodeCount} nodes → {graph.Nodes.Count} after folding and LIF fusion, T = {graph.TimeSteps}");
+                    $"{graph.OriginalNodeCount} nodes → {graph.Nodes.Count} after folding and fusion (LIF layers, Linear layers), T = {graph.TimeSteps}");
         o.WriteLine();
         o.WriteLine($"{graph.LifLayers.Count} LIF layers" + (graph.LifLayers.Count == 0 ? " (search falls back to logit drift)" : ":"));
         if (graph.LifLayers.Count > 0)

@@ -150,6 +150,7 @@ public static class GraphLoader
         }
 
         nodes = BatchNormLastFusion.Fuse(RemoveDead(nodes, outputName), outputName);
+        nodes = LinearFusion.Fuse(nodes, constants, outputName);
         return new SpikingGraph(file.Path, opsets, nodes, constants, inputName, inputDims, outputName, outputDims, lifs, weights, originalCount);
     }
 

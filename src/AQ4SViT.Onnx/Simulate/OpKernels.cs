@@ -17,11 +17,11 @@ internal static class OpKernels
     [
         "Conv", "BatchNormalization", "MaxPool", "Gemm", "MatMul", "Cast", "CastLike", "Gather", "Unsqueeze", "Squeeze", "Concat",
         "Reshape", "Flatten", "Transpose", "ReduceMean", "ReduceSum", "ReduceMax", "Tile", "Expand", "Shape", "Slice",
-        "ConstantOfShape", "Identity", "Where", "Split", "Dropout", LifRecognizer.OpType, BatchNormLastFusion.OpType,
+        "ConstantOfShape", "Identity", "Where", "Split", "Dropout", LifRecognizer.OpType, BatchNormLastFusion.OpType, LinearFusion.OpType,
     ];
 
     public static bool IsSupported(Node node) =>
-        (node.Domain is "" or "ai.onnx" || node.OpType is LifRecognizer.OpType or BatchNormLastFusion.OpType) &&
+        (node.Domain is "" or "ai.onnx" || node.OpType is LifRecognizer.OpType or BatchNormLastFusion.OpType or LinearFusion.OpType) &&
         (s_binary.Contains(node.OpType) || s_unary.Contains(node.OpType) || s_other.Contains(node.OpType));
 
     public static Tensor[] Run(Node node, Tensor?[] inputs, ExecContext ctx, string baseDirectory)
@@ -50,6 +50,7 @@ internal static class OpKernels
             "MaxPool" => [MaxPool.Run(node, In(0), ctx)],
             "Gemm" => [MatMul.Gemm(node, In(0), In(1), Opt(2), ctx)],
             "MatMul" => [MatMul.Run(node, In(0), In(1), ctx)],
+            LinearFusion.OpType => [MatMul.Linear(node, inputs, ctx)],
             "Cast" => [Unary.Cast(node, In(0))],
             "CastLike" => [CastLike(node, In(0), In(1))],
             "Gather" => [ShapeOps.Gather(node, In(0), In(1))],

@@ -407,4 +407,44 @@ public sealed class KernelTests
         Assert.Equal([3, 7, 20], shape);
         Assert.Equal(Oracle.Ort(model, input, [3, 7, 20]), actual);
     }
+
+    /// <summary>
+    /// MatMul → Add(bias) [→ Transpose → BatchNormalization → Transpose] becomes one Linear node that finishes each row
+    /// of the product: the same bits as ONNX Runtime, on spikes (the sparse kernel, row by row) and on dense inputs (the
+    /// dense kernel, block by block), with the bias on either side of the Add.
+    /// </summary>
+    [Theory]
+    [InlineData(true, false, true)]
+    [InlineData(true, true, false)]
+    [InlineData(false, false, true)]
+    [InlineData(false, true, false)]
+    public void MatMulBiasNorm_FusedIntoOneLinearNode_BitExactWithOrt(bool spikes, bool biasFirst, bool withNorm)
+    {
+        var rng = new Random(9);
+        const int Batch = 3, Tokens = 7, K = 40, N = 52;
+        var mb = new ModelBuilder().Input("x", Batch, Tokens, K);
+        string product = mb.Node("MatMul", ["x", mb.Floats(Values(rng, K * N), K, N)]);
+        string bias = mb.Floats(Values(rng, N), N);
+        string output = mb.Node("Add", biasFirst ? [bias, product] : [product, bias]);
+        if (withNorm)
+        {
+            string t1 = mb.Node("Transpose", [output], n => Ints(n, "perm", 0, 2, 1));
+            string scale = mb.Floats(Values(rng, N).Select(v => v + 1.5f).ToArray(), N);
+            string shift = mb.Floats(Values(rng, N), N);
+            string mean = mb.Floats(Values(rng, N), N);
+            string variance = mb.Floats(Values(rng, N).Select(v => v + 1.1f).ToArray(), N);
+            string bn = mb.Node("BatchNormalization", [t1, scale, shift, mean, variance]);
+            output = mb.Node("Transpose", [bn], n => Ints(n, "perm", 0, 2, 1));
+        }
+
+        mb.Output(output);
+        var model = mb.Build();
+        var input = Values(rng, Batch * Tokens * K, density: spikes ? 0.1 : 1, spikes);
+
+        var graph = Graph.GraphLoader.Load(Import.OnnxModelFile.FromProto(model, "linear.onnx"));
+        Assert.Equal([LinearFusion.OpType], graph.Nodes.Select(n => n.OpType));
+        var (actual, shape) = Oracle.Sim(model, input, [Batch, Tokens, K]);
+        Assert.Equal([Batch, Tokens, N], shape);
+        Assert.Equal(Oracle.Ort(model, input, [Batch, Tokens, K]), actual);
+    }
 }

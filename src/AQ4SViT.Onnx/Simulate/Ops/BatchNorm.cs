@@ -65,7 +65,7 @@ internal static class BatchNorm
     }
 
     /// <summary>Per channel y = x·a + b, with a and b as ONNX Runtime computes them.</summary>
-    private static (float[] A, float[] B) Affine(Node node, int c, Tensor scale, Tensor bias, Tensor mean, Tensor variance)
+    internal static (float[] A, float[] B) Affine(Node node, int c, Tensor scale, Tensor bias, Tensor mean, Tensor variance)
     {
         if (scale.Length < c || bias.Length < c || mean.Length < c || variance.Length < c)
         {

@@ -55,8 +55,12 @@ internal static class GemmKernel
         return Math.Max(strideK, 1);
     }
 
-    /// <summary>Rows [rowStart, rowEnd) of C = A·B summed in K-blocks of <paramref name="strideK"/>; C is overwritten unless <paramref name="accumulate"/>.</summary>
-    public static void Rows(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate = false)
+    /// <summary>
+    /// Rows [rowStart, rowEnd) of C = A·B summed in K-blocks of <paramref name="strideK"/>; C is overwritten unless
+    /// <paramref name="accumulate"/>. An <paramref name="epilogue"/> then finishes each row (the sparse kernel applies it
+    /// row by row, while the row is in cache).
+    /// </summary>
+    public static void Rows(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate = false, RowEpilogue? epilogue = null)
     {
         if (rowEnd <= rowStart)
         {
@@ -77,12 +81,15 @@ internal static class GemmKernel
         else if (n < 16 || Density(a.Slice(rowStart * k, (rowEnd - rowStart) * k)) < SparseBelow)
         {
             // Fewer than 16 columns would leave the dense kernel only its scalar tail.
-            SparseFma(a, b, c, rowStart, rowEnd, k, n, strideK, accumulate);
+            SparseFma(a, b, c, rowStart, rowEnd, k, n, strideK, accumulate, epilogue);
+            return;
         }
         else
         {
             Fma4x16(a, b, c, rowStart, rowEnd, k, n, strideK, accumulate);
         }
+
+        epilogue?.Apply(c, rowStart, rowEnd, n);
     }
 
     /// <summary>Fraction of non-zeros, from a sample of up to 4,096 evenly spaced values.</summary>
@@ -133,7 +140,7 @@ internal static class GemmKernel
     }
 
     /// <summary>Per row of A: gather its non-zeros once, then sum a·B[k, j..j+16] for them in registers, block by K-block.</summary>
-    internal static unsafe void SparseFma(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate)
+    internal static unsafe void SparseFma(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int rowStart, int rowEnd, int k, int n, int strideK, bool accumulate, RowEpilogue? epilogue = null)
     {
         int[] index = BufferPool<int>.Shared.Rent(k);
         float[] value = BufferPool<float>.Shared.Rent(k);
@@ -152,6 +159,7 @@ internal static class GemmKernel
                     }
 
                     SparseRow.Sum(pi, pv, nnz, pb, n, n, strideK, pc + ((long)i * n), accumulate);
+                    epilogue?.Apply(new Span<float>(pc + ((long)i * n), n));
                 }
             }
         }
@@ -299,7 +307,7 @@ internal static class GemmKernel
     }
 
     /// <summary>Whole C, rows split across threads in blocks.</summary>
-    public static void Multiply(float[] a, float[] b, float[] c, int aOffset, int bOffset, int cOffset, int m, int k, int n, ExecContext ctx, bool accumulate = false, bool packedB = false)
+    public static void Multiply(float[] a, float[] b, float[] c, int aOffset, int bOffset, int cOffset, int m, int k, int n, ExecContext ctx, bool accumulate = false, bool packedB = false, RowEpilogue? epilogue = null)
     {
         int strideK = OrtStrideK(n, k, packedB);
         int blocks = ctx.Threads <= 1 ? 1 : Math.Min((m + 3) / 4, ctx.Threads * 4);
@@ -310,7 +318,7 @@ internal static class GemmKernel
             int r1 = Math.Min(m, r0 + per);
             if (r0 < r1)
             {
-                Rows(a.AsSpan(aOffset, m * k), b.AsSpan(bOffset, k * n), c.AsSpan(cOffset, m * n), r0, r1, k, n, strideK, accumulate);
+                Rows(a.AsSpan(aOffset, m * k), b.AsSpan(bOffset, k * n), c.AsSpan(cOffset, m * n), r0, r1, k, n, strideK, accumulate, epilogue);
             }
         });
     }

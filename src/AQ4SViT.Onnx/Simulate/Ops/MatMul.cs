@@ -6,7 +6,8 @@ namespace AQ4SViT.Onnx.Simulate.Ops;
 /// <summary>MatMul with numpy semantics (batched, broadcast batch dims, 1-D operands promoted).</summary>
 internal static class MatMul
 {
-    public static Tensor Run(Node node, Tensor a, Tensor b, ExecContext ctx)
+    /// <param name="epilogue">Finishes each output row (a fused Linear layer's bias and normalisation).</param>
+    public static Tensor Run(Node node, Tensor a, Tensor b, ExecContext ctx, RowEpilogue? epilogue = null)
     {
         int[] sa = a.Rank == 1 ? [1, a.Shape[0]] : a.Shape;
         int[] sb = b.Rank == 1 ? [b.Shape[0], 1] : b.Shape;
@@ -41,7 +42,7 @@ internal static class MatMul
         {
             // One weight matrix for every row of A: a single tall GEMM.
             bool packed = ctx.IsConstant?.Invoke(node.Inputs[1]) == true;
-            GemmKernel.Multiply(fa, fb, fc, 0, 0, 0, batchCount * m, k, n, ctx, packedB: packed);
+            GemmKernel.Multiply(fa, fb, fc, 0, 0, 0, batchCount * m, k, n, ctx, packedB: packed, epilogue: epilogue);
             return result;
         }
 
@@ -61,9 +62,37 @@ internal static class MatMul
                 ob += idx * stB[d];
             }
 
-            GemmKernel.Rows(fa.AsSpan((int)(oa * m * k), m * k), fb.AsSpan((int)(ob * k * n), k * n), fc.AsSpan(bi * m * n, m * n), 0, m, k, n, strideK);
+            GemmKernel.Rows(fa.AsSpan((int)(oa * m * k), m * k), fb.AsSpan((int)(ob * k * n), k * n), fc.AsSpan(bi * m * n, m * n), 0, m, k, n, strideK, epilogue: epilogue);
         });
         return result;
+    }
+
+    /// <summary>
+    /// A fused Linear layer (<see cref="LinearFusion"/>): MatMul(A, B), + bias, and with seven inputs the last-axis
+    /// normalisation of <see cref="BatchNorm.RunLastAxis"/> (which needs a rank-3 product), applied row by row.
+    /// </summary>
+    public static Tensor Linear(Node node, Tensor?[] inputs, ExecContext ctx)
+    {
+        Tensor In(int i) => i < inputs.Length && inputs[i] is { } t ? t : Throw.BadNode<Tensor>(node, $"input {i} is missing");
+        Tensor a = In(0), b = In(1), bias = In(2);
+        int n = b.Rank == 1 ? 1 : b.Shape[^1];
+        if (bias.Length != n)
+        {
+            Throw.BadNode(node.OpType, node.DisplayName, $"bias {bias.ShapeText} does not match the product's {n} columns");
+        }
+
+        float[]? scale = null, shift = null;
+        if (inputs.Length > 3)
+        {
+            if (a.Rank != 3)
+            {
+                Throw.BadNode(node.OpType, node.DisplayName, $"the normalisation expects a rank-3 input, got {a.ShapeText}");
+            }
+
+            (scale, shift) = BatchNorm.Affine(node, n, In(3), In(4), In(5), In(6));
+        }
+
+        return Run(node, a, b, ctx, new RowEpilogue(bias.FloatData!, scale, shift));
     }
 
     /// <summary>Gemm: Y = alpha·A'·B' + beta·C (A' = Aᵀ if transA, B' = Bᵀ if transB), C broadcast to (M, N).</summary>
