@@ -180,7 +180,7 @@ internal static class MaxPool
                 float* orow = pd + (oy * g.OutW);
                 for (int ox = 0; ox < g.OutW; ox++)
                 {
-                    orow[ox] = (window >> (ox * g.SW)) & 1;
+                    orow[ox] = (int)(window >> (ox * g.SW)) & 1;
                 }
             }
         }

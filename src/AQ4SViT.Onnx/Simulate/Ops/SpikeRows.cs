@@ -15,20 +15,23 @@ internal static unsafe class SpikeRows
     public static bool TryBits(float* row, int width, out ulong bits)
     {
         bits = 0;
+        ulong found = 0; // a local, not the out parameter: it stays in a register
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector256.IsHardwareAccelerated && width >= 8)
         {
             var one = Vector256.Create(OneBits);
-            for (; i + 8 <= width; i += 8)
+            for (; i < width; i += 8)
             {
-                var v = Vector256.Load((uint*)row + i);
+                // A short tail is one more vector ending at the last value; its overlap sets the same bits again.
+                int at = Math.Min(i, width - 8);
+                var v = Vector256.Load((uint*)row + at);
                 uint ones = Vector256.Equals(v, one).ExtractMostSignificantBits();
                 if ((ones | Vector256.Equals(v, Vector256<uint>.Zero).ExtractMostSignificantBits()) != 0xFF)
                 {
                     return false;
                 }
 
-                bits |= (ulong)ones << i;
+                found |= (ulong)ones << at;
             }
         }
 
@@ -37,7 +40,7 @@ internal static unsafe class SpikeRows
             uint v = ((uint*)row)[i];
             if (v == OneBits)
             {
-                bits |= 1UL << i;
+                found |= 1UL << i;
             }
             else if (v != ZeroBits)
             {
@@ -45,6 +48,7 @@ internal static unsafe class SpikeRows
             }
         }
 
+        bits = found;
         return true;
     }
 }
