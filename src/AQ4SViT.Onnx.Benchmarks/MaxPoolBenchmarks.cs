@@ -7,8 +7,9 @@ using BenchmarkDotNet.Attributes;
 namespace AQ4SViT.Onnx.Benchmarks;
 
 /// <summary>
-/// The bundled SDT's first pooling on one image and time step: 96 dense 28 × 28 planes (BatchNorm output, no silent
-/// maps), 3 × 3 windows, stride 2, pad 1, one thread. The kernel against a scalar loop over each window.
+/// The bundled models' first pooling on one image and time step, 96 planes of 28 × 28, 3 × 3 windows, stride 2, pad 1,
+/// one thread: SDT's dense planes (BatchNorm output, no silent maps) and Spikformer's spike maps (LIF output, 1.2% ones,
+/// pooled through row bit masks). The kernel against a scalar loop over each window.
 /// </summary>
 [MemoryDiagnoser]
 public class MaxPoolBenchmarks
@@ -21,11 +22,15 @@ public class MaxPoolBenchmarks
     private Tensor _x = null!;
     private Node _node = null!;
 
+    [Params(false, true)]
+    public bool Spikes { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
         var rng = new Random(3);
-        _x = Tensor.FromFloats(Enumerable.Range(0, Planes * Size * Size).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), [1, Planes, Size, Size]);
+        float Value() => Spikes ? (rng.NextDouble() < 0.012 ? 1f : 0f) : (float)rng.NextDouble() - 0.5f;
+        _x = Tensor.FromFloats(Enumerable.Range(0, Planes * Size * Size).Select(_ => Value()).ToArray(), [1, Planes, Size, Size]);
         var attributes = new Dictionary<string, AttributeProto>
         {
             ["kernel_shape"] = Ints("kernel_shape", 3, 3),
