@@ -6,6 +6,8 @@ namespace AQ4SViT.Onnx.Simulate.Ops;
 /// k = (ci·kh + ky)·kw + kx. Inputs are visited channel by channel in raster order, so every pixel's list comes out sorted by
 /// k; the pixel's outputs then sum w[m, k]·x over the list in K-blocks of <c>strideK</c> exactly as the dense GEMM does.
 /// Zero terms add exactly nothing, so the result has the same bits as the dense path, at a cost proportional to the spikes.
+/// A 3 × 3 stride-1 convolution of a 0/1 map (the SPS layers) gets the same lists from row bit masks instead
+/// (<see cref="SpikeWindows"/>), without visiting each spike and tap.
 /// </summary>
 internal static class SpikeConv
 {
