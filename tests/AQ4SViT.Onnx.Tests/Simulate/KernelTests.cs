@@ -230,6 +230,40 @@ public sealed class KernelTests
     }
 
     /// <summary>
+    /// Every row width 0–64: bit i is set exactly where the value is +1; any other value than +0 and +1 is refused; nothing
+    /// past the row is read (it is followed by values that are not spikes).
+    /// </summary>
+    [Fact]
+    public unsafe void SpikeRows_EveryWidth0To64_BitsOfTheOnes()
+    {
+        var rng = new Random(14);
+        for (int width = 0; width <= 64; width++)
+        {
+            var row = Values(rng, width, density: rng.NextDouble(), spikes: true).Concat(Enumerable.Repeat(0.5f, 8)).ToArray();
+            ulong expected = 0;
+            for (int i = 0; i < width; i++)
+            {
+                expected |= row[i] == 1f ? 1UL << i : 0;
+            }
+
+            fixed (float* p = row)
+            {
+                Assert.True(SpikeRows.TryBits(p, width, out ulong bits));
+                Assert.Equal(expected, bits);
+            }
+
+            if (width > 0)
+            {
+                row[rng.Next(width)] = new[] { -0f, 0.5f, float.NaN, 1.0000001f }[rng.Next(4)];
+                fixed (float* p = row)
+                {
+                    Assert.False(SpikeRows.TryBits(p, width, out _));
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// The convolution written from its definition (im2col, then the blocked GEMM W[mg×kdim]·col[kdim×p]), with the
     /// transposed weights and K-block the spike-driven kernel takes.
     /// </summary>
