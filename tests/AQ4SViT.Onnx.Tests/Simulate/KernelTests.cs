@@ -481,4 +481,28 @@ public sealed class KernelTests
         Assert.Equal([Batch, Tokens, N], shape);
         Assert.Equal(Oracle.Ort(model, input, [Batch, Tokens, K]), actual);
     }
+
+    /// <summary>
+    /// No fusion where it would change what is computed: a product read twice, or a bias that is not one vector per column
+    /// (here [1, N], which could broadcast the shape); the nodes stay as they are and still match ONNX Runtime.
+    /// </summary>
+    [Fact]
+    public void LinearFusion_LeavesSharedProductsAndOtherBiasesAlone()
+    {
+        var rng = new Random(10);
+        const int K = 24, N = 20;
+        var mb = new ModelBuilder().Input("x", 2, 5, K);
+        string shared = mb.Node("MatMul", ["x", mb.Floats(Values(rng, K * N), K, N)]);
+        string biased = mb.Node("Add", [shared, mb.Floats(Values(rng, N), N)]);
+        string first = mb.Node("Mul", [shared, biased]);
+        string product = mb.Node("MatMul", ["x", mb.Floats(Values(rng, K * N), K, N)]);
+        string second = mb.Node("Add", [product, mb.Floats(Values(rng, N), 1, N)]);
+        mb.Output(mb.Node("Add", [first, second]));
+        var model = mb.Build();
+        var input = Values(rng, 2 * 5 * K, density: 0.2, spikes: true);
+
+        var graph = Graph.GraphLoader.Load(Import.OnnxModelFile.FromProto(model, "shared.onnx"));
+        Assert.DoesNotContain(LinearFusion.OpType, graph.Nodes.Select(n => n.OpType));
+        Assert.Equal(Oracle.Ort(model, input, [2, 5, K]), Oracle.Sim(model, input, [2, 5, K]).Values);
+    }
 }
