@@ -10,7 +10,7 @@ namespace AQ4SViT.Onnx.Simulate.Ops;
 /// <list type="bullet">
 /// <item><b>Fma4x16</b>: register-blocked micro-kernel, 4 rows × 16 columns of C in eight Vector256 accumulators,
 /// one pass over K (AVX2 + FMA).</item>
-/// <item><b>SparseFma</b>: per row of A, gather the non-zeros, then sum a·B[k, up to 64 columns] in registers (<see cref="SparseRow"/>);
+/// <item><b>SparseFma</b>: per row of A, gather the non-zeros, then sum a·B[k, up to 96 columns] in registers (<see cref="SparseRow"/>);
 /// a spike (0/1) left operand costs only its ones. (<b>SparseAxpy</b> with TensorPrimitives is the fallback without FMA.)</item>
 /// </list>
 /// Each output element sums over k in order 0..K−1 in both, so results do not depend on the strategy beyond FMA rounding.
