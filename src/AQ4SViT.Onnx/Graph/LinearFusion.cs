@@ -59,7 +59,7 @@ internal static class LinearFusion
             removed.Add(at);
             // The normalisation needs a rank-3 product: with a matrix B, that is a rank-3 A, checked when it runs.
             if (b.Rank == 2 && OnlyReader(add.Outputs[0]) is int bnAt && nodes[bnAt] is { OpType: BatchNormLastFusion.OpType } bn
-                && bn.Inputs.Length == 5 && bn.Inputs.Skip(1).All(constants.ContainsKey))
+                && bn.Inputs.Length == 5 && bn.Inputs[0] == add.Outputs[0] && bn.Inputs.Skip(1).All(constants.ContainsKey))
             {
                 inputs = [.. inputs, .. bn.Inputs[1..]];
                 output = bn.Outputs[0];
