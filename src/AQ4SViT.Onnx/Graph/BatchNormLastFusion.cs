@@ -12,19 +12,15 @@ internal static class BatchNormLastFusion
     public static List<Node> Fuse(List<Node> nodes, string graphOutput)
     {
         var producer = new Dictionary<string, int>(StringComparer.Ordinal);
-        var readers = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < nodes.Count; i++)
         {
             foreach (string output in nodes[i].Outputs)
             {
                 producer[output] = i;
             }
-
-            foreach (string input in nodes[i].Inputs)
-            {
-                readers[input] = readers.GetValueOrDefault(input) + 1;
-            }
         }
+
+        var readers = new ValueReaders(nodes, graphOutput);
 
         var removed = new HashSet<int>();
         var replaced = new Dictionary<int, Node>();
@@ -33,14 +29,8 @@ internal static class BatchNormLastFusion
             var bn = nodes[i];
             if (bn.OpType != "BatchNormalization" || bn.Inputs.Length != 5 || bn.Outputs.Length != 1 || bn.Int("training_mode", 0) != 0
                 || !producer.TryGetValue(bn.Inputs[0], out int before) || !IsSwapLastTwo(nodes[before])
-                || readers.GetValueOrDefault(bn.Inputs[0]) != 1 || bn.Inputs[0] == graphOutput || bn.Outputs[0] == graphOutput
-                || readers.GetValueOrDefault(bn.Outputs[0]) != 1)
-            {
-                continue;
-            }
-
-            int after = nodes.FindIndex(i + 1, n => n.Inputs.Contains(bn.Outputs[0]));
-            if (after < 0 || !IsSwapLastTwo(nodes[after]) || removed.Contains(before))
+                || readers.OnlyReader(bn.Inputs[0]) is null || readers.OnlyReader(bn.Outputs[0]) is not int after
+                || !IsSwapLastTwo(nodes[after]) || removed.Contains(before))
             {
                 continue;
             }

@@ -15,24 +15,7 @@ internal static class LinearFusion
 
     public static List<Node> Fuse(List<Node> nodes, IReadOnlyDictionary<string, Tensor> constants, string graphOutput)
     {
-        var readers = new Dictionary<string, List<int>>(StringComparer.Ordinal);
-        for (int i = 0; i < nodes.Count; i++)
-        {
-            foreach (string input in nodes[i].Inputs.Distinct())
-            {
-                if (!readers.TryGetValue(input, out var list))
-                {
-                    readers[input] = list = [];
-                }
-
-                list.Add(i);
-            }
-        }
-
-        // The one node that reads a value, unless the graph's output is that value.
-        int? OnlyReader(string value) =>
-            value != graphOutput && readers.TryGetValue(value, out var list) && list.Count == 1 ? list[0] : null;
-
+        var readers = new ValueReaders(nodes, graphOutput);
         var removed = new HashSet<int>();
         var replaced = new Dictionary<int, Node>();
         for (int i = 0; i < nodes.Count; i++)
@@ -40,7 +23,7 @@ internal static class LinearFusion
             var matMul = nodes[i];
             if (matMul.OpType != "MatMul" || matMul.Inputs.Length != 2 || matMul.Outputs.Length != 1
                 || !constants.TryGetValue(matMul.Inputs[1], out var b) || !b.IsFloat || b.Rank < 2
-                || OnlyReader(matMul.Outputs[0]) is not int at || nodes[at] is not { OpType: "Add", Inputs.Length: 2, Outputs.Length: 1 } add)
+                || readers.OnlyReader(matMul.Outputs[0]) is not int at || nodes[at] is not { OpType: "Add", Inputs.Length: 2, Outputs.Length: 1 } add)
             {
                 continue;
             }
@@ -58,7 +41,7 @@ internal static class LinearFusion
             var attributes = matMul.Attributes;
             removed.Add(at);
             // The normalisation needs a rank-3 product: with a matrix B, that is a rank-3 A, checked when it runs.
-            if (b.Rank == 2 && OnlyReader(add.Outputs[0]) is int bnAt && nodes[bnAt] is { OpType: BatchNormLastFusion.OpType } bn
+            if (b.Rank == 2 && readers.OnlyReader(add.Outputs[0]) is int bnAt && nodes[bnAt] is { OpType: BatchNormLastFusion.OpType } bn
                 && bn.Inputs.Length == 5 && bn.Inputs[0] == add.Outputs[0] && bn.Inputs.Skip(1).All(constants.ContainsKey))
             {
                 inputs = [.. inputs, .. bn.Inputs[1..]];
