@@ -50,7 +50,7 @@ internal static class OpKernels
             "MaxPool" => [MaxPool.Run(node, In(0), ctx)],
             "Gemm" => [MatMul.Gemm(node, In(0), In(1), Opt(2), ctx)],
             "MatMul" => [MatMul.Run(node, In(0), In(1), ctx)],
-            LinearFusion.OpType => [MatMul.Linear(node, inputs, ctx)],
+            LinearFusion.OpType => [MatMul.Linear(node, In(0), In(1), In(2), inputs.Length > 3 ? (In(3), In(4), In(5), In(6)) : null, ctx)],
             "Cast" => [Unary.Cast(node, In(0))],
             "CastLike" => [CastLike(node, In(0), In(1))],
             "Gather" => [ShapeOps.Gather(node, In(0), In(1))],

@@ -68,13 +68,12 @@ internal static class MatMul
     }
 
     /// <summary>
-    /// A fused Linear layer (<see cref="LinearFusion"/>): MatMul(A, B), + bias, and with seven inputs the last-axis
-    /// normalisation of <see cref="BatchNorm.RunLastAxis"/> (which needs a rank-3 product), applied row by row.
+    /// A fused Linear layer (<see cref="LinearFusion"/>): MatMul(A, B), + bias, and with the <paramref name="norm"/>
+    /// parameters the last-axis normalisation of <see cref="BatchNorm.RunLastAxis"/> (which needs a rank-3 product),
+    /// applied row by row.
     /// </summary>
-    public static Tensor Linear(Node node, Tensor?[] inputs, ExecContext ctx)
+    public static Tensor Linear(Node node, Tensor a, Tensor b, Tensor bias, (Tensor Scale, Tensor Bias, Tensor Mean, Tensor Variance)? norm, ExecContext ctx)
     {
-        Tensor In(int i) => i < inputs.Length && inputs[i] is { } t ? t : Throw.BadNode<Tensor>(node, $"input {i} is missing");
-        Tensor a = In(0), b = In(1), bias = In(2);
         int n = b.Rank == 1 ? 1 : b.Shape[^1];
         if (bias.Length != n)
         {
@@ -82,14 +81,14 @@ internal static class MatMul
         }
 
         float[]? scale = null, shift = null;
-        if (inputs.Length > 3)
+        if (norm is { } p)
         {
             if (a.Rank != 3)
             {
                 Throw.BadNode(node.OpType, node.DisplayName, $"the normalisation expects a rank-3 input, got {a.ShapeText}");
             }
 
-            (scale, shift) = BatchNorm.Affine(node, n, In(3), In(4), In(5), In(6));
+            (scale, shift) = BatchNorm.Affine(node, n, p.Scale, p.Bias, p.Mean, p.Variance);
         }
 
         return Run(node, a, b, ctx, new RowEpilogue(bias.FloatData!, scale, shift));
