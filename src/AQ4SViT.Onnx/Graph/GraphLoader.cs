@@ -41,6 +41,7 @@ public static class GraphLoader
                 : $"opset {defaultOpset} of the default ONNX domain is outside the 1–{MaxOpset} this tool knows");
         }
 
+        var diagnostics = new List<string>();
         var constants = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, proto) in file.InitializersByName())
         {
@@ -79,43 +80,63 @@ public static class GraphLoader
 
         var nodes = new List<Node>();
         int unnamed = 0;
-        foreach (var np in g.Node)
+        Node ToNode(NodeProto np)
         {
             string domain = np.Domain == "ai.onnx" ? "" : np.Domain;
             string name = np.Name.Length > 0 ? np.Name : $"{np.OpType}_{unnamed++}";
             var attrs = np.Attribute.ToDictionary(a => a.Name, a => a, StringComparer.Ordinal);
-            if (np.OpType == "Constant" && domain == "")
+            return new Node(np.OpType, name, domain, opsets.TryGetValue(domain, out int v) ? v : 0, np.Input.ToArray(), np.Output.ToArray(), attrs)
             {
-                if (np.Output.Count != 1)
-                {
-                    Throw.BadNode("Constant", name, "expected one output");
-                }
+                Scope = ScopeOf(np),
+            };
+        }
 
-                constants[np.Output[0]] = DecodeConstant(name, attrs, file.BaseDirectory);
+        void TakeConstant(NodeProto np)
+        {
+            string name = np.Name.Length > 0 ? np.Name : np.Output.FirstOrDefault() ?? "Constant";
+            if (np.Output.Count != 1)
+            {
+                Throw.BadNode("Constant", name, "expected one output");
+            }
+
+            constants[np.Output[0]] = DecodeConstant(name, np.Attribute.ToDictionary(a => a.Name, a => a, StringComparer.Ordinal), file.BaseDirectory);
+        }
+
+        // SpikingJelly 0.0.0.0.14's scripted LIF reaches ONNX as a Loop (TorchScript exporter): unrolled here, once. Its
+        // trip count comes from shapes; the probe reads it, and takes the Constant nodes as they are emitted.
+        TripCountProbe? probe = null;
+        IEnumerable<NodeProto> protoNodes = g.Node;
+        if (LoopUnroller.HasLoops(g))
+        {
+            probe = new TripCountProbe(ToNode, TakeConstant, constants, inputName, inputDims, file.BaseDirectory);
+            protoNodes = LoopUnroller.Unroll(g, file.BaseDirectory, defaultOpset, probe);
+        }
+
+        foreach (var np in protoNodes)
+        {
+            if (np.OpType == "Constant" && (np.Domain is "" or "ai.onnx"))
+            {
+                TakeConstant(np);
                 continue;
             }
 
             if (np.Attribute.Any(a => a.Type is AttributeProto.Types.AttributeType.Graph or AttributeProto.Types.AttributeType.Graphs))
             {
-                Throw.UnsupportedOp(np.OpType, name, "subgraph attributes (control flow) are not supported");
+                Throw.UnsupportedOp(np.OpType, np.Name, "subgraph attributes (control flow other than a Loop with a static trip count) are not supported");
             }
 
-            var node = new Node(np.OpType, name, domain, opsets.TryGetValue(domain, out int v) ? v : 0, np.Input.ToArray(), np.Output.ToArray(), attrs)
-            {
-                Scope = ScopeOf(np),
-            };
-            nodes.Add(node);
+            nodes.Add(ToNode(np));
+        }
+
+        if (probe is { ReadAtBatchOne: true })
+        {
+            diagnostics.Add("Loop trip counts were read from shapes at batch 1 (the batch is symbolic): the unrolled graph is valid at batch 1 only if they depend on it");
         }
 
         int originalCount = g.Node.Count;
         nodes = TopologicalOrder(nodes, constants, inputName, file.Path);
         foreach (var n in nodes)
         {
-            if (!OpKernels.IsSupported(n))
-            {
-                Throw.UnsupportedOp(n.Domain.Length > 0 ? $"{n.Domain}.{n.OpType}" : n.OpType, n.DisplayName);
-            }
-
             int needed = RequiredInputs(n);
             if (n.Inputs.Length < needed || n.Inputs.Take(needed).Any(i => i.Length == 0))
             {
@@ -128,10 +149,13 @@ public static class GraphLoader
             }
         }
 
+        nodes = GraphRewrites.RemoveIdentities(nodes, outputName);
+        GraphRewrites.ShapesThroughScatter(nodes);
         var initializerNames = g.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         var weights = FindWeights(nodes, constants, initializerNames);
         var weightNames = weights.Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
         nodes = FoldConstants(nodes, constants, weightNames, file.BaseDirectory);
+        nodes = GraphRewrites.JoinScatteredSteps(nodes, constants);
         var lifs = new List<LifLayer>();
         if (recognizeLif)
         {
@@ -139,7 +163,7 @@ public static class GraphLoader
             nodes = RemoveDead(nodes, outputName);
             try
             {
-                nodes = LifRecognizer.Fuse(nodes, constants, lifs);
+                nodes = LifRecognizer.Fuse(nodes, constants, lifs, diagnostics);
             }
             catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or NullReferenceException)
             {
@@ -151,16 +175,27 @@ public static class GraphLoader
 
         nodes = BatchNormLastFusion.Fuse(RemoveDead(nodes, outputName), outputName);
         nodes = LinearFusion.Fuse(nodes, constants, outputName);
-        return new SpikingGraph(file.Path, opsets, nodes, constants, inputName, inputDims, outputName, outputDims, lifs, weights, originalCount);
+
+        // After the rewrites and fusions: what they absorbed (a Loop's scatters, say) needs no kernel of its own.
+        foreach (var n in nodes.Where(n => !OpKernels.IsSupported(n)))
+        {
+            Throw.UnsupportedOp(n.Domain.Length > 0 ? $"{n.Domain}.{n.OpType}" : n.OpType, n.DisplayName);
+        }
+
+        return new SpikingGraph(file.Path, opsets, nodes, constants, inputName, inputDims, outputName, outputDims, lifs, weights, originalCount)
+        {
+            LifDiagnostics = diagnostics,
+        };
     }
 
     /// <summary>Inputs an op cannot do without (the kernels and the LIF recogniser read them by position).</summary>
     private static int RequiredInputs(Node n) => n.OpType switch
     {
         "BatchNormalization" => 5,
-        "Where" => 3,
+        "Where" or "ScatterND" or "ScatterElements" => 3,
         "Slice" => n.Opset >= 10 ? 3 : 1,
         "Conv" or "Gemm" or "MatMul" or "Gather" or "Reshape" or "Expand" or "Tile" or "CastLike" => 2,
+        "Pad" => n.Opset >= 11 ? 2 : 1,
         "Add" or "Sub" or "Mul" or "Div" or "Pow" or "Max" or "Min" or "Mod" or "And" or "Or" or "Xor" => 2,
         "GreaterOrEqual" or "Greater" or "LessOrEqual" or "Less" or "Equal" => 2,
         _ => 1,
@@ -312,8 +347,33 @@ public static class GraphLoader
         return order;
     }
 
+    /// <summary>
+    /// Weights of Conv/Gemm (input 1) and MatMul (either input): an initializer read directly or through a chain of
+    /// Identity/Transpose/Reshape/Cast/Squeeze/Unsqueeze (dynamo's Linear reads Transpose(weight)). The initializer is
+    /// the weight; the chain stays in the graph (never folded) so that a quantized override of it is what runs.
+    /// </summary>
     private static List<WeightTensor> FindWeights(List<Node> nodes, Dictionary<string, Tensor> constants, HashSet<string> initializers)
     {
+        var producer = new Dictionary<string, Node>(StringComparer.Ordinal);
+        foreach (var n in nodes)
+        {
+            foreach (string o in n.Outputs)
+            {
+                producer.TryAdd(o, n);
+            }
+        }
+
+        string Source(string value)
+        {
+            for (int hops = 0; hops < 8 && !initializers.Contains(value) && producer.TryGetValue(value, out var p) &&
+                 p.OpType is "Identity" or "Transpose" or "Reshape" or "Cast" or "Squeeze" or "Unsqueeze" && p.HasInput(0); hops++)
+            {
+                value = p.Inputs[0];
+            }
+
+            return value;
+        }
+
         var result = new List<WeightTensor>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var n in nodes)
@@ -326,9 +386,15 @@ public static class GraphLoader
             };
             foreach (int s in slots)
             {
-                if (n.HasInput(s) && initializers.Contains(n.Inputs[s]) && constants[n.Inputs[s]] is { IsFloat: true, Rank: >= 2 } t && seen.Add(n.Inputs[s]))
+                if (!n.HasInput(s))
                 {
-                    result.Add(new WeightTensor(n.Inputs[s], t.Shape, t.Length, n.OpType, n.DisplayName));
+                    continue;
+                }
+
+                string source = Source(n.Inputs[s]);
+                if (initializers.Contains(source) && constants[source] is { IsFloat: true, Rank: >= 2 } t && seen.Add(source))
+                {
+                    result.Add(new WeightTensor(source, t.Shape, t.Length, n.OpType, n.DisplayName));
                 }
             }
         }
@@ -341,7 +407,7 @@ public static class GraphLoader
         var kept = new List<Node>(nodes.Count);
         foreach (var n in nodes)
         {
-            bool foldable = n.Inputs.All(i => i.Length == 0 || (constants.ContainsKey(i) && !weights.Contains(i)));
+            bool foldable = OpKernels.IsSupported(n) && n.Inputs.All(i => i.Length == 0 || (constants.ContainsKey(i) && !weights.Contains(i)));
             if (!foldable)
             {
                 kept.Add(n);

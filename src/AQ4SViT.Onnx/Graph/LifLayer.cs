@@ -37,6 +37,14 @@ public sealed record LifLayer
     /// <summary>Time steps the layer was unrolled over.</summary>
     public required int TimeSteps { get; init; }
 
+    /// <summary>Where the recognised step came from: "unrolled" (per-step ops), with "+ folded step 0" when the exporter
+    /// folded the float initial state away, or "Loop" when it came from an ONNX Loop unrolled at import.</summary>
+    public string Form { get; init; } = "unrolled";
+
+    /// <summary>For spikes written per step through a fixed-shape Reshape/Expand (an unrolled Loop's ScatterND): the
+    /// shape each step had in the export, checked against the input at run time (null when the step keeps its shape).</summary>
+    internal long[]? StepShape { get; init; }
+
     /// <summary>The exact constants the export divides (or multiplies) by, so the fused update rounds like the graph.</summary>
     internal ChargeForm Charge { get; init; }
 
@@ -47,4 +55,18 @@ public sealed record LifLayer
 }
 
 /// <summary>The float operations of the charge exactly as exported: v_reset subtracted or not, tau as divisor or multiplier.</summary>
-internal readonly record struct ChargeForm(bool SubtractsVReset, float VResetInCharge, bool TauIsMultiplier, float TauConstant);
+internal readonly record struct ChargeForm(bool SubtractsVReset, float VResetInCharge, bool TauIsMultiplier, float TauConstant)
+{
+    /// <summary>One charge in float, the operations in the order the kernel (<c>Simulate/Ops/Lif.cs</c>) does them.</summary>
+    public float Apply(bool decayInput, float v, float x)
+    {
+        float dv = SubtractsVReset ? v - VResetInCharge : v;
+        if (decayInput)
+        {
+            float q = x - dv;
+            return v + (TauIsMultiplier ? q * TauConstant : q / TauConstant);
+        }
+
+        return (v - (TauIsMultiplier ? dv * TauConstant : dv / TauConstant)) + x;
+    }
+}

@@ -3,15 +3,15 @@ using AQ4SViT.Onnx.Simulate;
 namespace AQ4SViT.Onnx.Graph;
 
 /// <summary>
-/// Finds unrolled LIF populations in either exporter's form and replaces each by one fused node.
-/// Anchor: spikes joined over T by Concat(axis 0) of Unsqueeze(axis 0). Per step: fire s = Cast(GreaterOrEqual(Sub(v, thr), 0))
-/// (or GreaterOrEqual(v, thr)); charge one of
-/// <c>v + (x − v)/τ</c>, <c>v + (x − (v − v_r))/τ</c>, <c>(v − v/τ) + x</c>, <c>(v − (v − v_r)/τ) + x</c> (÷τ or ×1/τ, Add/Mul
-/// either order) where x = step t of one (T, ...) input; the previous v is the previous step's reset
-/// (hard <c>(1 − s)·v + s·v_r</c>, soft <c>v − s·thr</c>) or, at t = 0, a constant fill equal to v_reset (0 for soft).
-/// Every intermediate must be read only inside the pattern; anything else stays plain ops.
+/// Finds LIF populations by what they compute and replaces each by one fused node. Anchor: the spikes of T steps joined
+/// by Concat(axis 0) (of Unsqueeze(axis 0), or of a constant-shape Reshape when an unrolled Loop wrote them); each spike
+/// is Cast(GreaterOrEqual(v − thr, 0)) or Cast(GreaterOrEqual(v, thr)). Each step's v is then read as an arithmetic
+/// expression of the step before's (v, s) and step t of one (T, ...) input, and <see cref="FitLif"/> finds the LIF
+/// charge, reset and initial state that computes the same in float, whatever the export's node shapes (folded step 0,
+/// Sub(v, 0) kept, Neg-based reset, Identity for detach, ÷τ or ×1/τ, IF and PLIF). Every intermediate must be read only
+/// inside the neuron; anything else stays plain ops, and a spiking-looking Concat that does not fit says why.
 /// </summary>
-public static class LifRecognizer
+public static partial class LifRecognizer
 {
     /// <summary>Op type of fused LIF nodes (domain "aq4svit").</summary>
     public const string OpType = "AQ4SViT.Lif";
@@ -23,6 +23,8 @@ public static class LifRecognizer
         public Dictionary<string, List<Node>> Readers { get; } = BuildReaders(nodes);
 
         public Dictionary<string, Tensor> Constants { get; } = constants;
+
+        private readonly Dictionary<string, float?> _scalars = new(StringComparer.Ordinal);
 
         private static Dictionary<string, List<Node>> BuildReaders(List<Node> nodes)
         {
@@ -41,43 +43,88 @@ public static class LifRecognizer
             return r;
         }
 
-        /// <summary>The value of a constant whose elements are all equal, or null.</summary>
+        /// <summary>The value of a constant whose elements are all equal, or null (cached: exports fold full-size fills).</summary>
         public float? Scalar(string value)
         {
+            if (_scalars.TryGetValue(value, out var known))
+            {
+                return known;
+            }
+
+            string name = value;
+
             // Exporters may wrap Python scalars in CastLike/Cast/Identity of a constant (dynamo's onnxscript does).
             for (int hops = 0; hops < 3 && !Constants.ContainsKey(value) && Producer.TryGetValue(value, out var wrap) &&
                  wrap.OpType is "CastLike" or "Cast" or "Identity" && wrap.HasInput(0); hops++)
             {
                 if (wrap.OpType == "Cast" && wrap.Int("to", 1) != 1)
                 {
-                    return null;
+                    return _scalars[name] = null;
                 }
 
                 value = wrap.Inputs[0];
             }
 
-            if (!Constants.TryGetValue(value, out var t) || t.Length == 0)
+            float? result = null;
+            if (Constants.TryGetValue(value, out var t) && t.Length > 0 && t.IsFloat)
             {
-                return null;
+                var f = t.FloatData!;
+                float first = f[0];
+                result = f.AsSpan().IndexOfAnyExcept(first) < 0 ? first : null;
             }
 
-            var f = t.ToFloatArray();
-            return f.All(x => x == f[0]) ? f[0] : null;
+            return _scalars[name] = result;
+        }
+
+        /// <summary>The fill of an initial membrane made at run time: ConstantOfShape, or Expand of a scalar constant (with
+        /// the Shape it reads, usually of x₀); the nodes join <paramref name="used"/>.</summary>
+        public float? InitialFill(string value, HashSet<Node> used)
+        {
+            void TakeShapeOf(Node fill, int input)
+            {
+                used.Add(fill);
+                if (fill.HasInput(input) && Op(fill.Inputs[input], "Shape") is { } shape)
+                {
+                    used.Add(shape);
+                }
+            }
+
+            if (Op(value, "ConstantOfShape") is { } cos)
+            {
+                var fill = cos.TensorAttribute("value");
+                TakeShapeOf(cos, 0);
+                return fill is null ? 0f : Import.TensorDecoder.ToFloats(fill, ".")[0];
+            }
+
+            if (Op(value, "Expand") is { } expand && Scalar(expand.Inputs[0]) is { } e)
+            {
+                TakeShapeOf(expand, 1);
+                return e;
+            }
+
+            return null;
         }
 
         public Node? Op(string value, string opType) => Producer.TryGetValue(value, out var n) && n.OpType == opType ? n : null;
     }
 
-    public static List<Node> Fuse(List<Node> nodes, Dictionary<string, Tensor> constants, List<LifLayer> layers)
+    /// <param name="diagnostics">Receives one line per spiking-looking structure that was not recognised, naming the node
+    /// and the rule it broke.</param>
+    public static List<Node> Fuse(List<Node> nodes, Dictionary<string, Tensor> constants, List<LifLayer> layers, List<string>? diagnostics = null)
     {
         var ctx = new Ctx(nodes, constants);
         var removed = new HashSet<Node>();
         var replacement = new Dictionary<Node, Node>();
         foreach (var concat in nodes.Where(n => n.OpType == "Concat"))
         {
-            var match = TryMatch(concat, ctx);
+            var match = TryMatch(concat, ctx, out string? why);
             if (match is null || match.Value.Nodes.Overlaps(removed))
             {
+                if (why is not null)
+                {
+                    diagnostics?.Add($"Concat '{concat.DisplayName}' joins spikes but is no LIF layer: {why}");
+                }
+
                 continue;
             }
 
@@ -87,6 +134,15 @@ public static class LifRecognizer
             layers.Add(layer);
             removed.UnionWith(used);
             replacement[concat] = new Node(OpType, layer.Name, "aq4svit", 1, [layer.Input], [layer.Output], new Dictionary<string, Import.Proto.AttributeProto>()) { Lif = layer };
+        }
+
+        // Threshold steps left as plain ops: Cast(GreaterOrEqual) to float that no recognised layer took.
+        int loose = nodes.Count(n => n.OpType == "GreaterOrEqual" && !removed.Contains(n) &&
+            ctx.Readers.TryGetValue(n.Outputs[0], out var r) && r.Any(x => x.OpType == "Cast" && x.Int("to", 0) == 1));
+        if (loose > 0)
+        {
+            diagnostics?.Add($"{loose} threshold step(s) (Cast of GreaterOrEqual) are not part of a recognised LIF layer and run as plain ops" +
+                (layers.Count == 0 ? "; membrane drift then has no LIF layer to read" : ""));
         }
 
         var result = new List<Node>(nodes.Count);
@@ -116,8 +172,9 @@ public static class LifRecognizer
         return candidate;
     }
 
-    private static (LifLayer Layer, HashSet<Node> Nodes)? TryMatch(Node concat, Ctx c)
+    private static (LifLayer Layer, HashSet<Node> Nodes)? TryMatch(Node concat, Ctx c, out string? why)
     {
+        why = null;
         if (concat.Int("axis", -1) != 0 || concat.Inputs.Length < 1)
         {
             return null;
@@ -128,28 +185,20 @@ public static class LifRecognizer
         var spikes = new string[steps];
         var membranes = new string[steps];
         float? thr = null;
+        long[]? stepShape = null;
         for (int t = 0; t < steps; t++)
         {
-            var unsq = c.Op(concat.Inputs[t], "Unsqueeze");
-            if (unsq is null || !UnsqueezesAxis0(unsq, c))
+            var spike = StepSpike(concat.Inputs[t], c, used, ref stepShape);
+            if (spike is null)
             {
+                // Not spikes at all (an ordinary Concat), unless an earlier step was.
+                why = t > 0 ? $"input {t} is not a spike (Cast of a threshold comparison) reaching the Concat through Unsqueeze/Reshape/Expand" : null;
                 return null;
             }
 
-            var cast = c.Op(unsq.Inputs[0], "Cast");
-            if (cast is null || cast.Int("to", 0) != 1)
-            {
-                return null;
-            }
-
-            var ge = c.Op(cast.Inputs[0], "GreaterOrEqual");
-            if (ge is null)
-            {
-                return null;
-            }
-
-            used.UnionWith([unsq, cast, ge]);
-            float? stepThr;
+            var ge = c.Op(c.Op(spike, "Cast")!.Inputs[0], "GreaterOrEqual")!;
+            used.Add(ge);
+            float stepThr;
             string v;
             if (c.Scalar(ge.Inputs[1]) == 0f && c.Op(ge.Inputs[0], "Sub") is { } sub && c.Scalar(sub.Inputs[1]) is { } th)
             {
@@ -164,87 +213,47 @@ public static class LifRecognizer
             }
             else
             {
+                why = $"step {t}: the threshold of '{ge.DisplayName}' is not a constant";
                 return null;
             }
 
             if (thr is not null && thr != stepThr)
             {
+                why = $"step {t}: threshold {stepThr} differs from step 0's {thr}";
                 return null;
             }
 
             thr = stepThr;
-            spikes[t] = unsq.Inputs[0];
+            spikes[t] = spike;
             membranes[t] = v;
         }
 
-        // Charge per step; the previous v is the previous step's reset (t > 0) or a constant fill (t = 0).
+        // Each step's membrane as an expression of (v before reset, spike) of the step before and x_t; step 0 of x_0.
         string? x = null;
-        ChargeForm? form = null;
-        bool? decay = null;
-        float? vReset = null;
-        bool? soft = null;
-        float? initial = null;
+        var stepExprs = new StepExpression[steps];
         for (int t = 0; t < steps; t++)
         {
-            var m = new Matcher(c);
-            var charge = MatchCharge(m, membranes[t]);
-            if (charge is null)
+            string[] leaves = t == 0 ? [] : [membranes[t - 1], spikes[t - 1]];
+            var expr = StepExpression.Build(membranes[t], leaves, c, used, out string? input, out why);
+            if (expr is null)
             {
+                why = $"step {t} ('{membranes[t]}'): {why}";
                 return null;
             }
 
-            var (stepForm, stepDecay) = charge.Value;
-            if ((form is not null && form != stepForm) || (decay is not null && decay != stepDecay))
-            {
-                return null;
-            }
-
-            form = stepForm;
-            decay = stepDecay;
-            string vp = m.Vars["vp"];
-            string xt = m.Vars["x"];
-            string? source = StepSource(xt, t, c, m.Nodes);
+            string? source = input is null ? null : StepSource(input, t, c, used);
             if (source is null || (x is not null && x != source))
             {
+                why = $"step {t}: the charge does not read step {t} of the same (T, ...) input (reads '{input ?? "no input"}')";
                 return null;
             }
 
             x = source;
-            if (t == 0)
-            {
-                initial = InitialFill(vp, c, used);
-                if (initial is null)
-                {
-                    return null;
-                }
-            }
-            else
-            {
-                var r = new Matcher(c);
-                r.Vars["s"] = spikes[t - 1];
-                r.Vars["v"] = membranes[t - 1];
-                var reset = MatchReset(r, vp, thr!.Value);
-                if (reset is null || (soft is not null && soft != reset.Value.Soft) || (vReset is not null && reset.Value.VReset is { } rv && rv != vReset))
-                {
-                    return null;
-                }
-
-                soft = reset.Value.Soft;
-                vReset = reset.Value.VReset ?? vReset;
-                used.UnionWith(r.Nodes);
-            }
-
-            used.UnionWith(m.Nodes);
+            stepExprs[t] = expr;
         }
 
-        bool isSoft = soft ?? false;
-        float? resetValue = isSoft ? null : (vReset ?? initial);
-        if (initial != (resetValue ?? 0f))
-        {
-            return null;
-        }
-
-        if (form!.Value.SubtractsVReset && (isSoft || form.Value.VResetInCharge != resetValue))
+        var fit = FitLif(stepExprs, thr!.Value, out why);
+        if (fit is null)
         {
             return null;
         }
@@ -259,28 +268,77 @@ public static class LifRecognizer
 
             foreach (string o in n.Outputs)
             {
-                if (c.Readers.TryGetValue(o, out var readers) && readers.Any(r => !used.Contains(r)))
+                if (c.Readers.TryGetValue(o, out var readers) && readers.FirstOrDefault(r => !used.Contains(r)) is { } outside)
                 {
+                    why = $"'{o}' of {n.OpType} '{n.DisplayName}' is also read outside the neuron, by {outside.OpType} '{outside.DisplayName}'";
                     return null;
                 }
             }
         }
 
-        var f = form.Value;
+        var f = fit.Value;
         var layer = new LifLayer
         {
             Index = 0,
             Name = NameOf(concat, used),
-            Tau = f.TauIsMultiplier ? 1f / f.TauConstant : f.TauConstant,
-            VThreshold = thr!.Value,
-            VReset = resetValue,
-            DecayInput = decay!.Value,
+            Tau = f.Charge.TauIsMultiplier ? 1f / f.Charge.TauConstant : f.Charge.TauConstant,
+            VThreshold = thr.Value,
+            VReset = f.VReset,
+            DecayInput = f.DecayInput,
             TimeSteps = steps,
-            Charge = f,
+            Charge = f.Charge,
+            Form = (concat.Name.Contains("/iter", StringComparison.Ordinal) ? "Loop, unrolled at import" : "unrolled") + (f.Exact ? "" : ", approximate"),
+            StepShape = stepShape,
             Input = x!,
             Output = concat.Outputs[0],
         };
         return (layer, used);
+    }
+
+    /// <summary>
+    /// The spike of one step as it enters the joining Concat: Unsqueeze(axis 0) of Cast(GreaterOrEqual(...)) to float, or,
+    /// from an unrolled Loop's ScatterND, a Reshape to a constant [1, ...] (optionally of an Expand to the same constant
+    /// shape, a no-op the export adds). Returns the Cast's output.
+    /// </summary>
+    private static string? StepSpike(string value, Ctx c, HashSet<Node> used, ref long[]? stepShape)
+    {
+        var path = new List<Node>();
+        if (c.Op(value, "Unsqueeze") is { } unsq && UnsqueezesAxis0(unsq, c))
+        {
+            path.Add(unsq);
+            value = unsq.Inputs[0];
+        }
+        else if (c.Op(value, "Reshape") is { } reshape && c.Constants.TryGetValue(reshape.Inputs[1], out var target) &&
+                 target.ToLongArray() is [1, .. var rest] && rest.All(d => d > 0))
+        {
+            path.Add(reshape);
+            value = reshape.Inputs[0];
+            if (c.Op(value, "Expand") is { } expand && c.Constants.TryGetValue(expand.Inputs[1], out var to) && to.ToLongArray().SequenceEqual(rest))
+            {
+                path.Add(expand);
+                value = expand.Inputs[0];
+            }
+
+            if (stepShape is not null && !stepShape.SequenceEqual(rest))
+            {
+                return null;
+            }
+
+            stepShape = rest;
+        }
+        else
+        {
+            return null;
+        }
+
+        if (c.Op(value, "Cast") is not { } cast || cast.Int("to", 0) != 1 || c.Op(cast.Inputs[0], "GreaterOrEqual") is null)
+        {
+            return null;
+        }
+
+        used.UnionWith(path);
+        used.Add(cast);
+        return value;
     }
 
     private static bool UnsqueezesAxis0(Node unsq, Ctx c)
@@ -307,95 +365,6 @@ public static class LifRecognizer
         {
             used.UnionWith([squeeze, slice]);
             return slice.Inputs[0];
-        }
-
-        return null;
-    }
-
-    /// <summary>The fill value of the initial membrane: a constant, ConstantOfShape, or Expand of a scalar constant.</summary>
-    private static float? InitialFill(string vp, Ctx c, HashSet<Node> used)
-    {
-        // The fill's shape usually comes from Shape(x_0): that Shape belongs to the pattern too.
-        void TakeShapeOf(Node fill, int input)
-        {
-            used.Add(fill);
-            if (fill.HasInput(input) && c.Op(fill.Inputs[input], "Shape") is { } shape)
-            {
-                used.Add(shape);
-            }
-        }
-
-        if (c.Scalar(vp) is { } k)
-        {
-            return k;
-        }
-
-        if (c.Op(vp, "ConstantOfShape") is { } cos)
-        {
-            TakeShapeOf(cos, 0);
-            var value = cos.TensorAttribute("value");
-            return value is null ? 0f : Import.TensorDecoder.ToFloats(value, ".")[0];
-        }
-
-        if (c.Op(vp, "Expand") is { } expand && c.Scalar(expand.Inputs[0]) is { } e)
-        {
-            TakeShapeOf(expand, 1);
-            return e;
-        }
-
-        return null;
-    }
-
-    private static (ChargeForm Form, bool Decay)? MatchCharge(Matcher m, string v)
-    {
-        // decay_input, v_reset subtracted: v + (x − (v − vr))/τ
-        if (m.Try(v, s => s.Add(s.Var("vp"), s.Scale(s.Sub(s.Var("x"), s.Sub(s.Var("vp"), s.Const("vr")))))))
-        {
-            return (Form(m, true), true);
-        }
-
-        if (m.Try(v, s => s.Add(s.Var("vp"), s.Scale(s.Sub(s.Var("x"), s.Var("vp"))))))
-        {
-            return (Form(m, false), true);
-        }
-
-        if (m.Try(v, s => s.Add(s.Sub(s.Var("vp"), s.Scale(s.Sub(s.Var("vp"), s.Const("vr")))), s.Var("x"))))
-        {
-            return (Form(m, true), false);
-        }
-
-        if (m.Try(v, s => s.Add(s.Sub(s.Var("vp"), s.Scale(s.Var("vp"))), s.Var("x"))))
-        {
-            return (Form(m, false), false);
-        }
-
-        return null;
-    }
-
-    private static ChargeForm Form(Matcher m, bool subtracts) =>
-        new(subtracts, subtracts ? m.Consts["vr"] : 0f, m.ScaleIsMultiply, m.Consts["tau"]);
-
-    private static (bool Soft, float? VReset)? MatchReset(Matcher m, string value, float thr)
-    {
-        if (m.Try(value, s => s.Sub(s.Var("v"), s.Mul(s.Var("s"), s.Const("thr")))) && m.Consts["thr"] == thr)
-        {
-            return (true, null);
-        }
-
-        // v − s·1 simplified to v − s (dynamo folds the multiplication by a threshold of 1).
-        if (thr == 1f && m.Try(value, s => s.Sub(s.Var("v"), s.Var("s"))))
-        {
-            return (true, null);
-        }
-
-        if (m.Try(value, s => s.Add(s.Mul(s.Sub(s.Const("one"), s.Var("s")), s.Var("v")), s.Mul(s.Var("s"), s.Const("vr")))) && m.Consts["one"] == 1f)
-        {
-            return (false, m.Consts["vr"]);
-        }
-
-        if (m.Try(value, s => s.Mul(s.Sub(s.Const("one"), s.Var("s")), s.Var("v"))) && m.Consts["one"] == 1f)
-        {
-            return (false, 0f);
         }
 
         return null;
@@ -459,109 +428,5 @@ public static class LifRecognizer
         }
 
         return result.ToString();
-    }
-
-    /// <summary>Matches small expression patterns against the graph, binding variables to value names and constants to scalars.</summary>
-    private sealed class Matcher(Ctx c)
-    {
-        public Dictionary<string, string> Vars { get; private set; } = new(StringComparer.Ordinal);
-        public Dictionary<string, float> Consts { get; private set; } = new(StringComparer.Ordinal);
-        public HashSet<Node> Nodes { get; private set; } = [];
-        public bool ScaleIsMultiply { get; private set; }
-
-        public bool Try(string value, Func<Matcher, Pattern> build)
-        {
-            var (vars, consts, nodes, mul) = (new Dictionary<string, string>(Vars), new Dictionary<string, float>(Consts), new HashSet<Node>(Nodes), ScaleIsMultiply);
-            if (build(this)(value))
-            {
-                return true;
-            }
-
-            (Vars, Consts, Nodes, ScaleIsMultiply) = (vars, consts, nodes, mul);
-            return false;
-        }
-
-        public delegate bool Pattern(string value);
-
-        public Pattern Var(string name) => value =>
-        {
-            if (Vars.TryGetValue(name, out var bound))
-            {
-                // Fixed-shape exports fold the initial fill into separate but equal constants.
-                return bound == value || (c.Scalar(bound) is { } kb && c.Scalar(value) == kb &&
-                    c.Constants[bound].Shape.AsSpan().SequenceEqual(c.Constants[value].Shape));
-            }
-
-            Vars[name] = value;
-            return true;
-        };
-
-        public Pattern Const(string name) => value =>
-        {
-            if (c.Scalar(value) is not { } k)
-            {
-                return false;
-            }
-
-            if (Consts.TryGetValue(name, out var bound))
-            {
-                return bound == k;
-            }
-
-            Consts[name] = k;
-            return true;
-        };
-
-        private Pattern Binary(string op, bool commutative, Pattern a, Pattern b) => value =>
-        {
-            if (c.Op(value, op) is not { } n || n.Inputs.Length != 2)
-            {
-                return false;
-            }
-
-            if (TryOrdered(n, a, b, 0, 1) || (commutative && TryOrdered(n, a, b, 1, 0)))
-            {
-                return true;
-            }
-
-            return false;
-        };
-
-        private bool TryOrdered(Node n, Pattern a, Pattern b, int ia, int ib)
-        {
-            var (vars, consts, nodes, mul) = (new Dictionary<string, string>(Vars), new Dictionary<string, float>(Consts), new HashSet<Node>(Nodes), ScaleIsMultiply);
-            if (a(n.Inputs[ia]) && b(n.Inputs[ib]))
-            {
-                Nodes.Add(n);
-                return true;
-            }
-
-            (Vars, Consts, Nodes, ScaleIsMultiply) = (vars, consts, nodes, mul);
-            return false;
-        }
-
-        public Pattern Add(Pattern a, Pattern b) => Binary("Add", true, a, b);
-
-        public Pattern Sub(Pattern a, Pattern b) => Binary("Sub", false, a, b);
-
-        public Pattern Mul(Pattern a, Pattern b) => Binary("Mul", true, a, b);
-
-        /// <summary>a/τ as Div(a, τ) or a·(1/τ) as Mul(a, k); binds "tau" to the exported constant.</summary>
-        public Pattern Scale(Pattern a) => value =>
-        {
-            if (Binary("Div", false, a, Const("tau"))(value))
-            {
-                ScaleIsMultiply = false;
-                return true;
-            }
-
-            if (Binary("Mul", true, a, Const("tau"))(value))
-            {
-                ScaleIsMultiply = true;
-                return true;
-            }
-
-            return false;
-        };
     }
 }

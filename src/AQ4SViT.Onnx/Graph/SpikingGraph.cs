@@ -45,6 +45,10 @@ public sealed class SpikingGraph
 
     public string ModelPath { get; }
 
+    /// <summary>Spiking-looking structure the LIF recogniser did not take, one line each naming the node and the rule it
+    /// broke (empty when every threshold step belongs to a recognised layer).</summary>
+    public IReadOnlyList<string> LifDiagnostics { get; init; } = [];
+
     public string BaseDirectory { get; }
 
     /// <summary>Opset per domain ("" is the default ONNX domain).</summary>
