@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
+using AQ4SViT.Onnx.Emit;
 using AQ4SViT.Onnx.Graph;
+using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Simulate;
 using Microsoft.ML.OnnxRuntime;
 
@@ -99,6 +102,40 @@ public sealed class UpstreamModelTests
                 Assert.Equal(ArgMax(torch[start + b]), ArgMax(row));
             }
         }
+    }
+
+    /// <summary>
+    /// Some dynamo exports read a Linear weight through Transpose(initializer): the simulator must offer that weight to
+    /// the search and run its quantized override, not a folded float copy, so that it scores what the emitter writes.
+    /// </summary>
+    [Fact]
+    public void Quantized_WeightBehindTranspose_IsOfferedAndSimulatorEqualsOrtOnEmittedFile()
+    {
+        using var dir = new TempDir();
+        var b = new Simulate.ModelBuilder().Input("x", -1, 16);
+        var rng = new Random(5);
+        string w = b.Floats(Simulate.Oracle.Random(rng, 6 * 16), 6, 16);
+        string y = b.Node("MatMul", ["x", b.Node("Transpose", [w], n => Simulate.ModelBuilder.Ints(n, "perm", 1, 0))], output: "y");
+        b.Output(y);
+        string path = dir.File("linear.onnx");
+        File.WriteAllBytes(path, b.Bytes());
+        var model = OnnxModelFile.Load(path);
+        var catalog = WeightCatalog.Find(model);
+        var setting = Setting.Uniform(catalog, Granularity.Layer, 3);
+        var emitted = FakeQuantEmitter.Write(model, setting, dir.File("fq.onnx"));
+        var overrides = WeightQuantizer.FakeQuantizeModel(OnnxModelFile.Load(path), setting);
+        var sim = Simulator.Load(path, threads: 1);
+        float[] input = Simulate.Oracle.Random(rng, 4 * 16);
+
+        float[] quantized = sim.Run(input, 4, overrides);
+
+        Assert.Equal(w, Assert.Single(catalog).Name);
+        Assert.Equal(w, Assert.Single(sim.Graph.Weights).Name);
+        using var ort = new InferenceSession(emitted.Path);
+        using var value = OrtValue.CreateTensorValueFromMemory(input, [4, 16]);
+        using var results = ort.Run(new RunOptions(), ["x"], [value], ["y"]);
+        Simulate.Oracle.AssertClose(results[0].GetTensorDataAsSpan<float>().ToArray(), quantized, 1e-5f, "MatMul(x, Transpose(w))");
+        Assert.NotEqual(sim.Run(input, 4), quantized);
     }
 
     private static float[] RunOrt(InferenceSession session, float[] input, int batch)
