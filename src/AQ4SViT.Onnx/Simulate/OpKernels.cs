@@ -11,13 +11,13 @@ internal static class OpKernels
         ["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "GreaterOrEqual", "Greater", "LessOrEqual", "Less", "Equal", "And", "Or", "Xor", "Mod"];
 
     private static readonly HashSet<string> s_unary =
-        ["Neg", "Abs", "Sqrt", "Exp", "Reciprocal", "Relu", "Sigmoid", "Floor", "Ceil", "Not", "Sign", "Erf"];
+        ["Neg", "Abs", "Sqrt", "Exp", "Reciprocal", "Relu", "Sigmoid", "Floor", "Ceil", "Not", "Sign", "Erf", "Round"];
 
     private static readonly HashSet<string> s_other =
     [
         "Conv", "BatchNormalization", "MaxPool", "Gemm", "MatMul", "Cast", "CastLike", "Gather", "Unsqueeze", "Squeeze", "Concat",
         "Reshape", "Flatten", "Transpose", "ReduceMean", "ReduceSum", "ReduceMax", "Tile", "Expand", "Shape", "Slice",
-        "ConstantOfShape", "Identity", "Where", "Split", "Dropout", "Pad", "ScatterND", "ScatterElements", "Scatter", "Range",
+        "ConstantOfShape", "Identity", "Where", "Split", "Dropout", "Pad", "ScatterND", "ScatterElements", "Scatter", "Range", "Clip",
         LifRecognizer.OpType, BatchNormLastFusion.OpType, LinearFusion.OpType,
     ];
 
@@ -74,6 +74,7 @@ internal static class OpKernels
             "ScatterND" => [Scatter.ScatterND(node, In(0), In(1), In(2))],
             "ScatterElements" or "Scatter" => [Scatter.ScatterElements(node, In(0), In(1), In(2))],
             "Range" => [ShapeOps.Range(node, In(0), In(1), In(2))],
+            "Clip" => [Unary.Clip(node, In(0), Opt(1), Opt(2))],
             LifRecognizer.OpType => [Lif.Run(node, In(0), ctx)],
             _ => Throw.BadInput<Tensor[]>($"unsupported op '{op}' at node '{node.DisplayName}'"),
         };

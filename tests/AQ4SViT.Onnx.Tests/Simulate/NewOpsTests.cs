@@ -386,11 +386,11 @@ public sealed class NewOpsTests
     [InlineData(0.1f, 100f, 0.1f)]
     public void Range_Floats_MatchesOrt(float start, float limit, float delta)
     {
-        int n = (int)Math.Max(Math.Ceiling((limit - (double)start) / delta), 0);
-        var mb = new ModelBuilder().Input("x", n);
+        // x [1] broadcasts against the range, so the output's length is the one each engine computes.
+        var mb = new ModelBuilder().Input("x", 1);
         string r = mb.Node("Range", [mb.Scalar(start), mb.Scalar(limit), mb.Scalar(delta)]);
         mb.Output(mb.Node("Add", ["x", r]));
-        Check(mb, [n], new float[n], 0f, $"range {start} {limit} {delta}");
+        Check(mb, [1], [0f], 0f, $"range {start} {limit} {delta}");
     }
 
     /// <summary>The int64 form, fed by the input's shape as exports build position indices.</summary>
@@ -447,6 +447,40 @@ public sealed class NewOpsTests
         }
     }
 
+    /// <summary>SDT-V2's multi-spike neuron: Round(Clip(x, 0, D)); ties included, which round to even.</summary>
+    [Theory]
+    [InlineData(6, true, true)]
+    [InlineData(13, true, true)]
+    [InlineData(13, false, true)]
+    [InlineData(13, true, false)]
+    public void ClipThenRound_MatchesOrt(int opset, bool withMin, bool withMax)
+    {
+        var rng = new Random(opset + (withMin ? 1 : 0));
+        float[] input = [.. Oracle.Random(rng, 40, 6f), -2.5f, -0.5f, 0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 0f, -0f, 4f];
+        var mb = new ModelBuilder(opset).Input("x", input.Length);
+        string clip = opset >= 11
+            ? mb.Node("Clip", ["x", withMin ? mb.Scalar(-1f) : "", withMax ? mb.Scalar(4f) : ""])
+            : mb.Node("Clip", ["x"], nd =>
+            {
+                Float(nd, "min", -1f);
+                Float(nd, "max", 4f);
+            });
+        mb.Output(mb.Node("Round", [clip]));
+        Check(mb, [input.Length], input, 0f, $"opset {opset} min {withMin} max {withMax}");
+
+        var mr = new ModelBuilder(opset).Input("x", input.Length);
+        mr.Output(mr.Node("Round", ["x"]));
+        Check(mr, [input.Length], input, 0f, "Round alone");
+    }
+
+    [Fact]
+    public void Clip_VectorBound_FailsNamingTheNode()
+    {
+        var mb = new ModelBuilder(13).Input("x", 2, 3);
+        mb.Output(mb.Node("Clip", ["x", mb.Floats([0f, 1f], 2)], name: NodeName));
+        AssertBadInputNamingNode(mb, [2, 3], "must be scalars");
+    }
+
     // ---- Ops that existed, in the forms the exports use ------------------------------------------------------------
 
     /// <summary>Opset 18 Split by num_outputs (last part shorter); parts concatenated in reverse so every part is checked.</summary>
@@ -473,7 +507,7 @@ public sealed class NewOpsTests
         for (int reduce = 0; reduce < 2; reduce++)
         {
             var mb = new ModelBuilder(18).Input("x", 4, 1, 6);
-            string cond = mb.Node("Greater", [mb.Floats([0.5f, -0.5f, 0f], 3, 1, 1), mb.Floats([0f, 0.25f, -1f, 2f, 0f, 0f], 6)]);
+            string cond = mb.Node("Greater", [mb.Floats([0.5f, -0.5f, 0f], 1, 3, 1), mb.Floats([0f, 0.25f, -1f, 2f, 0f, 0f], 6)]);
             string w = mb.Node("Where", [cond, "x", mb.Floats([10f, 20f, 30f, 40f], 4, 1, 1)]);
             string g = mb.Node("Gather", [w, mb.Longs([-1, 0, -3, 2], 2, 2)], nd => Int(nd, "axis", 2));
             string s = mb.Node("Slice", [g, mb.Longs([-1, 100], 2), mb.Longs([-100, 0], 2), mb.Longs([1, 0], 2), mb.Longs([-2, -1], 2)]);

@@ -40,6 +40,7 @@ internal static class Unary
             case "Sigmoid": TensorPrimitives.Sigmoid(s, d); break;
             case "Floor": TensorPrimitives.Floor(s, d); break;
             case "Ceil": TensorPrimitives.Ceiling(s, d); break;
+            case "Round": TensorPrimitives.Round(s, d); break; // half to even, as ONNX Runtime's nearbyint
             case "Sign":
                 for (int i = 0; i < d.Length; i++)
                 {
@@ -108,6 +109,36 @@ internal static class Unary
 
         double erfc = t * Math.Exp(-(z * z) + poly);
         return x >= 0 ? 1 - erfc : erfc - 1;
+    }
+
+    /// <summary>
+    /// Clip (SDT-V2's multi-spike neurons round a clamp): bounds as attributes before opset 11, as optional inputs from it;
+    /// a missing bound does not clip. Max then Min, so min &gt; max gives max everywhere as the spec asks.
+    /// </summary>
+    public static Tensor Clip(Node node, Tensor x, Tensor? minInput, Tensor? maxInput)
+    {
+        bool fromInputs = node.Opset >= 11;
+        if ((minInput is { Length: not 1 }) || (maxInput is { Length: not 1 }))
+        {
+            Errors.Throw.BadNode("Clip", node.DisplayName, $"min {minInput?.ShapeText ?? "-"} and max {maxInput?.ShapeText ?? "-"} must be scalars");
+        }
+
+        if (!x.IsFloat)
+        {
+            long lo = minInput?.ToLongArray()[0] ?? long.MinValue;
+            long hi = maxInput?.ToLongArray()[0] ?? long.MaxValue;
+            var l = Tensor.NewLongs(x.Shape);
+            TensorPrimitives.Max(x.Longs, lo, l.Longs);
+            TensorPrimitives.Min(l.Longs, hi, l.Longs);
+            return l;
+        }
+
+        float min = fromInputs ? minInput?.ToFloatArray()[0] ?? float.NegativeInfinity : node.Float("min", float.NegativeInfinity);
+        float max = fromInputs ? maxInput?.ToFloatArray()[0] ?? float.PositiveInfinity : node.Float("max", float.PositiveInfinity);
+        var result = Tensor.Uninitialized(x.Shape, x.Kind);
+        TensorPrimitives.Max(x.Floats, min, result.Floats);
+        TensorPrimitives.Min(result.Floats, max, result.Floats);
+        return result;
     }
 
     /// <summary>Cast: float types → float32, integer types → int64 (truncating), bool → 0/1.</summary>
