@@ -412,8 +412,8 @@ internal static class ShapeOps
         {
             float s = start.ToFloatArray()[0];
             float d = delta.ToFloatArray()[0];
-            // ONNX Runtime's count: the difference in float, the division in double.
-            double count = Math.Ceiling((double)(limit.ToFloatArray()[0] - s) / d);
+            // The count in double throughout (ONNX Runtime 1.31 gives 999 for 0.1..100 by 0.1; a float difference gives 1000).
+            double count = Math.Ceiling((limit.ToFloatArray()[0] - (double)s) / d);
             if (d == 0 || double.IsNaN(count) || count > int.MaxValue)
             {
                 Throw.BadNode("Range", node.DisplayName, $"delta {d} gives no finite count");
