@@ -11,13 +11,14 @@ internal static class OpKernels
         ["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "GreaterOrEqual", "Greater", "LessOrEqual", "Less", "Equal", "And", "Or", "Xor", "Mod"];
 
     private static readonly HashSet<string> s_unary =
-        ["Neg", "Abs", "Sqrt", "Exp", "Reciprocal", "Relu", "Sigmoid", "Floor", "Ceil", "Not"];
+        ["Neg", "Abs", "Sqrt", "Exp", "Reciprocal", "Relu", "Sigmoid", "Floor", "Ceil", "Not", "Sign", "Erf", "Round"];
 
     private static readonly HashSet<string> s_other =
     [
         "Conv", "BatchNormalization", "MaxPool", "Gemm", "MatMul", "Cast", "CastLike", "Gather", "Unsqueeze", "Squeeze", "Concat",
         "Reshape", "Flatten", "Transpose", "ReduceMean", "ReduceSum", "ReduceMax", "Tile", "Expand", "Shape", "Slice",
-        "ConstantOfShape", "Identity", "Where", "Split", "Dropout", LifRecognizer.OpType, BatchNormLastFusion.OpType, LinearFusion.OpType,
+        "ConstantOfShape", "Identity", "Where", "Split", "Dropout", "Pad", "ScatterND", "ScatterElements", "Scatter", "Range", "Clip",
+        LifRecognizer.OpType, BatchNormLastFusion.OpType, LinearFusion.OpType,
     ];
 
     public static bool IsSupported(Node node) =>
@@ -69,6 +70,11 @@ internal static class OpKernels
             "Identity" or "Dropout" => [In(0)],
             "Where" => [Unary.Where(node, In(0), In(1), In(2))],
             "Split" => ShapeOps.Split(node, inputs),
+            "Pad" => [Pad.Run(node, In(0), Opt(1), Opt(2), Opt(3))],
+            "ScatterND" => [Scatter.ScatterND(node, In(0), In(1), In(2))],
+            "ScatterElements" or "Scatter" => [Scatter.ScatterElements(node, In(0), In(1), In(2))],
+            "Range" => [ShapeOps.Range(node, In(0), In(1), In(2))],
+            "Clip" => [Unary.Clip(node, In(0), Opt(1), Opt(2))],
             LifRecognizer.OpType => [Lif.Run(node, In(0), ctx)],
             _ => Throw.BadInput<Tensor[]>($"unsupported op '{op}' at node '{node.DisplayName}'"),
         };

@@ -14,11 +14,72 @@ internal static class Conv
 
     public static Tensor Run(Node node, Tensor x, Tensor w, Tensor? bias, ExecContext ctx)
     {
-        if (x.Rank != 4 || w.Rank != 4)
+        if (node.Ints("kernel_shape") is { } ks && (w.Rank < 3 || !ks.AsSpan().SequenceEqual(w.Shape[2..].Select(d => (long)d).ToArray())))
         {
-            Throw.BadNode("Conv", node.DisplayName, $"only 2-D convolution is supported (input {x.ShapeText}, weight {w.ShapeText})");
+            Throw.BadNode("Conv", node.DisplayName, $"kernel_shape [{string.Join(",", ks)}] does not match weight {w.ShapeText}");
         }
 
+        if (node.String("auto_pad") is { } autoPad && autoPad is not ("NOTSET" or "SAME_UPPER" or "SAME_LOWER" or "VALID"))
+        {
+            Throw.BadNode("Conv", node.DisplayName, $"auto_pad '{autoPad}' is not supported");
+        }
+
+        if (x.Rank == 3 && w.Rank == 3)
+        {
+            return Run1D(node, x, w, bias, ctx);
+        }
+
+        if (x.Rank != 4 || w.Rank != 4)
+        {
+            Throw.BadNode("Conv", node.DisplayName, $"only 1-D and 2-D convolution are supported (input {x.ShapeText}, weight {w.ShapeText})");
+        }
+
+        return Run2D(node, x, w, bias, ctx, Spatial(node, "strides", 2, 1), Spatial(node, "dilations", 2, 1), Spatial(node, "pads", 4, 0));
+    }
+
+    /// <summary>
+    /// Conv1d (QKFormer) as a 2-D Conv over [N, C, 1, L]: views of the same buffers, rebuilt every call, so a weight
+    /// overridden by name (fake quantization) is what the kernel reads, and H = 1 keeps it off the 3 × 3 spike-map path.
+    /// </summary>
+    private static Tensor Run1D(Node node, Tensor x, Tensor w, Tensor? bias, ExecContext ctx)
+    {
+        long[] s = Spatial(node, "strides", 1, 1);
+        long[] d = Spatial(node, "dilations", 1, 1);
+        long[] p = Spatial(node, "pads", 2, 0);
+        var x2 = x.WithShape([x.Shape[0], x.Shape[1], 1, x.Shape[2]]);
+        var w2 = w.WithShape([w.Shape[0], w.Shape[1], 1, w.Shape[2]]);
+        var y = Run2D(node, x2, w2, bias, ctx, [1, s[0]], [1, d[0]], [0, p[0], 0, p[1]]);
+        return y.WithShape([y.Shape[0], y.Shape[1], y.Shape[3]]);
+    }
+
+    /// <summary>A per-axis attribute, checked for the length the input's rank needs and for values the kernel can run.</summary>
+    private static long[] Spatial(Node node, string name, int length, long fallback)
+    {
+        long[]? v = node.Ints(name);
+        if (v is null)
+        {
+            return Enumerable.Repeat(fallback, length).ToArray();
+        }
+
+        if (v.Length != length)
+        {
+            Throw.BadNode("Conv", node.DisplayName, $"'{name}' has {v.Length} values, the input's rank needs {length}");
+        }
+
+        long min = name == "pads" ? 0 : 1;
+        foreach (long e in v)
+        {
+            if (e < min || e > int.MaxValue)
+            {
+                Throw.BadNode("Conv", node.DisplayName, $"'{name}' value {e} is not supported ([{string.Join(",", v)}])");
+            }
+        }
+
+        return v;
+    }
+
+    private static Tensor Run2D(Node node, Tensor x, Tensor w, Tensor? bias, ExecContext ctx, long[] strides, long[] dil, long[] pads)
+    {
         string autoPad = node.String("auto_pad") ?? "NOTSET";
         int group = (int)node.Int("group", 1);
         int n = x.Shape[0];
@@ -29,14 +90,11 @@ internal static class Conv
         int cg = w.Shape[1];
         int kh = w.Shape[2];
         int kw = w.Shape[3];
-        if (cg * group != c || m % group != 0)
+        if (group < 1 || cg * group != c || m % group != 0)
         {
             Throw.BadNode("Conv", node.DisplayName, $"input {x.ShapeText}, weight {w.ShapeText} and group {group} do not agree");
         }
 
-        long[] strides = node.Ints("strides") ?? [1, 1];
-        long[] dil = node.Ints("dilations") ?? [1, 1];
-        long[] pads = node.Ints("pads") ?? [0, 0, 0, 0];
         int sh = (int)strides[0];
         int sw = (int)strides[1];
         int dh = (int)dil[0];
@@ -65,6 +123,11 @@ internal static class Conv
 
         int oh = ((h + pt + pb - ekh) / sh) + 1;
         int ow = ((wd + pl + pr - ekw) / sw) + 1;
+        if (h + pt + pb < ekh || wd + pl + pr < ekw)
+        {
+            Throw.BadNode("Conv", node.DisplayName, $"kernel {w.ShapeText} (dilated) is larger than the padded input {x.ShapeText}");
+        }
+
         int p = oh * ow;
         int kdim = cg * kh * kw;
         int mg = m / group;

@@ -396,4 +396,64 @@ internal static class ShapeOps
 
         return results;
     }
+
+    /// <summary>
+    /// Range(start, limit, delta): ⌈(limit − start) / delta⌉ values (none when negative). Floats accumulate start + delta + …
+    /// in float, as ONNX Runtime's kernel does, rather than start + i·delta.
+    /// </summary>
+    public static Tensor Range(Node node, Tensor start, Tensor limit, Tensor delta)
+    {
+        if (start.Length != 1 || limit.Length != 1 || delta.Length != 1)
+        {
+            Throw.BadNode("Range", node.DisplayName, $"start {start.ShapeText}, limit {limit.ShapeText} and delta {delta.ShapeText} must be scalars");
+        }
+
+        if (start.IsFloat)
+        {
+            float s = start.ToFloatArray()[0];
+            float d = delta.ToFloatArray()[0];
+            // The count in double throughout (ONNX Runtime 1.31 gives 999 for 0.1..100 by 0.1; a float difference gives 1000).
+            double count = Math.Ceiling((limit.ToFloatArray()[0] - (double)s) / d);
+            if (d == 0 || double.IsNaN(count) || count > int.MaxValue)
+            {
+                Throw.BadNode("Range", node.DisplayName, $"delta {d} gives no finite count");
+            }
+
+            var f = Tensor.Uninitialized([(int)Math.Max(count, 0)]);
+            var span = f.Floats;
+            float v = s;
+            for (int i = 0; i < span.Length; i++)
+            {
+                span[i] = v;
+                v += d;
+            }
+
+            return f;
+        }
+
+        long ls = start.ToLongArray()[0];
+        long ll = limit.ToLongArray()[0];
+        long ld = delta.ToLongArray()[0];
+        if (ld == 0)
+        {
+            Throw.BadNode("Range", node.DisplayName, "delta 0");
+        }
+
+        // Ceiling division of integers without going through double (exact for any int64 span below int range).
+        long diff = ll - ls;
+        long n = (diff / ld) + ((diff % ld != 0 && (diff > 0) == (ld > 0)) ? 1 : 0);
+        if (n > int.MaxValue)
+        {
+            Throw.BadNode("Range", node.DisplayName, $"{n} values are too many");
+        }
+
+        var l = Tensor.NewLongs([(int)Math.Max(n, 0)]);
+        var ls2 = l.Longs;
+        for (int i = 0; i < ls2.Length; i++)
+        {
+            ls2[i] = ls + (i * ld);
+        }
+
+        return l;
+    }
 }

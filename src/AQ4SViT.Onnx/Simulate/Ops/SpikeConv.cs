@@ -19,7 +19,8 @@ internal static class SpikeConv
     {
         int p = g.OutH * g.OutW;
         int planeSize = g.InH * g.InW;
-        if (g is { KernelH: 1, KernelW: 1, StrideH: 1, StrideW: 1, PadTop: 0, PadLeft: 0 })
+        // Pointwise only when the output has the input's pixels: bottom/right pads alone (a Conv1d's [0, p]) grow it.
+        if (g is { KernelH: 1, KernelW: 1, StrideH: 1, StrideW: 1, PadTop: 0, PadLeft: 0 } && g.OutH == g.InH && g.OutW == g.InW)
         {
             Pointwise(x, wt, y, x.Length / planeSize, p, mg, strideK);
             return;

@@ -17,6 +17,7 @@ internal static class Unary
                 {
                     "Neg" => -l[i],
                     "Abs" => Math.Abs(l[i]),
+                    "Sign" => Math.Sign(l[i]),
                     "Identity" => l[i],
                     _ => Errors.Throw.BadInput<long>($"node '{node.DisplayName}' ({node.OpType}): not supported on integers"),
                 };
@@ -39,6 +40,22 @@ internal static class Unary
             case "Sigmoid": TensorPrimitives.Sigmoid(s, d); break;
             case "Floor": TensorPrimitives.Floor(s, d); break;
             case "Ceil": TensorPrimitives.Ceiling(s, d); break;
+            case "Round": TensorPrimitives.Round(s, d); break; // half to even, as ONNX Runtime's nearbyint
+            case "Sign":
+                for (int i = 0; i < d.Length; i++)
+                {
+                    // NaN stays NaN; MathF.Sign would throw on it.
+                    d[i] = s[i] > 0 ? 1f : (s[i] < 0 ? -1f : s[i]);
+                }
+
+                break;
+            case "Erf":
+                for (int i = 0; i < d.Length; i++)
+                {
+                    d[i] = (float)Erf(s[i]);
+                }
+
+                break;
             case "Not":
                 for (int i = 0; i < d.Length; i++)
                 {
@@ -49,6 +66,78 @@ internal static class Unary
             default: throw new InvalidOperationException(node.OpType);
         }
 
+        return result;
+    }
+
+    /// <summary>
+    /// erf in double, rounded once to float (within a float ulp or two of ONNX Runtime's MLAS erf): the Maclaurin series
+    /// below 0.5, where erf is small and 1 − erfc would lose its relative precision; above, 1 − erfc with the Chebyshev
+    /// fit of Numerical Recipes' erfcc (relative error under 1.2e-7 of erfc ≤ 0.48, so under 1.2e-7 of erf).
+    /// </summary>
+    private static readonly double[] s_erfcFit =
+        [-0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223];
+
+    internal static double Erf(double x)
+    {
+        double z = Math.Abs(x);
+        if (double.IsNaN(x))
+        {
+            return x;
+        }
+
+        if (z < 0.5)
+        {
+            // erf x = 2/√π Σ (−1)ⁿ x²ⁿ⁺¹ / (n! (2n + 1)); at |x| < 0.5 fourteen terms are below double precision.
+            double x2 = x * x;
+            double term = x;
+            double sum = x;
+            for (int n = 1; n < 14; n++)
+            {
+                term *= -x2 / n;
+                sum += term / ((2 * n) + 1);
+            }
+
+            return sum * 1.1283791670955126;
+        }
+
+        double t = 1 / (1 + (0.5 * z));
+        double poly = 0.17087277;
+        foreach (double c in s_erfcFit)
+        {
+            poly = c + (t * poly);
+        }
+
+        double erfc = t * Math.Exp(-(z * z) + poly);
+        return x >= 0 ? 1 - erfc : erfc - 1;
+    }
+
+    /// <summary>
+    /// Clip (SDT-V2's multi-spike neurons round a clamp): bounds as attributes before opset 11, as optional inputs from it;
+    /// a missing bound does not clip. Max then Min, so min &gt; max gives max everywhere as the spec asks.
+    /// </summary>
+    public static Tensor Clip(Node node, Tensor x, Tensor? minInput, Tensor? maxInput)
+    {
+        bool fromInputs = node.Opset >= 11;
+        if ((minInput is { Length: not 1 }) || (maxInput is { Length: not 1 }))
+        {
+            Errors.Throw.BadNode("Clip", node.DisplayName, $"min {minInput?.ShapeText ?? "-"} and max {maxInput?.ShapeText ?? "-"} must be scalars");
+        }
+
+        if (!x.IsFloat)
+        {
+            long lo = minInput?.ToLongArray()[0] ?? long.MinValue;
+            long hi = maxInput?.ToLongArray()[0] ?? long.MaxValue;
+            var l = Tensor.NewLongs(x.Shape);
+            TensorPrimitives.Max(x.Longs, lo, l.Longs);
+            TensorPrimitives.Min(l.Longs, hi, l.Longs);
+            return l;
+        }
+
+        float min = fromInputs ? minInput?.ToFloatArray()[0] ?? float.NegativeInfinity : node.Float("min", float.NegativeInfinity);
+        float max = fromInputs ? maxInput?.ToFloatArray()[0] ?? float.PositiveInfinity : node.Float("max", float.PositiveInfinity);
+        var result = Tensor.Uninitialized(x.Shape, x.Kind);
+        TensorPrimitives.Max(x.Floats, min, result.Floats);
+        TensorPrimitives.Min(result.Floats, max, result.Floats);
         return result;
     }
 
