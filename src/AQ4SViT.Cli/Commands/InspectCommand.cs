@@ -55,7 +55,10 @@ internal sealed class InspectCommand : ICommand
                     reset = l.Reset == LifReset.Soft ? "soft" : "hard",
                     decay_input = l.DecayInput,
                     time_steps = l.TimeSteps,
+                    form = l.Form,
                 }),
+                lif_diagnostics = graph.LifDiagnostics,
+                batch_one_only = graph.FixedBatch == 1,
                 weights = graph.Weights.Select(w => new
                 {
                     name = w.Name,
@@ -80,14 +83,24 @@ internal sealed class InspectCommand : ICommand
         o.WriteLine($"{graph.LifLayers.Count} LIF layers" + (graph.LifLayers.Count == 0 ? " (search falls back to logit drift)" : ":"));
         if (graph.LifLayers.Count > 0)
         {
-            var lif = ConsoleUi.Table("name", "tau>", "v_threshold>", "v_reset>", "reset", "decay_input", "T>");
+            var lif = ConsoleUi.Table("name", "tau>", "v_threshold>", "v_reset>", "reset", "decay_input", "T>", "form");
             foreach (var l in graph.LifLayers)
             {
                 lif.AddCells(l.Name, l.Tau.ToString("G4", inv), l.VThreshold.ToString("G4", inv), l.VReset?.ToString("G4", inv) ?? "-",
-                    l.Reset == LifReset.Soft ? "soft" : "hard", l.DecayInput ? "yes" : "no", l.TimeSteps);
+                    l.Reset == LifReset.Soft ? "soft" : "hard", l.DecayInput ? "yes" : "no", l.TimeSteps, l.Form);
             }
 
             ConsoleUi.Write(context, lif);
+        }
+
+        foreach (string d in graph.LifDiagnostics)
+        {
+            o.WriteLine($"warning: {d}");
+        }
+
+        if (graph.FixedBatch == 1)
+        {
+            o.WriteLine("note: the input's batch is fixed at 1 in the export (some upstream code, e.g. QKFormer's T·B loops or SDT-V2's padding, is valid at batch 1 only); images run one at a time");
         }
 
         o.WriteLine();

@@ -112,8 +112,21 @@ public static class GraphLoader
             protoNodes = LoopUnroller.Unroll(g, file.BaseDirectory, defaultOpset, probe);
         }
 
+        protoNodes = protoNodes.ToList();
+        var shapeConstants = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, value) in probe?.ShapeConstants() ?? [])
+        {
+            constants[name] = value;
+            shapeConstants.Add(name);
+        }
+
         foreach (var np in protoNodes)
         {
+            if (np.Output.Count > 0 && np.Output.All(o => o.Length == 0 || shapeConstants.Contains(o)))
+            {
+                continue; // computed from the fixed input shape by the probe
+            }
+
             if (np.OpType == "Constant" && (np.Domain is "" or "ai.onnx"))
             {
                 TakeConstant(np);

@@ -48,8 +48,8 @@ internal static class GraphRewrites
     private static string Resolve(Dictionary<string, string> alias, string value) => alias.TryGetValue(value, out var to) ? to : value;
 
     /// <summary>
-    /// A scatter keeps its data's shape, so Shape(scatter) is Shape(data), and a Gather/Slice read only by Shape nodes may
-    /// read the data instead. An unrolled Loop takes the shape of step t's update from the buffer written at steps &lt; t;
+    /// A scatter keeps its data's shape, so Shape(scatter) is Shape(data), and a Gather/Slice read only by Shape nodes (or
+    /// by none, once those folded) may read the data instead. An unrolled Loop takes the shape of step t's update from the buffer written at steps &lt; t;
     /// after this, it comes from the buffer's constant start and folds.
     /// </summary>
     public static void ShapesThroughScatter(List<Node> nodes)
@@ -82,7 +82,7 @@ internal static class GraphRewrites
         foreach (var n in nodes)
         {
             bool shapeOnly = n.OpType == "Shape" ||
-                (n.OpType is "Gather" or "Slice" && n.Outputs.Length == 1 && readers.TryGetValue(n.Outputs[0], out var r) && r.All(x => x.OpType == "Shape"));
+                (n.OpType is "Gather" or "Slice" && n.Outputs.Length == 1 && (!readers.TryGetValue(n.Outputs[0], out var r) || r.All(x => x.OpType == "Shape")));
             if (shapeOnly && n.Inputs.Length > 0)
             {
                 n.Inputs[0] = Start(n.Inputs[0]);

@@ -23,6 +23,26 @@ internal sealed class TripCountProbe(
 
     public void Emitted(NodeProto node) => _pending.Add(node);
 
+    /// <summary>
+    /// Values the probe computed from shapes alone (a Loop's buffers made by ConstantOfShape(Shape(...)), say): constants
+    /// of the graph when the input's shape is fixed, batch included; none when the batch is symbolic.
+    /// </summary>
+    public IEnumerable<KeyValuePair<string, Tensor>> ShapeConstants()
+    {
+        if (!_started || ReadAtBatchOne)
+        {
+            return [];
+        }
+
+        foreach (var np in _pending)
+        {
+            Run(np, "(none)");
+        }
+
+        _pending.Clear();
+        return _values.Where(kv => !_readsImage.Contains(kv.Key));
+    }
+
     public long? TripCount(string value, string loopName)
     {
         if (!_started)
