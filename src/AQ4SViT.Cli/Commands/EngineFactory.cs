@@ -21,7 +21,13 @@ internal static class EngineFactory
                     onMessage($"the simulator runs on the CPU; --device {device} applies to --engine ort");
                 }
 
-                return new SimClassifier(Simulator.Load(modelPath, threads), scaling) { Observer = observer };
+                var simulator = Simulator.Load(modelPath, threads);
+                foreach (string d in simulator.Graph.LifDiagnostics)
+                {
+                    onMessage($"warning: {d}");
+                }
+
+                return new SimClassifier(simulator, scaling) { Observer = observer };
             default:
                 return Throw.BadInput<IClassifier>($"--engine must be sim or ort, got '{engine}'");
         }

@@ -81,6 +81,11 @@ public static class SearchRunner
         int threads = job.Threads > 0 || job.Jobs == 1 ? job.Threads : Math.Max(1, Environment.ProcessorCount / job.Jobs);
         var device = OrtSessions.Resolve(job.Device, job.Warn);
         var simulator = Simulator.Load(job.ModelPath, threads);
+        foreach (string d in simulator.Graph.LifDiagnostics)
+        {
+            job.Warn?.Invoke(d);
+        }
+
         int[] imageDims = simulator.ImageDims;
         if (imageDims.Length != 3 || imageDims[1] != job.Data.Rows || imageDims[2] != job.Data.Cols)
         {
