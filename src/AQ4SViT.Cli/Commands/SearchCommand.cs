@@ -12,7 +12,7 @@ using Spectre.Console;
 namespace AQ4SViT.Cli.Commands;
 
 [Verb("search", HelpText = "Find per-layer weight bit-widths under an accuracy budget (drift-gated greedy or beam), then emit the quantized model and a report.")]
-internal sealed class SearchCommand : ModelOptions, ICommand
+internal sealed class SearchCommand : DataFileOptions, ICommand
 {
     [Value(0, MetaName = "MODEL", HelpText = "The float .onnx model (default: the bundled Spikformer).")]
     public string? Model { get; set; }

@@ -13,7 +13,7 @@ using CommandLine.Text;
 namespace AQ4SViT.Cli.Commands;
 
 [Verb("validate", HelpText = "Run an emitted (quantized) model in ONNX Runtime on the test split; with --reference, compare with our simulator.")]
-internal sealed class ValidateCommand : ModelOptions, ICommand
+internal sealed class ValidateCommand : DataFileOptions, ICommand
 {
     /// <summary>
     /// Runs the reference in our simulator with the emitted model's setting (read from its metadata) fake-quantized:

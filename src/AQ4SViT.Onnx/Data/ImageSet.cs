@@ -1,51 +1,122 @@
+using AQ4SViT.Onnx.Errors;
+
 namespace AQ4SViT.Onnx.Data;
 
-/// <summary>Grayscale (or single-plane) images with labels, as read from an IDX pair. Pixels are bytes, row-major.</summary>
+/// <summary>
+/// Labelled images, whatever file they came from: C channels (1 grey, 3 RGB) of H×W bytes, stored CHW per image
+/// (plane by plane), images one after the other. Every source in <see cref="DataLoader"/> yields one of these.
+/// </summary>
 public sealed class ImageSet
 {
+    private int _maxLabel = -1;
+
+    /// <summary>A grey set (one channel), as read from an MNIST-layout IDX pair.</summary>
     public ImageSet(byte[] pixels, byte[] labels, int rows, int cols, string source)
+        : this(pixels, Array.ConvertAll(labels, l => (int)l), 1, rows, cols, source)
     {
-        if (rows <= 0 || cols <= 0)
+    }
+
+    public ImageSet(byte[] pixels, int[] labels, int channels, int rows, int cols, string source, string[]? itemNames = null, SplitInfo? split = null)
+    {
+        if (channels <= 0 || rows <= 0 || cols <= 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(rows), $"{source}: image size {rows}x{cols} is not positive");
+            throw new ArgumentOutOfRangeException(nameof(rows), $"{source}: image size {channels}x{rows}x{cols} is not positive");
         }
 
-        if (pixels.LongLength != (long)labels.Length * rows * cols)
+        if (pixels.LongLength != (long)labels.Length * channels * rows * cols)
         {
-            throw new ArgumentException($"{source}: {pixels.LongLength} pixels do not make {labels.Length} images of {rows}x{cols}");
+            throw new ArgumentException($"{source}: {pixels.LongLength} pixels do not make {labels.Length} images of {channels}x{rows}x{cols}");
+        }
+
+        if (itemNames is not null && itemNames.Length != labels.Length)
+        {
+            throw new ArgumentException($"{source}: {itemNames.Length} names for {labels.Length} images");
         }
 
         Pixels = pixels;
         Labels = labels;
+        Channels = channels;
         Rows = rows;
         Cols = cols;
         Source = source;
+        ItemNames = itemNames;
+        Split = split ?? SplitInfo.Halves;
     }
 
     public byte[] Pixels { get; }
-    public byte[] Labels { get; }
+
+    /// <summary>Class index of each image (0-based; ints because ImageNet has 1,000 classes).</summary>
+    public int[] Labels { get; }
+
+    public int Channels { get; }
     public int Rows { get; }
     public int Cols { get; }
     public int Count => Labels.Length;
-    public int PixelsPerImage => Rows * Cols;
 
-    /// <summary>Where the images came from (the folder), for messages.</summary>
+    /// <summary>Bytes of one image: Channels · Rows · Cols.</summary>
+    public int PixelsPerImage => Channels * Rows * Cols;
+
+    public int Plane => Rows * Cols;
+
+    /// <summary>Where the images came from (the folder or file), for messages.</summary>
     public string Source { get; }
+
+    /// <summary>The file each image came from (image folders), else null: messages then name <see cref="Source"/>.</summary>
+    public string[]? ItemNames { get; }
+
+    /// <summary>How the search and test halves were made (<see cref="DataSplits.Stratify"/>).</summary>
+    public SplitInfo Split { get; }
+
+    /// <summary>The largest label (cached), -1 for an empty set.</summary>
+    public int MaxLabel
+    {
+        get
+        {
+            if (_maxLabel < 0 && Labels.Length > 0)
+            {
+                _maxLabel = Labels.Max();
+            }
+
+            return _maxLabel;
+        }
+    }
 
     public ReadOnlySpan<byte> Image(int index) => Pixels.AsSpan(index * PixelsPerImage, PixelsPerImage);
 
-    /// <summary>Images <paramref name="indices"/>[0], [1], … as a new set (copies).</summary>
-    public ImageSet Select(IReadOnlyList<int> indices)
+    /// <summary>The file image <paramref name="index"/> came from, or "SOURCE (image i)".</summary>
+    public string NameOf(int index) => ItemNames?[index] ?? $"{Source} (image {index})";
+
+    /// <summary>Every label lies in 0..classes-1, or one line naming the first image (and file) that does not.</summary>
+    public void CheckLabels(int classes, string model)
     {
-        var pixels = new byte[indices.Count * PixelsPerImage];
-        var labels = new byte[indices.Count];
+        if (MaxLabel < classes)
+        {
+            return;
+        }
+
+        int i = Array.FindIndex(Labels, l => l >= classes);
+        Throw.BadInput($"{NameOf(i)}: label {Labels[i]} is outside the {classes} classes (0..{classes - 1}) of {model}");
+    }
+
+    /// <summary>Images <paramref name="indices"/>[0], [1], … as a new set (copies).</summary>
+    public ImageSet Select(IReadOnlyList<int> indices) => Select(indices, Split);
+
+    internal ImageSet Select(IReadOnlyList<int> indices, SplitInfo split)
+    {
+        var pixels = new byte[(long)indices.Count * PixelsPerImage];
+        var labels = new int[indices.Count];
+        string[]? names = ItemNames is null ? null : new string[indices.Count];
         for (int i = 0; i < indices.Count; i++)
         {
             Image(indices[i]).CopyTo(pixels.AsSpan(i * PixelsPerImage, PixelsPerImage));
             labels[i] = Labels[indices[i]];
+            if (names is not null)
+            {
+                names[i] = ItemNames![indices[i]];
+            }
         }
 
-        return new ImageSet(pixels, labels, Rows, Cols, Source);
+        return new ImageSet(pixels, labels, Channels, Rows, Cols, Source, names, split);
     }
 
     /// <summary>A contiguous range of images as a new set (copies).</summary>
@@ -59,8 +130,20 @@ public sealed class ImageSet
         return new ImageSet(
             Pixels.AsSpan(start * PixelsPerImage, count * PixelsPerImage).ToArray(),
             Labels.AsSpan(start, count).ToArray(),
+            Channels,
             Rows,
             Cols,
-            Source);
+            Source,
+            ItemNames?.AsSpan(start, count).ToArray(),
+            Split);
     }
+}
+
+/// <summary>
+/// How an evaluation set was ordered into its search half (first) and test half (second): <c>first-half</c> (the
+/// file's own order, seed null) or <c>stratified</c> (a seeded per-class shuffle); the sizes are those of the whole halves.
+/// </summary>
+public sealed record SplitInfo(string Method, int? Seed)
+{
+    public static SplitInfo Halves { get; } = new("first-half", null);
 }

@@ -82,10 +82,8 @@ public static class SearchRunner
         var device = OrtSessions.Resolve(job.Device, job.Warn);
         var simulator = Simulator.Load(job.ModelPath, threads);
         int[] imageDims = simulator.ImageDims;
-        if (imageDims.Length != 3 || imageDims[1] != job.Data.Rows || imageDims[2] != job.Data.Cols)
-        {
-            Throw.BadInput($"{job.Data.Source}: images are {job.Data.Rows}x{job.Data.Cols} but the model's input '{simulator.Graph.InputName}' takes [{string.Join(",", imageDims)}]");
-        }
+        job.Scaling.CheckFits(job.Data, simulator.Graph.InputName, imageDims);
+        job.Data.CheckLabels(simulator.Classes, job.ModelPath);
 
         var search = DataSplits.Select(job.Data, DataSplit.Search, job.SearchLimit);
         var test = DataSplits.Select(job.Data, DataSplit.Test, job.TestLimit);
