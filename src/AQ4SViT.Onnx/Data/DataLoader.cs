@@ -44,6 +44,17 @@ public static class DataLoader
 
     public static ImageSet Load(string? path, DataOptions options)
     {
+        var (set, isIdx) = ReadPrepared(path, options);
+        return options.SplitSeed is { } seed ? DataSplits.Stratify(set, seed)
+            : isIdx ? set
+            : DataSplits.Stratify(set, DataSplits.DefaultSeed);
+    }
+
+    /// <summary>The set in its file's order (resized and cropped, not split): what <see cref="Load"/> orders into halves.</summary>
+    public static ImageSet LoadUnsplit(string? path, DataOptions options) => ReadPrepared(path, options).Set;
+
+    private static (ImageSet Set, bool IsIdx) ReadPrepared(string? path, DataOptions options)
+    {
         string? format = options.Format?.ToLowerInvariant();
         if (format is not null && !s_formats.Contains(format))
         {
@@ -51,14 +62,8 @@ public static class DataLoader
         }
 
         var (set, isIdx) = Read(path, format, options);
-        if (set.ItemNames is null)
-        {
-            set = options.Prep.Apply(set); // image folders were resized image by image while decoding
-        }
-
-        return options.SplitSeed is { } seed ? DataSplits.Stratify(set, seed)
-            : isIdx ? set
-            : DataSplits.Stratify(set, DataSplits.DefaultSeed);
+        // Image folders are resized image by image while decoding (they may differ in size); the rest here.
+        return (set.ItemNames is null ? options.Prep.Apply(set) : set, isIdx);
     }
 
     private static (ImageSet Set, bool IsIdx) Read(string? path, string? format, DataOptions options)

@@ -225,6 +225,11 @@ public static class SearchRunner
             Jobs = job.Jobs,
             FullEvaluationEngine = ort is null ? "sim" : $"ort:{ort.Device}",
             SpeculativeUnused = journal.UnusedSpeculative,
+            Data = job.Data.Source,
+            SplitMethod = job.Data.Split.Method,
+            SplitSeed = job.Data.Split.Seed,
+            SplitSearchImages = DataSplits.Range(DataSplit.Search, job.Data.Count).Count,
+            SplitTestImages = DataSplits.Range(DataSplit.Test, job.Data.Count).Count,
         };
 
         AtomicFile.WriteAllText(Path.Combine(outDir, "report.json"), report.ToJson());
