@@ -30,6 +30,9 @@ internal abstract class ModelOptions
     [Option("grey-to-rgb", HelpText = "Feed grey images to a 3-channel model by repeating the plane (otherwise a channel mismatch is an error).")]
     public bool GreyToRgb { get; set; }
 
+    [Option("rgb-to-grey", HelpText = "Turn RGB images grey before resizing (torchvision's Grayscale(): Pillow's ITU-R 601-2 luma), for a 1-channel model.")]
+    public bool RgbToGrey { get; set; }
+
     [Option("split-seed", HelpText = "Seed of the stratified search/test split (same share of each class in both halves). Default: 20, except IDX data keeps its first half / second half split.")]
     public int? SplitSeed { get; set; }
 
@@ -89,7 +92,7 @@ internal abstract class ModelOptions
         LabelsFile = LabelsFile,
         Layout = Layout,
         CifarLabels = CifarLabels,
-        Prep = new ImagePrep(Resize ?? card?.Preprocess?.Resize, Crop ?? card?.Preprocess?.Crop),
+        Prep = new ImagePrep(Resize ?? card?.Preprocess?.Resize, Crop ?? card?.Preprocess?.Crop, RgbToGrey || card?.Preprocess?.RgbToGrey == true),
         SplitSeed = SplitSeed,
     };
 

@@ -134,6 +134,7 @@ internal static class ImageFolderReader
 
         bool grey = infos.All(h => h.Grey);
         int channels = grey ? 1 : 3;
+        int outChannels = prep.OutputChannels(channels);
         var (rows, cols) = prep.OutputSize(infos[0].Height, infos[0].Width);
         for (int i = 1; i < files.Count; i++)
         {
@@ -144,10 +145,10 @@ internal static class ImageFolderReader
             }
         }
 
-        int perImage = channels * rows * cols;
+        int perImage = outChannels * rows * cols;
         if ((long)perImage * files.Count > int.MaxValue / 2)
         {
-            Throw.BadInput($"{source}: {files.Count} images of {channels}x{rows}x{cols} are more than this reader holds in memory; pass a smaller --crop");
+            Throw.BadInput($"{source}: {files.Count} images of {outChannels}x{rows}x{cols} are more than this reader holds in memory; pass a smaller --crop");
         }
 
         var pixels = new byte[perImage * files.Count];
@@ -158,7 +159,7 @@ internal static class ImageFolderReader
             image.CopyTo(pixels.AsSpan(i * perImage, perImage));
         }
 
-        return new ImageSet(pixels, labels, channels, rows, cols, source, [.. files]);
+        return new ImageSet(pixels, labels, outChannels, rows, cols, source, [.. files]);
     }
 
     private static (int Width, int Height, bool Grey) Header(string path)

@@ -3,14 +3,18 @@ using AQ4SViT.Onnx.Errors;
 namespace AQ4SViT.Onnx.Data;
 
 /// <summary>
-/// What happens to each image between its file and the set, as torchvision's <c>Resize(Resize)</c> then
+/// What happens to each image between its file and the set: with <paramref name="RgbToGrey"/> an RGB image becomes
+/// grey first (torchvision's <c>Grayscale()</c>, i.e. Pillow's <c>convert('L')</c>), then <c>Resize(Resize)</c> and
 /// <c>CenterCrop(Crop)</c> (either may be absent); see <see cref="ImageTransform"/> for the arithmetic.
 /// </summary>
-public sealed record ImagePrep(int? Resize = null, int? Crop = null)
+public sealed record ImagePrep(int? Resize = null, int? Crop = null, bool RgbToGrey = false)
 {
     public static ImagePrep None { get; } = new();
 
-    public bool IsNone => Resize is null && Crop is null;
+    public bool IsNone => Resize is null && Crop is null && !RgbToGrey;
+
+    /// <summary>Channels an image of <paramref name="channels"/> comes out with.</summary>
+    public int OutputChannels(int channels) => RgbToGrey && channels == 3 ? 1 : channels;
 
     /// <summary>The size an image of <paramref name="rows"/>×<paramref name="cols"/> comes out at.</summary>
     public (int Rows, int Cols) OutputSize(int rows, int cols)
@@ -28,9 +32,15 @@ public sealed record ImagePrep(int? Resize = null, int? Crop = null)
         }
 
         byte[] image = chw;
+        if (RgbToGrey && channels == 3)
+        {
+            image = ImageTransform.Grey(chw, rows * cols);
+            channels = 1;
+        }
+
         if (Resize is { } r)
         {
-            image = ImageTransform.ResizeShorterSide(chw, channels, rows, cols, r, out rows, out cols);
+            image = ImageTransform.ResizeShorterSide(image, channels, rows, cols, r, out rows, out cols);
         }
 
         return Crop is { } c ? ImageTransform.CenterCrop(image, channels, rows, cols, c, c) : image;
@@ -45,10 +55,11 @@ public sealed record ImagePrep(int? Resize = null, int? Crop = null)
         }
 
         var (rows, cols) = OutputSize(set.Rows, set.Cols);
-        int perImage = set.Channels * rows * cols;
+        int channels = OutputChannels(set.Channels);
+        int perImage = channels * rows * cols;
         if ((long)perImage * set.Count > int.MaxValue / 2)
         {
-            Throw.BadInput($"{set.Source}: {set.Count} images of {set.Channels}x{rows}x{cols} are more than this tool holds in memory; pass a smaller --crop");
+            Throw.BadInput($"{set.Source}: {set.Count} images of {channels}x{rows}x{cols} are more than this tool holds in memory; pass a smaller --crop");
         }
 
         var pixels = new byte[perImage * set.Count];
@@ -57,7 +68,7 @@ public sealed record ImagePrep(int? Resize = null, int? Crop = null)
             Apply(set.Image(i).ToArray(), set.Channels, set.Rows, set.Cols).CopyTo(pixels.AsSpan(i * perImage, perImage));
         }
 
-        return new ImageSet(pixels, set.Labels, set.Channels, rows, cols, set.Source, set.ItemNames, set.Split);
+        return new ImageSet(pixels, set.Labels, channels, rows, cols, set.Source, set.ItemNames, set.Split);
     }
 
     private void Check()

@@ -19,6 +19,21 @@ public static class ImageTransform
 {
     private const int PrecisionBits = 22;
 
+    /// <summary>
+    /// RGB planes to one grey plane as Pillow's <c>convert('L')</c> (ITU-R 601-2 luma in 16-bit fixed point):
+    /// <c>(19595·R + 38470·G + 7471·B + 32768) >> 16</c>; equal planes give that value back exactly.
+    /// </summary>
+    public static byte[] Grey(ReadOnlySpan<byte> chw, int plane)
+    {
+        var grey = new byte[plane];
+        for (int p = 0; p < plane; p++)
+        {
+            grey[p] = (byte)(((19595 * chw[p]) + (38470 * chw[plane + p]) + (7471 * chw[(2 * plane) + p]) + 32768) >> 16);
+        }
+
+        return grey;
+    }
+
     /// <summary>torchvision's output size for <c>Resize(size)</c> of an h×w image.</summary>
     public static (int Rows, int Cols) ResizedSize(int rows, int cols, int size)
     {

@@ -68,6 +68,7 @@ public sealed record CardPreprocess
     [JsonPropertyName("resize")] public int? Resize { get; init; }
     [JsonPropertyName("crop")] public int? Crop { get; init; }
     [JsonPropertyName("grey_to_rgb")] public bool? GreyToRgb { get; init; }
+    [JsonPropertyName("rgb_to_grey")] public bool? RgbToGrey { get; init; }
 
     /// <summary><c>mean</c> or <c>std</c> as floats: a number, or an array of numbers; null when absent.</summary>
     public static float[]? Numbers(JsonElement? value, string name) => value switch
