@@ -222,7 +222,7 @@ public static class DataLoader
 
         byte[] bytes = NpyReader.Pixels(images, imagesName);
         var (pixels, channels, rows, cols) = PixelLayout.ToChw(bytes, images.Shape, layout, imagesName);
-        return new ImageSet(pixels, labelValues, channels, rows, cols, source);
+        return new ImageSet(pixels, labelValues, channels, rows, cols, source) { LabelsFile = labelsName };
     }
 
     private static string NpyLabelsBeside(string imagesPath)

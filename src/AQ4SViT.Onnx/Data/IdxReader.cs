@@ -82,7 +82,7 @@ public static class IdxReader
         }
 
         var (pixels, channels, rows, cols) = PixelLayout.ToChw(images, imageDims, layout, imagesPath);
-        return new ImageSet(pixels, Array.ConvertAll(labels, l => (int)l), channels, rows, cols, source);
+        return new ImageSet(pixels, Array.ConvertAll(labels, l => (int)l), channels, rows, cols, source) { LabelsFile = labelsPath };
     }
 
     private static string? TryFind(string directory, string name)

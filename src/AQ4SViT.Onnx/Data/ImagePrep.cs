@@ -68,7 +68,7 @@ public sealed record ImagePrep(int? Resize = null, int? Crop = null, bool RgbToG
             Apply(set.Image(i).ToArray(), set.Channels, set.Rows, set.Cols).CopyTo(pixels.AsSpan(i * perImage, perImage));
         }
 
-        return new ImageSet(pixels, set.Labels, channels, rows, cols, set.Source, set.ItemNames, set.Split);
+        return set.WithPixels(pixels, channels, rows, cols);
     }
 
     private void Check()

@@ -10,6 +10,9 @@ public sealed class ImageSet
 {
     private int _maxLabel = -1;
 
+    // Index of each image in its file, once a split or selection has reordered the set (null: the same as here).
+    private int[]? _origins;
+
     /// <summary>A grey set (one channel), as read from an MNIST-layout IDX pair.</summary>
     public ImageSet(byte[] pixels, byte[] labels, int rows, int cols, string source)
         : this(pixels, Array.ConvertAll(labels, l => (int)l), 1, rows, cols, source)
@@ -64,6 +67,9 @@ public sealed class ImageSet
     /// <summary>The file each image came from (image folders), else null: messages then name <see cref="Source"/>.</summary>
     public string[]? ItemNames { get; }
 
+    /// <summary>The file the labels came from when it is not <see cref="Source"/> (an IDX or .npy labels file), for messages.</summary>
+    public string? LabelsFile { get; init; }
+
     /// <summary>How the search and test halves were made (<see cref="DataSplits.Stratify"/>).</summary>
     public SplitInfo Split { get; }
 
@@ -83,8 +89,14 @@ public sealed class ImageSet
 
     public ReadOnlySpan<byte> Image(int index) => Pixels.AsSpan(index * PixelsPerImage, PixelsPerImage);
 
-    /// <summary>The file image <paramref name="index"/> came from, or "SOURCE (image i)".</summary>
-    public string NameOf(int index) => ItemNames?[index] ?? $"{Source} (image {index})";
+    /// <summary>Where image <paramref name="index"/> of this set is in its file (0-based), whatever split or selection made the set.</summary>
+    public int Origin(int index) => _origins?[index] ?? index;
+
+    /// <summary>The file image <paramref name="index"/> came from, or "SOURCE (image i)" with i its place in the file.</summary>
+    public string NameOf(int index) => ItemNames?[index] ?? $"{Source} (image {Origin(index)})";
+
+    /// <summary>Where the label of image <paramref name="index"/> came from: its file, or "LABELS FILE (image i)".</summary>
+    public string LabelNameOf(int index) => ItemNames?[index] ?? $"{LabelsFile ?? Source} (image {Origin(index)})";
 
     /// <summary>Every label lies in 0..classes-1, or one line naming the first image (and file) that does not.</summary>
     public void CheckLabels(int classes, string model)
@@ -95,8 +107,12 @@ public sealed class ImageSet
         }
 
         int i = Array.FindIndex(Labels, l => l >= classes);
-        Throw.BadInput($"{NameOf(i)}: label {Labels[i]} is outside the {classes} classes (0..{classes - 1}) of {model}");
+        Throw.BadInput($"{LabelNameOf(i)}: label {Labels[i]} is outside the {classes} classes (0..{classes - 1}) of {model}");
     }
+
+    /// <summary>The same images and labels with new pixels (resized, cropped, grey), everything else kept.</summary>
+    internal ImageSet WithPixels(byte[] pixels, int channels, int rows, int cols) =>
+        new(pixels, Labels, channels, rows, cols, Source, ItemNames, Split) { LabelsFile = LabelsFile, _origins = _origins };
 
     /// <summary>Images <paramref name="indices"/>[0], [1], … as a new set (copies).</summary>
     public ImageSet Select(IReadOnlyList<int> indices) => Select(indices, Split);
@@ -116,7 +132,13 @@ public sealed class ImageSet
             }
         }
 
-        return new ImageSet(pixels, labels, Channels, Rows, Cols, Source, names, split);
+        var origins = new int[indices.Count];
+        for (int i = 0; i < origins.Length; i++)
+        {
+            origins[i] = Origin(indices[i]);
+        }
+
+        return new ImageSet(pixels, labels, Channels, Rows, Cols, Source, names, split) { LabelsFile = LabelsFile, _origins = origins };
     }
 
     /// <summary>A contiguous range of images as a new set (copies).</summary>
@@ -135,7 +157,11 @@ public sealed class ImageSet
             Cols,
             Source,
             ItemNames?.AsSpan(start, count).ToArray(),
-            Split);
+            Split)
+        {
+            LabelsFile = LabelsFile,
+            _origins = _origins?.AsSpan(start, count).ToArray() ?? (start == 0 ? null : Enumerable.Range(start, count).ToArray()),
+        };
     }
 }
 
