@@ -88,7 +88,12 @@ public sealed record InputScaling
         int channels = dims[0];
         if (set.Channels != channels && !(set.Channels == 1 && channels == 3 && GreyToRgb))
         {
-            string hint = set.Channels == 1 && channels == 3 ? " (pass --grey-to-rgb to repeat the grey plane)" : "";
+            string hint = (set.Channels, channels) switch
+            {
+                (1, 3) => " (pass --grey-to-rgb to repeat the grey plane)",
+                (3, 1) => " (pass --rgb-to-grey to convert)",
+                _ => "",
+            };
             Throw.BadInput($"{set.Source}: images have {set.Channels} channel{(set.Channels == 1 ? "" : "s")} but the model's input '{inputName}' takes {channels}{hint}");
         }
 
