@@ -35,6 +35,9 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
     [Option("granularity", Default = SearchDefaults.Granularity, HelpText = "Finest weight grouping: network, block or layer (phases go network → … → this).")]
     public string Granularity { get; set; } = SearchDefaults.Granularity;
 
+    [Option("calib-data", HelpText = "A separate calibration set for the drift proxy (any --data format, read with the same options); default: the first --calib images of the search split.")]
+    public string? CalibData { get; set; }
+
     [Option("calib", Default = 128, HelpText = "Calibration images (from the search split) for the drift proxy.")]
     public int Calib { get; set; } = 128;
 
@@ -125,6 +128,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
         {
             ModelPath = model,
             Data = LoadData(model, card),
+            CalibrationData = CalibData is null ? null : DataLoader.Load(CalibData, ResolveDataOptions(card) with { ImagesFile = null, LabelsFile = null }),
             OutDirectory = Out,
             Scaling = ResolveScaling(card),
             Options = options,

@@ -80,6 +80,9 @@ public sealed record SearchReport
     /// <summary>The dataset the splits were made from (file or folder).</summary>
     public string Data { get; init; } = "";
 
+    /// <summary>The separate calibration set (<c>--calib-data</c>); null: calibration images came from the search split.</summary>
+    public string? CalibrationData { get; init; }
+
     /// <summary>How the search/test halves were made: <c>first-half</c> (the file's order) or <c>stratified</c> (seeded, per class).</summary>
     public string SplitMethod { get; init; } = "first-half";
 

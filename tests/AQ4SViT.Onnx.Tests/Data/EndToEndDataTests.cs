@@ -109,4 +109,27 @@ public sealed class EndToEndDataTests
         Assert.Equal(N / 2, root.GetProperty("split_search_images").GetInt32());
         Assert.Equal(N / 2, root.GetProperty("split_test_images").GetInt32());
     }
+
+    [Fact]
+    public void Search_WithCalibData_CalibratesOnThatSet()
+    {
+        using var dir = new TempDir();
+        Robustness.TinyDataset.FashionMnist(dir.File("eval"), 40);
+        var calib = DataFixtures.Fashion.Slice(9000, 3);
+        Directory.CreateDirectory(dir.File("calib"));
+        WriteNpz(dir.File("calib/c.npz"), ("images", Npy("|u1", [3, 28, 28], calib.Pixels)), ("labels", Npy("<i8", [3], Int64Labels(calib.Labels))));
+        string small = Path.Combine(RepoPaths.Models, "tests", "spikformer-d64", "model.onnx");
+
+        var r = CliRun.Run(TimeSpan.FromSeconds(300), "search", small, "--data", dir.File("eval"), "--calib-data", dir.File("calib/c.npz"), "--out", dir.File("out"),
+            "--granularity", "network", "--bits", "8", "--calib", "16", "--search-limit", "20", "--test-limit", "20", "--threads", "2", "--quiet");
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var report = JsonDocument.Parse(File.ReadAllText(dir.File("out/report.json")));
+        var root = report.RootElement;
+        // 16 asked for, but the calibration set has 3 (the search split's 20 would have given 16).
+        Assert.Equal(3, root.GetProperty("calibration_images").GetInt32());
+        Assert.Equal(dir.File("calib/c.npz"), root.GetProperty("calibration_data").GetString());
+        Assert.Equal("first-half", root.GetProperty("split_method").GetString());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("split_seed").ValueKind);
+    }
 }
