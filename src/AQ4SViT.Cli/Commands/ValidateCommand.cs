@@ -74,6 +74,12 @@ internal sealed class ValidateCommand : DataFileOptions, ICommand
             cardOwner = reference;
         }
 
+        // An emitted model records its dataset and scaling, not the preprocessing: that stays on the reference's card.
+        if (card is not null && card.Preprocess is null && reference is not null && ModelCard.TryLoadBeside(reference)?.Preprocess is { } preprocess)
+        {
+            card = card with { Preprocess = preprocess };
+        }
+
         var scaling = ResolveScaling(card);
         var images = DataSplits.Select(LoadData(cardOwner, card), DataSplit.Test, Limit);
         void Message(string line) => context.Info($"aq4svit: {line}");
