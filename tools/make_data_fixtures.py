@@ -1,6 +1,12 @@
-"""Golden values for aq4svit's resize + centre crop: Pillow's own output, as torchvision's Resize(size) and
-CenterCrop(crop) compute it on a PIL image (torchvision's size and offset rules written out below, so that
-torchvision itself is not needed). Writes tests/AQ4SViT.Onnx.Tests/Fixtures/pil-resize.npz.
+"""Golden values for aq4svit's data room, made by Pillow (an independent decoder and resampler):
+
+- pil-resize.npz: Pillow's own output of resize + centre crop, as torchvision's Resize(size) and CenterCrop(crop)
+  compute it on a PIL image (torchvision's size and offset rules written out below, so that torchvision itself is not
+  needed);
+- pil-decode/a/*: small images in each format (JPEG 4:2:0 and 4:4:4, palette/RGB/RGBA PNG, BMP, lossless WebP) and
+  pil-decode.npz: what Pillow's ImageFolder loader gives for them (convert('RGB')), one key per file name.
+
+Both go to tests/AQ4SViT.Onnx.Tests/Fixtures/.
 
     /usr/bin/python3 tools/make_data_fixtures.py
 
@@ -50,6 +56,25 @@ def main():
     path = os.path.join(os.path.dirname(__file__), "..", "tests", "AQ4SViT.Onnx.Tests", "Fixtures", "pil-resize.npz")
     np.savez_compressed(path, **out)
     print(f"wrote {os.path.normpath(path)}: {len(cases)} cases")
+    write_decode_fixtures(os.path.dirname(path), rng)
+
+
+def write_decode_fixtures(fixtures, rng):
+    folder = os.path.join(fixtures, "pil-decode", "a")
+    os.makedirs(folder, exist_ok=True)
+    y, x = np.mgrid[0:24, 0:40]
+    smooth = np.stack([(x * 6) % 256, (y * 9) % 256, ((x + y) * 5) % 256], -1).astype(np.uint8)
+    img = Image.fromarray(smooth // 2 + rng.integers(0, 40, smooth.shape).astype(np.uint8))
+    img.save(os.path.join(folder, "c420.jpg"), quality=90)
+    img.save(os.path.join(folder, "c444.jpg"), quality=90, subsampling=0)
+    img.save(os.path.join(folder, "rgb.png"))
+    img.quantize(32).save(os.path.join(folder, "palette.png"))
+    Image.fromarray(rng.integers(0, 256, (24, 40, 4), dtype=np.uint8), "RGBA").save(os.path.join(folder, "rgba.png"))
+    img.save(os.path.join(folder, "rgb.bmp"))
+    img.save(os.path.join(folder, "lossless.webp"), lossless=True)
+    decoded = {name: np.asarray(Image.open(os.path.join(folder, name)).convert("RGB")) for name in sorted(os.listdir(folder))}
+    np.savez_compressed(os.path.join(fixtures, "pil-decode.npz"), **decoded)
+    print(f"wrote {folder}: {len(decoded)} images and pil-decode.npz")
 
 
 if __name__ == "__main__":

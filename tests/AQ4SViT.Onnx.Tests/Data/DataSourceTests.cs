@@ -196,6 +196,24 @@ public sealed class DataSourceTests
         Assert.True(rgb.Pixels.AsSpan().SequenceEqual(set.Pixels));
     }
 
+    [Fact]
+    public void EveryImageFormat_DecodesAsPillowDoes()
+    {
+        // Pillow's convert('RGB') of each file (tools/make_data_fixtures.py): JPEG 4:2:0 and 4:4:4, palette, RGB and
+        // RGBA PNG (alpha dropped), BMP, lossless WebP.
+        string fixtures = Path.Combine(RepoPaths.Root, "tests", "AQ4SViT.Onnx.Tests", "Fixtures");
+        var set = DataLoader.LoadUnsplit(Path.Combine(fixtures, "pil-decode"), new DataOptions { Format = "folder" });
+        var names = Enumerable.Range(0, set.Count).Select(i => Path.GetFileName(set.NameOf(i))).ToArray();
+        var pillow = NpyReader.ReadArchive(Path.Combine(fixtures, "pil-decode.npz"), names);
+
+        Assert.Equal(7, set.Count);
+        for (int i = 0; i < set.Count; i++)
+        {
+            var expected = PixelLayout.ToChw(pillow[names[i]].Data, [1, .. pillow[names[i]].Shape], "nhwc", names[i]).Pixels;
+            Assert.True(expected.AsSpan().SequenceEqual(set.Image(i)), $"{names[i]} differs from Pillow's decoding");
+        }
+    }
+
     private static byte[] Int32(int[] labels)
     {
         var bytes = new byte[labels.Length * 4];
