@@ -24,6 +24,12 @@ public sealed record DataOptions
     /// <summary>Seed of the stratified search/test split; null: <see cref="DataSplits.DefaultSeed"/>, except IDX data keeps its halves.</summary>
     public int? SplitSeed { get; init; }
 
+    /// <summary>Image folders larger than this (decoded, after resize/crop) are streamed instead of held: 1 GiB.</summary>
+    public const long DefaultStreamAboveBytes = 1L << 30;
+
+    /// <summary>Image folders whose decoded images would take more bytes than this are decoded on demand (<see cref="ImageSet.IsStreamed"/>).</summary>
+    public long StreamAboveBytes { get; init; } = DefaultStreamAboveBytes;
+
     public static DataOptions Default { get; } = new();
 }
 
@@ -163,14 +169,14 @@ public static class DataLoader
                 if (File.Exists(listPath))
                 {
                     var (files, labels) = ImageFolderReader.ScanList(dir, listPath);
-                    return (ImageFolderReader.Load(files, labels, dir, options.Prep), false);
+                    return (ImageFolderReader.Load(files, labels, dir, options.Prep, options.StreamAboveBytes), false);
                 }
             }
 
             if (ImageFolderReader.HasClassFolders(dir))
             {
                 var (files, labels, _) = ImageFolderReader.ScanClasses(dir);
-                return (ImageFolderReader.Load(files, labels, dir, options.Prep), false);
+                return (ImageFolderReader.Load(files, labels, dir, options.Prep, options.StreamAboveBytes), false);
             }
         }
 

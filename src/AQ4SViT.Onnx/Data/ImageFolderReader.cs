@@ -121,9 +121,10 @@ internal static class ImageFolderReader
     /// <summary>
     /// Decodes <paramref name="files"/> into one set, each image resized and cropped as <paramref name="prep"/> says
     /// (one at a time, so memory is the output set plus one decoded image). Without a resize or crop every image must
-    /// have the first one's size.
+    /// have the first one's size. A set of more than <paramref name="streamAboveBytes"/> is streamed: every header is
+    /// checked now, and each image decoded when it is read.
     /// </summary>
-    public static ImageSet Load(IReadOnlyList<string> files, int[] labels, string source, ImagePrep prep)
+    public static ImageSet Load(IReadOnlyList<string> files, int[] labels, string source, ImagePrep prep, long streamAboveBytes = DataOptions.DefaultStreamAboveBytes)
     {
         // Pass 1: headers only (sizes, colour), so a bad file is named before anything large is allocated.
         var infos = new (int Width, int Height, bool Grey)[files.Count];
@@ -146,6 +147,12 @@ internal static class ImageFolderReader
         }
 
         int perImage = outChannels * rows * cols;
+        string[] names = [.. files];
+        if ((long)perImage * files.Count > streamAboveBytes)
+        {
+            return ImageSet.Streamed(i => prep.Apply(Decode(names[i], infos[i].Width, infos[i].Height, grey), channels, infos[i].Height, infos[i].Width), labels, outChannels, rows, cols, source, names);
+        }
+
         if ((long)perImage * files.Count > int.MaxValue / 2)
         {
             Throw.BadInput($"{source}: {files.Count} images of {outChannels}x{rows}x{cols} are more than this reader holds in memory; pass a smaller --crop");
@@ -159,7 +166,7 @@ internal static class ImageFolderReader
             image.CopyTo(pixels.AsSpan(i * perImage, perImage));
         }
 
-        return new ImageSet(pixels, labels, outChannels, rows, cols, source, [.. files]);
+        return new ImageSet(pixels, labels, outChannels, rows, cols, source, names);
     }
 
     private static (int Width, int Height, bool Grey) Header(string path)

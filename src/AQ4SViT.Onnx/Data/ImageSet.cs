@@ -5,9 +5,15 @@ namespace AQ4SViT.Onnx.Data;
 /// <summary>
 /// Labelled images, whatever file they came from: C channels (1 grey, 3 RGB) of H×W bytes, stored CHW per image
 /// (plane by plane), images one after the other. Every source in <see cref="DataLoader"/> yields one of these.
+/// A streamed set (<see cref="IsStreamed"/>, image folders too large to hold) decodes each image when it is read.
 /// </summary>
 public sealed class ImageSet
 {
+    private readonly byte[]? _pixels;
+
+    // Streamed sets: decodes the image at a file index into CHW bytes (resized and cropped).
+    private readonly Func<int, byte[]>? _decode;
+
     private int _maxLabel = -1;
 
     // Index of each image in its file, once a split or selection has reordered the set (null: the same as here).
@@ -36,7 +42,7 @@ public sealed class ImageSet
             throw new ArgumentException($"{source}: {itemNames.Length} names for {labels.Length} images");
         }
 
-        Pixels = pixels;
+        _pixels = pixels;
         Labels = labels;
         Channels = channels;
         Rows = rows;
@@ -46,7 +52,24 @@ public sealed class ImageSet
         Split = split ?? SplitInfo.Halves;
     }
 
-    public byte[] Pixels { get; }
+    private ImageSet(Func<int, byte[]> decode, int[] labels, int channels, int rows, int cols, string source, string[]? itemNames, SplitInfo split, int[]? origins)
+    {
+        _decode = decode;
+        Labels = labels;
+        Channels = channels;
+        Rows = rows;
+        Cols = cols;
+        Source = source;
+        ItemNames = itemNames;
+        Split = split;
+        _origins = origins;
+    }
+
+    /// <summary>Every image's bytes, one after the other; a streamed set has none (read <see cref="Image"/>).</summary>
+    public byte[] Pixels => _pixels ?? throw new InvalidOperationException($"{Source}: a streamed set has no pixel array; read Image(i)");
+
+    /// <summary>Images are decoded when read rather than held (memory: one image per reader at a time).</summary>
+    public bool IsStreamed => _decode is not null;
 
     /// <summary>Class index of each image (0-based; ints because ImageNet has 1,000 classes).</summary>
     public int[] Labels { get; }
@@ -87,7 +110,26 @@ public sealed class ImageSet
         }
     }
 
-    public ReadOnlySpan<byte> Image(int index) => Pixels.AsSpan(index * PixelsPerImage, PixelsPerImage);
+    /// <summary>
+    /// A set whose image i is <paramref name="decode"/>(i) (CHW bytes of channels × rows × cols), decoded each time it is
+    /// read; <paramref name="decode"/> may be called from several threads at once.
+    /// </summary>
+    internal static ImageSet Streamed(Func<int, byte[]> decode, int[] labels, int channels, int rows, int cols, string source, string[]? itemNames) =>
+        new(decode, labels, channels, rows, cols, source, itemNames, SplitInfo.Halves, origins: null);
+
+    public ReadOnlySpan<byte> Image(int index)
+    {
+        if (_decode is null)
+        {
+            return _pixels.AsSpan(index * PixelsPerImage, PixelsPerImage);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)Count, nameof(index));
+        byte[] image = _decode(Origin(index));
+        return image.Length == PixelsPerImage
+            ? image
+            : throw new InvalidOperationException($"{NameOf(index)}: decoded {image.Length} bytes, expected {PixelsPerImage}");
+    }
 
     /// <summary>Where image <paramref name="index"/> of this set is in its file (0-based), whatever split or selection made the set.</summary>
     public int Origin(int index) => _origins?[index] ?? index;
@@ -119,6 +161,24 @@ public sealed class ImageSet
 
     internal ImageSet Select(IReadOnlyList<int> indices, SplitInfo split)
     {
+        if (_decode is not null)
+        {
+            // Streamed: only the bookkeeping moves; images stay in their files.
+            return new ImageSet(
+                _decode,
+                indices.Select(i => Labels[i]).ToArray(),
+                Channels,
+                Rows,
+                Cols,
+                Source,
+                ItemNames is null ? null : indices.Select(i => ItemNames[i]).ToArray(),
+                split,
+                indices.Select(Origin).ToArray())
+            {
+                LabelsFile = LabelsFile,
+            };
+        }
+
         var pixels = new byte[(long)indices.Count * PixelsPerImage];
         var labels = new int[indices.Count];
         string[]? names = ItemNames is null ? null : new string[indices.Count];
@@ -149,8 +209,13 @@ public sealed class ImageSet
             throw new ArgumentOutOfRangeException(nameof(start), $"{Source}: images {start}..{start + count - 1} out of 0..{Count - 1}");
         }
 
+        if (_decode is not null)
+        {
+            return Select(Enumerable.Range(start, count).ToArray(), Split);
+        }
+
         return new ImageSet(
-            Pixels.AsSpan(start * PixelsPerImage, count * PixelsPerImage).ToArray(),
+            _pixels.AsSpan(start * PixelsPerImage, count * PixelsPerImage).ToArray(),
             Labels.AsSpan(start, count).ToArray(),
             Channels,
             Rows,
