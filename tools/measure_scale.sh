@@ -43,10 +43,10 @@ for name in $MODELS; do
   model=$OUT/$name/model.onnx
   echo "== $name" >&2
   run "$name" inspect dotnet "$BIN" inspect "$model" --json
-  run "$name" eval-sim dotnet "$BIN" eval "$model" --data "$DATA" --limit "$IMAGES" --batch 1 --engine sim --threads "$THREADS"
-  run "$name" eval-ort dotnet "$BIN" eval "$model" --data "$DATA" --limit "$IMAGES" --batch 1 --engine ort --threads "$THREADS"
+  run "$name" eval-sim dotnet "$BIN" eval "$model" --data "$DATA" --grey-to-rgb --limit "$IMAGES" --batch 1 --engine sim --threads "$THREADS"
+  run "$name" eval-ort dotnet "$BIN" eval "$model" --data "$DATA" --grey-to-rgb --limit "$IMAGES" --batch 1 --engine ort --threads "$THREADS"
   run "$name" apply dotnet "$BIN" apply "$model" --setting "$WORK/net8.json" --out "$WORK/$name-q8/model.onnx"
-  run "$name" validate dotnet "$BIN" validate "$WORK/$name-q8/model.onnx" --reference "$model" --data "$DATA" --limit "$IMAGES" --batch 1 --threads "$THREADS"
+  run "$name" validate dotnet "$BIN" validate "$WORK/$name-q8/model.onnx" --reference "$model" --data "$DATA" --grey-to-rgb --limit "$IMAGES" --batch 1 --threads "$THREADS"
 done
 
 /usr/bin/python3 - "$TSV" "$OUT" <<'PY'

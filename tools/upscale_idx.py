@@ -4,7 +4,7 @@
 
   /usr/bin/python3 tools/upscale_idx.py --count 20 --factor 8 --out .data/fmnist224
 
-aq4svit repeats the grey plane over the model's input channels, so a 3-channel 224x224 model reads it directly.
+With --grey-to-rgb aq4svit repeats the grey plane over a 3-channel model's input, so a 224x224 RGB model reads it.
 Only for exercising ImageNet-size models (random weights): the labels mean nothing to them.
 """
 import argparse

@@ -9,7 +9,7 @@ using CommandLine.Text;
 namespace AQ4SViT.Cli.Commands;
 
 [Verb("eval", HelpText = "Top-1 accuracy of a model on a split of its dataset, in our simulator or ONNX Runtime.")]
-internal sealed class EvalCommand : ModelOptions, ICommand
+internal sealed class EvalCommand : DataFileOptions, ICommand
 {
     [Value(0, MetaName = "MODEL", Required = true, HelpText = "The .onnx model.")]
     public string Model { get; set; } = "";

@@ -12,7 +12,7 @@ using Spectre.Console;
 namespace AQ4SViT.Cli.Commands;
 
 [Verb("search", HelpText = "Find per-layer weight bit-widths under an accuracy budget (drift-gated greedy or beam), then emit the quantized model and a report.")]
-internal sealed class SearchCommand : ModelOptions, ICommand
+internal sealed class SearchCommand : DataFileOptions, ICommand
 {
     [Value(0, MetaName = "MODEL", HelpText = "The float .onnx model (default: the bundled Spikformer).")]
     public string? Model { get; set; }
@@ -34,6 +34,9 @@ internal sealed class SearchCommand : ModelOptions, ICommand
 
     [Option("granularity", Default = SearchDefaults.Granularity, HelpText = "Finest weight grouping: network, block or layer (phases go network → … → this).")]
     public string Granularity { get; set; } = SearchDefaults.Granularity;
+
+    [Option("calib-data", HelpText = "A separate calibration set for the drift proxy (any --data format, read with the same options); default: the first --calib images of the search split.")]
+    public string? CalibData { get; set; }
 
     [Option("calib", Default = 128, HelpText = "Calibration images (from the search split) for the drift proxy.")]
     public int Calib { get; set; } = 128;
@@ -125,6 +128,7 @@ internal sealed class SearchCommand : ModelOptions, ICommand
         {
             ModelPath = model,
             Data = LoadData(model, card),
+            CalibrationData = CalibData is null ? null : DataLoader.Load(CalibData, ResolveDataOptions(card) with { ImagesFile = null, LabelsFile = null }),
             OutDirectory = Out,
             Scaling = ResolveScaling(card),
             Options = options,

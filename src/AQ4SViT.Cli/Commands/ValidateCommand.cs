@@ -13,7 +13,7 @@ using CommandLine.Text;
 namespace AQ4SViT.Cli.Commands;
 
 [Verb("validate", HelpText = "Run an emitted (quantized) model in ONNX Runtime on the test split; with --reference, compare with our simulator.")]
-internal sealed class ValidateCommand : ModelOptions, ICommand
+internal sealed class ValidateCommand : DataFileOptions, ICommand
 {
     /// <summary>
     /// Runs the reference in our simulator with the emitted model's setting (read from its metadata) fake-quantized:
@@ -72,6 +72,12 @@ internal sealed class ValidateCommand : ModelOptions, ICommand
         {
             card = ModelCard.TryLoadBeside(reference);
             cardOwner = reference;
+        }
+
+        // An emitted model records its dataset and scaling, not the preprocessing: that stays on the reference's card.
+        if (card is not null && card.Preprocess is null && reference is not null && ModelCard.TryLoadBeside(reference)?.Preprocess is { } preprocess)
+        {
+            card = card with { Preprocess = preprocess };
         }
 
         var scaling = ResolveScaling(card);

@@ -5,7 +5,7 @@ using AQ4SViT.Onnx.Errors;
 namespace AQ4SViT.Onnx.Data;
 
 /// <summary>
-/// Reads the IDX format (MNIST, Fashion-MNIST): big-endian magic 0x0000_08_DD (unsigned bytes, DD dimensions),
+/// Reads the IDX format (MNIST, Fashion-MNIST; also 4-dimensional colour sets): big-endian magic 0x0000_08_DD (unsigned bytes, DD dimensions),
 /// then DD big-endian int32 sizes, then the data. Files may be gzipped (<c>.gz</c>) or plain.
 /// </summary>
 public static class IdxReader
@@ -15,6 +15,9 @@ public static class IdxReader
     private const int UnsignedByteType = 0x08;
     private const long MaxDeflateRatio = 1100;
 
+    public const string TrainImagesName = "train-images-idx3-ubyte";
+    public const string TrainLabelsName = "train-labels-idx1-ubyte";
+
     /// <summary>Loads the evaluation set of a folder in the MNIST layout (t10k images and labels, gzipped or not).</summary>
     public static ImageSet LoadEvaluationSet(string directory)
     {
@@ -23,13 +26,44 @@ public static class IdxReader
             Throw.FileMissing(directory, "dataset folder");
         }
 
-        string imagesPath = FindFile(directory, TestImagesName);
-        string labelsPath = FindFile(directory, TestLabelsName);
+        var (images, labels) = FindPair(directory) ?? (FindFile(directory, TestImagesName), FindFile(directory, TestLabelsName));
+        return LoadPair(images, labels, layout: null, directory);
+    }
+
+    /// <summary>
+    /// The IDX pair of a folder: <c>t10k-*</c> (the test set) first, then <c>train-*</c>, then the one
+    /// <c>*-images-idx*-ubyte[.gz]</c> file there with its <c>*-labels-idx1-ubyte[.gz]</c>; null when there is none.
+    /// </summary>
+    public static (string Images, string Labels)? FindPair(string directory)
+    {
+        foreach (var (images, labels) in new[] { (TestImagesName, TestLabelsName), (TrainImagesName, TrainLabelsName) })
+        {
+            if (TryFind(directory, images) is { } found)
+            {
+                return (found, FindFile(directory, labels));
+            }
+        }
+
+        var others = Directory.EnumerateFiles(directory, "*-images-idx?-ubyte*").Order(StringComparer.Ordinal).ToList();
+        if (others.Count == 0)
+        {
+            return null;
+        }
+
+        string name = Path.GetFileName(others[0]);
+        int at = name.IndexOf("-images-idx", StringComparison.Ordinal);
+        string labelsName = name[..at] + "-labels-idx1-ubyte";
+        return (others[0], FindFile(directory, labelsName));
+    }
+
+    /// <summary>An IDX images file ([N,H,W] grey, [N,C,H,W] or [N,H,W,C]) and its labels file ([N]).</summary>
+    public static ImageSet LoadPair(string imagesPath, string labelsPath, string? layout, string source)
+    {
         var (images, imageDims) = ReadUnsignedBytes(imagesPath);
         var (labels, labelDims) = ReadUnsignedBytes(labelsPath);
-        if (imageDims.Length != 3)
+        if (imageDims.Length is not (3 or 4))
         {
-            Throw.BadFile(imagesPath, $"expected 3 dimensions (count, rows, cols), found {imageDims.Length}");
+            Throw.BadFile(imagesPath, $"expected 3 dimensions (count, rows, cols) or 4 (with channels), found {imageDims.Length}");
         }
 
         if (labelDims.Length != 1)
@@ -42,29 +76,29 @@ public static class IdxReader
             Throw.BadFile(imagesPath, $"{imageDims[0]} images but {labelsPath} has {labelDims[0]} labels");
         }
 
-        if (imageDims[0] == 0 || imageDims[1] == 0 || imageDims[2] == 0)
+        if (imageDims.Any(d => d == 0))
         {
-            Throw.BadFile(imagesPath, $"holds no images ({imageDims[0]} of {imageDims[1]}x{imageDims[2]})");
+            Throw.BadFile(imagesPath, $"holds no images ({imageDims[0]} of {string.Join("x", imageDims[1..])})");
         }
 
-        return new ImageSet(images, labels, imageDims[1], imageDims[2], directory);
+        var (pixels, channels, rows, cols) = PixelLayout.ToChw(images, imageDims, layout, imagesPath);
+        return new ImageSet(pixels, Array.ConvertAll(labels, l => (int)l), channels, rows, cols, source) { LabelsFile = labelsPath };
+    }
+
+    private static string? TryFind(string directory, string name)
+    {
+        string plain = Path.Combine(directory, name);
+        return File.Exists(plain) ? plain : File.Exists(plain + ".gz") ? plain + ".gz" : null;
     }
 
     private static string FindFile(string directory, string name)
     {
-        string plain = Path.Combine(directory, name);
-        if (File.Exists(plain))
+        if (TryFind(directory, name) is { } found)
         {
-            return plain;
+            return found;
         }
 
-        string gz = plain + ".gz";
-        if (File.Exists(gz))
-        {
-            return gz;
-        }
-
-        Throw.FileMissing(plain + "[.gz]", "IDX file");
+        Throw.FileMissing(Path.Combine(directory, name) + "[.gz]", "IDX file");
         return "";
     }
 

@@ -77,6 +77,22 @@ public sealed record SearchReport
     /// <summary>Full evaluations computed ahead with --jobs that the serial order never used.</summary>
     public int SpeculativeUnused { get; init; }
 
+    /// <summary>The dataset the splits were made from (file or folder).</summary>
+    public string Data { get; init; } = "";
+
+    /// <summary>The separate calibration set (<c>--calib-data</c>); null: calibration images came from the search split.</summary>
+    public string? CalibrationData { get; init; }
+
+    /// <summary>How the search/test halves were made: <c>first-half</c> (the file's order) or <c>stratified</c> (seeded, per class).</summary>
+    public string SplitMethod { get; init; } = "first-half";
+
+    /// <summary>The <c>--split-seed</c> that reproduces a stratified split; null for first-half.</summary>
+    public int? SplitSeed { get; init; }
+
+    /// <summary>Sizes of the whole search and test halves (before --search-limit / --test-limit).</summary>
+    public int SplitSearchImages { get; init; }
+    public int SplitTestImages { get; init; }
+
     public sealed record GroupRow(string Name, long Params, int Bits);
 
     private static readonly JsonSerializerOptions s_json = new()
@@ -108,6 +124,8 @@ public sealed record SearchReport
         }
 
         md.AppendLine(c, $"| test split ({TestImages} images) | {FpAccuracyTest:P2} | {QAccuracyTest:P2} | {AccuracyDropTest:0.00} |");
+        md.AppendLine();
+        md.AppendLine(c, $"Splits of {Data}: {SplitMethod}{(SplitSeed is { } seed ? $" (--split-seed {seed})" : "")}, {SplitSearchImages} search / {SplitTestImages} test images.");
         md.AppendLine();
         md.AppendLine("| memory | bytes |");
         md.AppendLine("| --- | ---: |");

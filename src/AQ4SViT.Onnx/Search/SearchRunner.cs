@@ -14,6 +14,9 @@ public sealed record SearchJob
 {
     public required string ModelPath { get; init; }
     public required ImageSet Data { get; init; }
+
+    /// <summary>A separate calibration set for the drift proxy (<c>--calib-data</c>); null: the first images of the search split.</summary>
+    public ImageSet? CalibrationData { get; init; }
     public required string OutDirectory { get; init; }
     public InputScaling Scaling { get; init; } = InputScaling.PixelOver255;
     public SearchOptions Options { get; init; } = new();
@@ -87,15 +90,19 @@ public static class SearchRunner
         }
 
         int[] imageDims = simulator.ImageDims;
-        if (imageDims.Length != 3 || imageDims[1] != job.Data.Rows || imageDims[2] != job.Data.Cols)
-        {
-            Throw.BadInput($"{job.Data.Source}: images are {job.Data.Rows}x{job.Data.Cols} but the model's input '{simulator.Graph.InputName}' takes [{string.Join(",", imageDims)}]");
-        }
+        job.Scaling.CheckFits(job.Data, simulator.Graph.InputName, imageDims);
+        job.Data.CheckLabels(simulator.Classes, job.ModelPath);
 
         var search = DataSplits.Select(job.Data, DataSplit.Search, job.SearchLimit);
         var test = DataSplits.Select(job.Data, DataSplit.Test, job.TestLimit);
         var heldOut = DataSplits.HeldOut(job.Data, search.Count, job.ConfirmLimit ?? (options.Strategy == SearchStrategy.Beam ? search.Count : 0));
-        var calibration = search.Slice(0, Math.Min(options.CalibrationImages, search.Count));
+        if (job.CalibrationData is { } calibrationData)
+        {
+            job.Scaling.CheckFits(calibrationData, simulator.Graph.InputName, imageDims);
+        }
+
+        var calibrationSource = job.CalibrationData ?? search;
+        var calibration = calibrationSource.Slice(0, Math.Min(options.CalibrationImages, calibrationSource.Count));
         job.Info?.Invoke($"float reference on {calibration.Count} calibration images; {catalog.Count} quantizable weights, {simulator.LifLayers.Count} LIF layers");
         var fakeQuant = new FakeQuantWeights(model, catalog, job.Quantization);
         var backend = new SimulatorBackend(simulator, fakeQuant, calibration, search, job.Scaling, job.Batch) { KeptParents = options.EffectiveBeamWidth };
@@ -113,7 +120,8 @@ public static class SearchRunner
             job.Info?.Invoke("the model has no LIF layer: membrane drift is unavailable, the gate uses logit drift instead");
         }
 
-        string fingerprint = $"{options.Fingerprint}|model={Path.GetFileName(job.ModelPath)}:{new FileInfo(job.ModelPath).Length}|search={search.Count}|{job.Quantization}";
+        string fingerprint = $"{options.Fingerprint}|model={Path.GetFileName(job.ModelPath)}:{new FileInfo(job.ModelPath).Length}|search={search.Count}|{job.Quantization}"
+            + (job.CalibrationData is { } c ? $"|calib={c.Source}:{c.Count}" : "");
         var journal = new EvaluationJournal(searchBackend, Path.Combine(outDir, StateFile), fingerprint, job.Resume) { Jobs = job.Jobs };
         if (journal.Resumed)
         {
@@ -232,6 +240,12 @@ public static class SearchRunner
             Jobs = job.Jobs,
             FullEvaluationEngine = ort is null ? "sim" : $"ort:{ort.Device}",
             SpeculativeUnused = journal.UnusedSpeculative,
+            Data = job.Data.Source,
+            CalibrationData = job.CalibrationData?.Source,
+            SplitMethod = job.Data.Split.Method,
+            SplitSeed = job.Data.Split.Seed,
+            SplitSearchImages = DataSplits.Range(DataSplit.Search, job.Data.Count).Count,
+            SplitTestImages = DataSplits.Range(DataSplit.Test, job.Data.Count).Count,
         };
 
         AtomicFile.WriteAllText(Path.Combine(outDir, "report.json"), report.ToJson());

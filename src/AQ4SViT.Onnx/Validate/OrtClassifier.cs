@@ -64,10 +64,8 @@ public sealed class OrtClassifier : IClassifier
 
     public void Logits(ImageSet set, int start, int count, Span<float> logits)
     {
-        if (set.Rows != Height || set.Cols != Width)
-        {
-            Throw.BadInput($"{set.Source}: images are {set.Rows}x{set.Cols} but the model's input '{_inputName}' takes {Height}x{Width}");
-        }
+        _scaling.CheckFits(set, _inputName, _inputDims.AsSpan(1));
+        set.CheckLabels(Classes, "the model");
 
         // A model exported with a fixed batch still evaluates any number of images: feed it chunk by chunk.
         int step = FixedBatch ?? count;

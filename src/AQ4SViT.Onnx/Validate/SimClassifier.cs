@@ -24,10 +24,8 @@ public sealed class SimClassifier(Simulator simulator, InputScaling scaling, IRe
     public void Logits(ImageSet set, int start, int count, Span<float> logits)
     {
         int[] dims = Simulator.ImageDims;
-        if (dims.Length != 3 || set.Rows != dims[1] || set.Cols != dims[2])
-        {
-            Throw.BadInput($"{set.Source}: images are {set.Rows}x{set.Cols} but the model's input '{Simulator.Graph.InputName}' takes [{string.Join(",", dims)}]");
-        }
+        scaling.CheckFits(set, Simulator.Graph.InputName, dims);
+        set.CheckLabels(Classes, "the model");
 
         var input = new float[count * Simulator.ImageSize];
         scaling.Fill(set, start, count, dims[0], input);

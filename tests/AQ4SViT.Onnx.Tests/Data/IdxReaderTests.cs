@@ -34,7 +34,7 @@ public sealed class IdxReaderTests
         Assert.Equal(3, set.Count);
         Assert.Equal((2, 4), (set.Rows, set.Cols));
         Assert.Equal(pixels, set.Pixels);
-        Assert.Equal(new byte[] { 9, 0, 4 }, set.Labels);
+        Assert.Equal(new[] { 9, 0, 4 }, set.Labels);
         Assert.Equal(pixels[8..16], set.Image(1).ToArray());
     }
 
@@ -142,7 +142,7 @@ public sealed class IdxReaderTests
 
         var test = DataSplits.Select(set, DataSplit.Test, limit: 3);
 
-        Assert.Equal(new byte[] { 5, 6, 7 }, test.Labels);
+        Assert.Equal(new[] { 5, 6, 7 }, test.Labels);
     }
 
     internal static void WriteIdx(string path, int[] dims, byte[] data, bool gzip)

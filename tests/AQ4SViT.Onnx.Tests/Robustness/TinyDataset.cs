@@ -13,7 +13,7 @@ internal static class TinyDataset
         var set = s_fashion.Value;
         Directory.CreateDirectory(directory);
         Data.IdxReaderTests.WriteIdx(Path.Combine(directory, IdxReader.TestImagesName), [count, set.Rows, set.Cols], set.Pixels[..(count * set.PixelsPerImage)], gzip: false);
-        Data.IdxReaderTests.WriteIdx(Path.Combine(directory, IdxReader.TestLabelsName), [count], set.Labels[..count], gzip: false);
+        Data.IdxReaderTests.WriteIdx(Path.Combine(directory, IdxReader.TestLabelsName), [count], Array.ConvertAll(set.Labels[..count], l => (byte)l), gzip: false);
         return directory;
     }
 
