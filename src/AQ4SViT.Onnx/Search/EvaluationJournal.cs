@@ -59,12 +59,29 @@ public sealed class EvaluationJournal
                 _fullOrder.Add(f.Bits);
             }
 
+            if (state.ReferenceHits.Any(c => c is not ('0' or '1')))
+            {
+                Throw.BadInput($"{statePath}: reference_hits must be a string of 0s and 1s");
+            }
+
             _reference = state.ReferenceHits.Length == 0 ? null : new BitArray(state.ReferenceHits.Select(c => c == '1').ToArray());
             if (state.SearchOrder.Count > 0)
             {
                 if (state.SearchOrder.Count != state.ReferenceHits.Length)
                 {
                     Throw.BadInput($"{statePath}: search_order has {state.SearchOrder.Count} images, reference_hits {state.ReferenceHits.Length}");
+                }
+
+                // An order is a permutation of the split's positions: the backend indexes its images with it.
+                var seen = new BitArray(state.SearchOrder.Count);
+                foreach (int position in state.SearchOrder)
+                {
+                    if (position < 0 || position >= seen.Length || seen[position])
+                    {
+                        Throw.BadInput($"{statePath}: search_order is not an order of the {seen.Length} images (position {position})");
+                    }
+
+                    seen[position] = true;
                 }
 
                 _order = state.SearchOrder;
@@ -224,6 +241,12 @@ public sealed class EvaluationJournal
 
         bool isReference = _reference is null; // only the reference gets here without one
         _reference ??= new BitArray(split.Hits);
+        if (_reference.Length != split.Hits.Length)
+        {
+            // Only a resumed reference can differ: a state.json whose reference_hits were cut or padded.
+            Throw.BadInput($"{_statePath}: reference_hits has {_reference.Length} images, the search split {split.Hits.Length}");
+        }
+
         var score = FullScore.Paired(split, _reference);
         if (isReference)
         {

@@ -139,7 +139,19 @@ public sealed class Tensor
             n *= d;
         }
 
-        return n > int.MaxValue ? throw new ArgumentException("tensor too large") : (int)n;
+        if (n > int.MaxValue)
+        {
+            throw new ArgumentException("tensor too large");
+        }
+
+        // Inside a graph run, no value may outgrow what the model can need (a damaged Tile or Expand count would
+        // otherwise make every later activation that much larger, gigabytes before the shapes stop fitting).
+        if (TensorArena.Current is { } arena && n > arena.MaxElements)
+        {
+            throw new ArgumentException($"a tensor of {n:N0} elements [{string.Join(",", shape.ToArray())}], over the {arena.MaxElements:N0} this model can need ({TensorArena.LimitRule})");
+        }
+
+        return (int)n;
     }
 
     public string ShapeText => "[" + string.Join(",", Shape) + "]";

@@ -17,7 +17,39 @@ internal sealed class TensorArena
     private float[]? _donated;
     private int _donatedLength;
 
+    /// <summary>How <see cref="Limit"/> is derived, for error messages.</summary>
+    public const string LimitRule = "input elements × time steps × widest weight dimension, at least 4 Mi";
+
+    /// <summary>The floor of <see cref="Limit"/>: small models and models without weights keep room for their few activations.</summary>
+    private const long MinLimit = 1L << 22;
+
     public static TensorArena? Current => t_current;
+
+    /// <summary>The most elements one tensor may have while this arena is current (checked in <see cref="Tensor.SizeOf"/>).</summary>
+    public long MaxElements { get; init; } = int.MaxValue;
+
+    /// <summary>
+    /// The most elements one value of a run of <paramref name="graph"/> on <paramref name="inputElements"/> input values
+    /// may need: input × T × the widest weight dimension. A layer of a vision transformer has at most as many channels
+    /// as its widest weight and at most as many pixels or tokens as the image, repeated T times; the largest activation
+    /// of every bundled and test model (Spikformer, SDT, TorchScript and dynamo exports) is 1/8 of this. A damaged
+    /// repeat count or shape (Tile, Expand, ConstantOfShape, pads) outgrows it and is refused before its buffer is
+    /// allocated, naming the node.
+    /// </summary>
+    public static long Limit(Graph.SpikingGraph graph, long inputElements)
+    {
+        long widest = 1;
+        foreach (var constant in graph.Constants.Values)
+        {
+            foreach (int d in constant.Shape)
+            {
+                widest = Math.Max(widest, d);
+            }
+        }
+
+        double limit = (double)Math.Max(1, inputElements) * Math.Max(1, graph.TimeSteps) * widest;
+        return (long)Math.Clamp(limit, MinLimit, int.MaxValue);
+    }
 
     /// <summary>Makes this arena current on the thread until the returned scope is disposed.</summary>
     public Scope Enter()

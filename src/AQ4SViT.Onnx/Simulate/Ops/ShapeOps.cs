@@ -199,10 +199,16 @@ internal static class ShapeOps
         var outShape = new int[rank];
         for (int i = 0; i < rank; i++)
         {
-            viewShape[2 * i] = (int)repeats[i];
+            if (repeats[i] < 0)
+            {
+                Throw.BadNode("Tile", node.DisplayName, $"negative repeat {repeats[i]} for axis {i}");
+            }
+
+            // Checked: a repeat beyond int must not wrap into a small (or empty) tensor.
+            viewShape[2 * i] = checked((int)repeats[i]);
             viewShape[(2 * i) + 1] = x.Shape[i];
             viewStrides[(2 * i) + 1] = dense[i];
-            outShape[i] = (int)repeats[i] * x.Shape[i];
+            outShape[i] = checked(viewShape[2 * i] * x.Shape[i]);
         }
 
         return StridedCopy.View(x, 0, viewStrides, viewShape).WithShape(outShape);
