@@ -484,13 +484,14 @@ def main():
                                  "api": "clock_driven.MultiStep*Node" if sj.legacy else "activation_based.*Node(step_mode='m')"},
                 "neuron": args.neuron, "lif_modules": lif_count, "firing_rates": [round(r, 4) for r in rates],
                 "dims": {"dim": args.dim, "depth": args.depth, "heads": args.heads}, "time_steps": args.time_steps,
-                "dataset": "fashion-mnist", "input": {"name": "input", "shape": [used, 3, 32, 32],
-                                                      "scaling": "pixel/255, padded 2 px to 32x32, grey repeated on 3 channels"},
+                "dataset": None, "input": {"name": "input", "shape": [used, 3, 32, 32], "scaling": "pixel/255"},
+                "data": "Fashion-MNIST padded 2 px to 32x32, grey repeated on 3 channels (what a CIFAR-10-format copy of it holds)",
                 "batch_one_only": used == 1, "weights": "trained" if trained else "random (BatchNorm calibrated)",
                 "top1_torch": top1, "exporter": exporter, "torch": torch.__version__, "opset": proto.opset_import[0].version,
                 "ops": dict(sorted(ops.items())), "ort_check": check, "export_seconds": round(time.time() - t0, 1),
                 "command": " ".join(sys.argv),
             }
+            card["lif_called"] = len(rates)
             with open(os.path.join(folder, "card.json"), "w") as f:
                 json.dump(card, f, indent=1)
             print("%s: %d nodes, LIF modules %d, firing %s, ort %s" % (

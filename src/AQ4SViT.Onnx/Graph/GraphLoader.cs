@@ -205,10 +205,11 @@ public static class GraphLoader
     private static int RequiredInputs(Node n) => n.OpType switch
     {
         "BatchNormalization" => 5,
-        "Where" or "ScatterND" or "ScatterElements" => 3,
+        "Where" or "ScatterND" or "ScatterElements" or "Scatter" or "Range" => 3,
         "Slice" => n.Opset >= 10 ? 3 : 1,
         "Conv" or "Gemm" or "MatMul" or "Gather" or "Reshape" or "Expand" or "Tile" or "CastLike" => 2,
         "Pad" => n.Opset >= 11 ? 2 : 1,
+        "GatherElements" or "GatherND" => 2,
         "Add" or "Sub" or "Mul" or "Div" or "Pow" or "Max" or "Min" or "Mod" or "And" or "Or" or "Xor" => 2,
         "GreaterOrEqual" or "Greater" or "LessOrEqual" or "Less" or "Equal" => 2,
         _ => 1,

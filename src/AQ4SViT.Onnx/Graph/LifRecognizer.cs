@@ -137,11 +137,11 @@ public static partial class LifRecognizer
         }
 
         // Threshold steps left as plain ops: Cast(GreaterOrEqual) to float that no recognised layer took.
-        int loose = nodes.Count(n => n.OpType == "GreaterOrEqual" && !removed.Contains(n) &&
+        int loose = nodes.Count(n => n.OpType is "GreaterOrEqual" or "Greater" && !removed.Contains(n) &&
             ctx.Readers.TryGetValue(n.Outputs[0], out var r) && r.Any(x => x.OpType == "Cast" && x.Int("to", 0) == 1));
         if (loose > 0)
         {
-            diagnostics?.Add($"{loose} threshold step(s) (Cast of GreaterOrEqual) are not part of a recognised LIF layer and run as plain ops" +
+            diagnostics?.Add($"{loose} threshold step(s) (Cast of GreaterOrEqual or Greater) are not part of a recognised LIF layer and run as plain ops" +
                 (layers.Count == 0 ? "; membrane drift then has no LIF layer to read" : ""));
         }
 
@@ -196,7 +196,13 @@ public static partial class LifRecognizer
                 return null;
             }
 
-            var ge = c.Op(c.Op(spike, "Cast")!.Inputs[0], "GreaterOrEqual")!;
+            var ge = c.Producer[c.Op(spike, "Cast")!.Inputs[0]];
+            if (ge.OpType != "GreaterOrEqual")
+            {
+                why = $"step {t} fires on a strict '{ge.OpType}' ('{ge.DisplayName}'); SpikingJelly's Heaviside fires at v − v_threshold ≥ 0";
+                return null;
+            }
+
             used.Add(ge);
             float stepThr;
             string v;
@@ -296,7 +302,8 @@ public static partial class LifRecognizer
     }
 
     /// <summary>
-    /// The spike of one step as it enters the joining Concat: Unsqueeze(axis 0) of Cast(GreaterOrEqual(...)) to float, or,
+    /// The spike of one step as it enters the joining Concat: Unsqueeze(axis 0) of Cast(GreaterOrEqual(...)) (or a strict
+    /// Greater, which is then refused with its reason) to float, or,
     /// from an unrolled Loop's ScatterND, a Reshape to a constant [1, ...] (optionally of an Expand to the same constant
     /// shape, a no-op the export adds). Returns the Cast's output.
     /// </summary>
@@ -331,7 +338,8 @@ public static partial class LifRecognizer
             return null;
         }
 
-        if (c.Op(value, "Cast") is not { } cast || cast.Int("to", 0) != 1 || c.Op(cast.Inputs[0], "GreaterOrEqual") is null)
+        if (c.Op(value, "Cast") is not { } cast || cast.Int("to", 0) != 1 ||
+            (c.Op(cast.Inputs[0], "GreaterOrEqual") ?? c.Op(cast.Inputs[0], "Greater")) is null)
         {
             return null;
         }
@@ -379,6 +387,14 @@ public static partial class LifRecognizer
         }
 
         string name = concat.Name;
+
+        // An unrolled Loop's nodes are "{loop}/iter{i}/...": the Loop is the neuron (TorchScript gives its body no scope).
+        int iter = name.IndexOf("/iter", StringComparison.Ordinal);
+        if (iter > 0)
+        {
+            return name[..iter];
+        }
+
         int cut = name.LastIndexOf('/');
         if (cut > 0)
         {

@@ -138,6 +138,34 @@ public sealed class UpstreamModelTests
         Assert.NotEqual(sim.Run(input, 4), quantized);
     }
 
+    /// <summary>The user's path end to end on upstream exports: data as a CIFAR-10 batch (Fashion-MNIST padded to 32×32 RGB,
+    /// what the models were trained on), a short search, then validate of the emitted QDQ file against the float model.</summary>
+    [Theory]
+    [InlineData("spikformer-sj012-dynamo")]
+    [InlineData("sdt-sj014-ts")]
+    [InlineData("qkformer-sjhead-dynamo")]
+    public void Search_UpstreamExport_FromCifarBatch_RunsAndValidates(string name)
+    {
+        using var dir = new TempDir();
+        Data.DataFixtures.WriteCifar(dir.File("test_batch.bin"), Data.DataFixtures.PadTo32(Data.DataFixtures.Rgb(Data.DataFixtures.First(400))));
+        string model = ModelPath(name);
+
+        var search = Cli.CliRun.Run(TimeSpan.FromSeconds(600), "search", model, "--data", dir.Path, "--out", dir.File("out"),
+            "--granularity", "block", "--bits", "2,4,8", "--calib", "16", "--search-limit", "200", "--test-limit", "200", "--threads", "2", "--quiet", "--json");
+        Assert.True(search.ExitCode == 0, search.ToString());
+        using var report = JsonDocument.Parse(search.Stdout);
+        var r = report.RootElement;
+        Assert.True(r.GetProperty("fp_accuracy_test").GetDouble() > 0.6, $"{name}: float accuracy {r.GetProperty("fp_accuracy_test").GetDouble()}");
+        Assert.True(r.GetProperty("memory_saving").GetDouble() >= 0.75, $"{name}: saving {r.GetProperty("memory_saving").GetDouble()}");
+        Assert.True(r.GetProperty("proxy_evaluations").GetInt32() > 0);
+
+        var validate = Cli.CliRun.Run(TimeSpan.FromSeconds(300), "validate", dir.File("out/quantized.onnx"), "--reference", model, "--data", dir.Path, "--threads", "2", "--quiet", "--json");
+        Assert.True(validate.ExitCode == 0, validate.ToString());
+        using var v = JsonDocument.Parse(validate.Stdout);
+        Assert.Equal(v.RootElement.GetProperty("ort_accuracy").GetDouble(), v.RootElement.GetProperty("sim_accuracy").GetDouble());
+        Assert.True(v.RootElement.GetProperty("argmax_agreement").GetDouble() >= 0.995, validate.Stdout);
+    }
+
     private static float[] RunOrt(InferenceSession session, float[] input, int batch)
     {
         using var value = OrtValue.CreateTensorValueFromMemory(input, [batch, 3, 32, 32]);

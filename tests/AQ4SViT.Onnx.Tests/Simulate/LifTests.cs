@@ -68,6 +68,18 @@ public sealed class LifTests
         }
     }
 
+    [Theory]
+    [InlineData("torchscript")]
+    [InlineData("dynamo")]
+    public void Recognize_StrictThreshold_IsRefusedNamingTheNodeAndRule(string exporter)
+    {
+        var graph = GraphLoader.Load(Fixture($"broken-{exporter}.onnx"));
+
+        Assert.Empty(graph.LifLayers);
+        Assert.Contains(graph.LifDiagnostics, d => d.Contains("Concat '", StringComparison.Ordinal) && d.Contains("strict 'Greater'", StringComparison.Ordinal));
+        Assert.Contains(graph.LifDiagnostics, d => d.Contains("not part of a recognised LIF layer", StringComparison.Ordinal));
+    }
+
     /// <summary>The fixtures the reference-model exporter writes (both exporters), when they are in models/tests/lif-cases.</summary>
     [Fact]
     public void Recognize_ExportedLifCases_MatchesCasesJson()
