@@ -377,6 +377,103 @@ public sealed class NewOpsTests
         AssertBadInputNamingNode(mb, [3, 4], mentions);
     }
 
+    [Theory]
+    [InlineData(11, 0)]
+    [InlineData(13, 1)]
+    [InlineData(13, 2)]
+    [InlineData(13, 3)]
+    public void GatherElements_RandomAxesAndNegativeIndices_MatchesOrt(int opset, int seed)
+    {
+        var rng = new Random(seed + 800);
+        int rank = rng.Next(1, 5);
+        int[] dims = RandomShape(rng, rank);
+        int axis = rng.Next(rank);
+        int[] indexDims = dims.Select((d, i) => i == axis ? rng.Next(1, 7) : rng.Next(1, d + 1)).ToArray();
+        long[] indices = Enumerable.Range(0, Size(indexDims)).Select(_ => (long)rng.Next(-dims[axis], dims[axis])).ToArray();
+        var mb = new ModelBuilder(opset).Input("x", L(dims));
+        mb.Output(mb.Node("GatherElements", ["x", mb.Longs(indices, L(indexDims))], nd => Int(nd, "axis", rng.Next(2) == 0 ? axis : axis - rank)));
+        Check(mb, dims, seed, 0f, $"dims [{string.Join(",", dims)}] axis {axis} indices [{string.Join(",", indexDims)}]");
+    }
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(0, 1)]
+    [InlineData(1, 2)]
+    [InlineData(2, 3)]
+    [InlineData(0, 4)]
+    public void GatherND_RandomDepthsAndBatchDims_MatchesOrt(int batchDims, int seed)
+    {
+        var rng = new Random(seed + 900);
+        int rank = batchDims + rng.Next(1, 4);
+        int[] dims = RandomShape(rng, rank, 4);
+        int k = rng.Next(1, rank - batchDims + 1);
+        int[] middle = RandomShape(rng, rng.Next(0, 3), 3);
+        int[] indexDims = [.. dims[..batchDims], .. middle, k];
+        var indices = new long[Size(indexDims)];
+        for (int i = 0; i < indices.Length; i++)
+        {
+            int dim = dims[batchDims + (i % k)];
+            indices[i] = rng.Next(-dim, dim);
+        }
+
+        var mb = new ModelBuilder(13).Input("x", L(dims));
+        mb.Output(mb.Node("GatherND", ["x", mb.Longs(indices, L(indexDims))], nd => Int(nd, "batch_dims", batchDims)));
+        Check(mb, dims, seed, 0f, $"dims [{string.Join(",", dims)}] indices [{string.Join(",", indexDims)}] b {batchDims}");
+    }
+
+    [Theory]
+    [InlineData("GatherElements", 4, "index 4 out of range")]
+    [InlineData("GatherND", -4, "index -4 out of range")]
+    public void Gather_OutOfRangeIndex_FailsNamingTheNode(string op, long bad, string mentions)
+    {
+        var mb = new ModelBuilder(13).Input("x", 3, 4);
+        string y = op == "GatherND"
+            ? mb.Node(op, ["x", mb.Longs([0, bad], 2, 1)], name: NodeName)
+            : mb.Node(op, ["x", mb.Longs([0, 1, 2, bad], 1, 4)], nd => Int(nd, "axis", 1), name: NodeName);
+        mb.Output(y);
+        AssertBadInputNamingNode(mb, [3, 4], mentions);
+    }
+
+    [Theory]
+    [InlineData(17, 1)]
+    [InlineData(18, 0)]
+    public void ReduceMin_AxesAttributeOrInput_MatchesOrt(int opset, int keepdims)
+    {
+        foreach (long[] axes in new[] { new long[] { 1 }, new long[] { 0, 2 }, new long[] { -1 }, new long[] { 2 } })
+        {
+            var mb = new ModelBuilder(opset).Input("x", 3, 4, 5);
+            string y = opset >= 18
+                ? mb.Node("ReduceMin", ["x", mb.Longs(axes, axes.Length)], nd => Int(nd, "keepdims", keepdims))
+                : mb.Node("ReduceMin", ["x"], nd =>
+                {
+                    Ints(nd, "axes", axes);
+                    Int(nd, "keepdims", keepdims);
+                });
+            mb.Output(y);
+            Check(mb, [3, 4, 5], 19, 0f, $"axes {string.Join(",", axes)}");
+        }
+    }
+
+    [Fact]
+    public void Reduce_AxisOutOfRange_FailsNamingTheNode()
+    {
+        var mb = new ModelBuilder(18).Input("x", 3, 4);
+        mb.Output(mb.Node("ReduceSum", ["x", mb.Longs([2], 1)], name: NodeName));
+        AssertBadInputNamingNode(mb, [3, 4], "axis 2 out of range");
+    }
+
+    [Fact]
+    public void TanhAndLog_MatchOrt()
+    {
+        var mt = new ModelBuilder().Input("x", 8, 16);
+        mt.Output(mt.Node("Tanh", [mt.Node("Mul", ["x", mt.Scalar(3f)])]));
+        Check(mt, [8, 16], 1000, 1e-6f, "Tanh");
+
+        var ml = new ModelBuilder().Input("x", 8, 16);
+        ml.Output(ml.Node("Log", [ml.Node("Add", [ml.Node("Abs", ["x"]), ml.Scalar(0.01f)])]));
+        Check(ml, [8, 16], 1001, 1e-6f, "Log");
+    }
+
     // ---- Range, Sign, Erf ----------------------------------------------------------------------------------------
 
     [Theory]
