@@ -184,6 +184,46 @@ public sealed class NewOpsTests
         AssertBadInputNamingNode(mb, [1, 3, bad == "tiny" ? 2 : 10], mentions);
     }
 
+    /// <summary>MaxPool1d as 2-D over H = 1; odd seeds pool 0/1 spikes, which take the bit-mask kernel.</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    public void MaxPool1d_RandomWindows_MatchesOrt(int seed)
+    {
+        var rng = new Random(seed + 1100);
+        int k = rng.Next(1, 5);
+        int stride = rng.Next(1, 4);
+        int dil = rng.Next(1, 3);
+        int p0 = rng.Next(0, k);
+        int p1 = rng.Next(0, k);
+        int ceil = rng.Next(2);
+        int len = ((k - 1) * dil) + 1 + rng.Next(0, 30);
+        int[] dims = [rng.Next(1, 3), rng.Next(1, 5), len];
+        var mb = new ModelBuilder().Input("x", L(dims));
+        string x = seed % 2 == 1 ? mb.Node("Cast", [mb.Node("Greater", ["x", mb.Scalar(0.8f)])], nd => Int(nd, "to", 1)) : "x";
+        mb.Output(mb.Node("MaxPool", [x], nd =>
+        {
+            Ints(nd, "kernel_shape", k);
+            Ints(nd, "strides", stride);
+            Ints(nd, "dilations", dil);
+            Ints(nd, "pads", p0, p1);
+            Int(nd, "ceil_mode", ceil);
+        }));
+        Check(mb, dims, seed, 0f, $"L{len} k{k} s{stride} d{dil} p[{p0},{p1}] ceil {ceil}");
+    }
+
+    [Fact]
+    public void MaxPool1d_TwoDimensionalKernel_FailsNamingTheNode()
+    {
+        var mb = new ModelBuilder().Input("x", 1, 2, 8);
+        mb.Output(mb.Node("MaxPool", ["x"], nd => Ints(nd, "kernel_shape", 2, 2), name: NodeName));
+        AssertBadInputNamingNode(mb, [1, 2, 8], "must be 1, 1, 1 and 2 values");
+    }
+
     // ---- Pad --------------------------------------------------------------------------------------------------------
 
     [Theory]

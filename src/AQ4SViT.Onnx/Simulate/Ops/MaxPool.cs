@@ -4,14 +4,14 @@ using AQ4SViT.Onnx.Graph;
 
 namespace AQ4SViT.Onnx.Simulate.Ops;
 
-/// <summary>2-D MaxPool (kernel, strides, pads, dilations, ceil_mode); padding never wins the max.</summary>
+/// <summary>2-D MaxPool (kernel, strides, pads, dilations, ceil_mode), and 1-D as 2-D over H = 1; padding never wins the max.</summary>
 internal static class MaxPool
 {
     public static Tensor Run(Node node, Tensor x, ExecContext ctx)
     {
-        if (x.Rank != 4)
+        if (x.Rank is not (3 or 4))
         {
-            Throw.BadNode("MaxPool", node.DisplayName, $"only 2-D pooling is supported (input {x.ShapeText})");
+            Throw.BadNode("MaxPool", node.DisplayName, $"only 1-D and 2-D pooling are supported (input {x.ShapeText})");
         }
 
         if (node.Outputs.Length > 1 && node.Outputs[1].Length > 0)
@@ -20,9 +20,30 @@ internal static class MaxPool
         }
 
         long[] k = node.Ints("kernel_shape") ?? Throw.BadNode<long[]>(node, "kernel_shape is required");
-        long[] s = node.Ints("strides") ?? [1, 1];
-        long[] d = node.Ints("dilations") ?? [1, 1];
-        long[] pads = node.Ints("pads") ?? [0, 0, 0, 0];
+        long[] s = node.Ints("strides") ?? (x.Rank == 3 ? [1] : [1, 1]);
+        long[] d = node.Ints("dilations") ?? (x.Rank == 3 ? [1] : [1, 1]);
+        long[] pads = node.Ints("pads") ?? (x.Rank == 3 ? [0, 0] : [0, 0, 0, 0]);
+        if (x.Rank == 3)
+        {
+            if (k.Length != 1 || s.Length != 1 || d.Length != 1 || pads.Length != 2)
+            {
+                Throw.BadNode("MaxPool", node.DisplayName, $"kernel_shape {Show(k)}, strides {Show(s)}, dilations {Show(d)} and pads {Show(pads)} must be 1, 1, 1 and 2 values for input {x.ShapeText}");
+            }
+
+            // [N, C, L] pools as [N, C, 1, L] with a 1-high window: a view, and the 2-D checks and kernels below.
+            k = [1, k[0]];
+            s = [1, s[0]];
+            d = [1, d[0]];
+            pads = [0, pads[0], 0, pads[1]];
+            var y = Pool(node, x.WithShape([x.Shape[0], x.Shape[1], 1, x.Shape[2]]), ctx, k, s, d, pads);
+            return y.WithShape([y.Shape[0], y.Shape[1], y.Shape[3]]);
+        }
+
+        return Pool(node, x, ctx, k, s, d, pads);
+    }
+
+    private static Tensor Pool(Node node, Tensor x, ExecContext ctx, long[] k, long[] s, long[] d, long[] pads)
+    {
         string autoPad = node.String("auto_pad") ?? "NOTSET";
         if (autoPad is not "NOTSET" and not "VALID")
         {
