@@ -48,7 +48,7 @@ internal static class OpKernels
             "Conv" => [Conv.Run(node, In(0), In(1), Opt(2), ctx)],
             "BatchNormalization" => [BatchNorm.Run(node, In(0), In(1), In(2), In(3), In(4), ctx)],
             BatchNormLastFusion.OpType => [BatchNorm.RunLastAxis(node, In(0), In(1), In(2), In(3), In(4), ctx)],
-            "MaxPool" => [MaxPool.Run(node, In(0), ctx)],
+            "MaxPool" => MaxPool.Outputs(node, In(0), ctx),
             "Gemm" => [MatMul.Gemm(node, In(0), In(1), Opt(2), ctx)],
             "MatMul" => [MatMul.Run(node, In(0), In(1), ctx)],
             LinearFusion.OpType => [MatMul.Linear(node, In(0), In(1), In(2), inputs.Length > 3 ? (In(3), In(4), In(5), In(6)) : null, ctx)],

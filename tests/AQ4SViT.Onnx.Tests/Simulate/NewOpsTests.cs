@@ -224,6 +224,40 @@ public sealed class NewOpsTests
         AssertBadInputNamingNode(mb, [1, 2, 8], "must be 1, 1, 1 and 2 values");
     }
 
+    /// <summary>
+    /// The Indices output (dynamo's max_pool2d_with_indices): flat over the whole input, first of equal maxima (0/1 spike
+    /// maps are full of ties), column-major with storage_order 1; and named but unread, next to the values.
+    /// </summary>
+    [Theory]
+    [InlineData(4, 0, false, 3, 2, 1)]
+    [InlineData(4, 1, false, 2, 2, 0)]
+    [InlineData(4, 0, true, 3, 1, 1)]
+    [InlineData(4, 1, true, 3, 2, 1)]
+    [InlineData(3, 0, true, 3, 2, 1)]
+    [InlineData(3, 0, false, 2, 1, 0)]
+    public void MaxPool_IndicesOutput_MatchesOrt(int rank, int storageOrder, bool spikes, int k, int stride, int pad)
+    {
+        int[] dims = rank == 4 ? [2, 3, 7, 6] : [2, 3, 13];
+        long[] ks = rank == 4 ? [k, k] : [k];
+        long[] ss = rank == 4 ? [stride, stride] : [stride];
+        long[] ps = rank == 4 ? [pad, pad, pad, pad] : [pad, pad];
+        foreach (bool readIndices in new[] { true, false })
+        {
+            var mb = new ModelBuilder().Input("x", L(dims));
+            string x = spikes ? mb.Node("Cast", [mb.Node("Greater", ["x", mb.Scalar(0.3f)])], nd => Int(nd, "to", 1)) : "x";
+            mb.Node("MaxPool", [x], nd =>
+            {
+                Ints(nd, "kernel_shape", ks);
+                Ints(nd, "strides", ss);
+                Ints(nd, "pads", ps);
+                Int(nd, "storage_order", storageOrder);
+            }, outputs: 2);
+            var pool = mb.Build().Graph.Node[^1];
+            mb.Output(readIndices ? mb.Node("Cast", [pool.Output[1]], nd => Int(nd, "to", 1)) : mb.Node("Identity", [pool.Output[0]]));
+            Check(mb, dims, 1200 + k, 0f, $"rank {rank} order {storageOrder} spikes {spikes} read indices {readIndices}");
+        }
+    }
+
     // ---- Pad --------------------------------------------------------------------------------------------------------
 
     [Theory]
