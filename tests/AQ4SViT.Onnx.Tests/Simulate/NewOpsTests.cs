@@ -164,6 +164,7 @@ public sealed class NewOpsTests
 
     [Theory]
     [InlineData("kernel_shape", "kernel_shape")]
+    [InlineData("bias", "bias [3] for 4 output channels")]
     [InlineData("strides", "'strides' has 2 values")]
     [InlineData("group", "group 2")]
     [InlineData("tiny", "larger than the padded input")]
@@ -171,7 +172,8 @@ public sealed class NewOpsTests
     {
         var mb = new ModelBuilder().Input("x", 1, 3, bad == "tiny" ? 2 : 10);
         string w = mb.Floats(new float[4 * 3 * 3], 4, 3, 3);
-        mb.Output(mb.Node("Conv", ["x", w], nd =>
+        string[] inputs = bad == "bias" ? ["x", w, mb.Floats(new float[3], 3)] : ["x", w];
+        mb.Output(mb.Node("Conv", inputs, nd =>
         {
             switch (bad)
             {
@@ -396,7 +398,16 @@ public sealed class NewOpsTests
     [InlineData(18, "max", 5)]
     [InlineData(18, "min", 6)]
     [InlineData(18, "none", 7)]
-    public void ScatterElements_RandomAxesAndNegativeIndices_MatchesOrt(int opset, string reduction, int seed)
+    public void ScatterElements_RandomAxesAndNegativeIndices_MatchesOrt(int opset, string reduction, int seed) =>
+        ScatterElementsCase("ScatterElements", opset, reduction, seed);
+
+    /// <summary>Scatter, the opset 9/10 name of ScatterElements (no negative indices then).</summary>
+    [Theory]
+    [InlineData(9, 0)]
+    [InlineData(10, 1)]
+    public void Scatter_Opset9And10_MatchesOrt(int opset, int seed) => ScatterElementsCase("Scatter", opset, "none", seed + 20);
+
+    private static void ScatterElementsCase(string op, int opset, string reduction, int seed)
     {
         var rng = new Random(seed + 500);
         int rank = rng.Next(1, 5);
@@ -425,7 +436,7 @@ public sealed class NewOpsTests
         var mb = new ModelBuilder(opset).Input("x", L(dims));
         string idx = mb.Longs(indices, L(indexDims));
         string upd = mb.Floats(Oracle.Random(rng, indices.Length, 3f), L(indexDims));
-        mb.Output(mb.Node("ScatterElements", ["x", idx, upd], nd =>
+        mb.Output(mb.Node(op, ["x", idx, upd], nd =>
         {
             Int(nd, "axis", rng.Next(2) == 0 ? axis : axis - rank);
             if (reduction != "none")
