@@ -17,7 +17,7 @@ internal static class OpKernels
     [
         "Conv", "BatchNormalization", "MaxPool", "Gemm", "MatMul", "Cast", "CastLike", "Gather", "Unsqueeze", "Squeeze", "Concat",
         "Reshape", "Flatten", "Transpose", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Tile", "Expand", "Shape", "Slice",
-        "ConstantOfShape", "Identity", "Where", "Split", "Dropout", "Pad", "ScatterND", "ScatterElements", "Scatter", "Range", "Clip", "GatherElements", "GatherND",
+        "ConstantOfShape", "Identity", "Where", "Split", "Dropout", "Pad", "ScatterND", "ScatterElements", "Scatter", "Range", "Clip", "GatherElements", "GatherND", "Softmax",
         LifRecognizer.OpType, BatchNormLastFusion.OpType, LinearFusion.OpType,
     ];
 
@@ -77,6 +77,7 @@ internal static class OpKernels
             "Clip" => [Unary.Clip(node, In(0), Opt(1), Opt(2))],
             "GatherElements" => [IndexedGather.GatherElements(node, In(0), In(1))],
             "GatherND" => [IndexedGather.GatherND(node, In(0), In(1))],
+            "Softmax" => [Softmax.Run(node, In(0))],
             LifRecognizer.OpType => [Lif.Run(node, In(0), ctx)],
             _ => Throw.BadInput<Tensor[]>($"unsupported op '{op}' at node '{node.DisplayName}'"),
         };

@@ -676,6 +676,35 @@ public sealed class NewOpsTests
         AssertBadInputNamingNode(mb, [2, 3], "must be scalars");
     }
 
+    [Theory]
+    [InlineData(13, null)]
+    [InlineData(13, 1)]
+    [InlineData(13, -3)]
+    [InlineData(13, 0)]
+    [InlineData(11, null)]
+    [InlineData(11, 2)]
+    public void Softmax_AxisForms_MatchesOrt(int opset, int? axis)
+    {
+        var mb = new ModelBuilder(opset).Input("x", 3, 4, 5);
+        string scaled = mb.Node("Mul", ["x", mb.Scalar(20f)]); // large logits: the max must be subtracted first
+        mb.Output(mb.Node("Softmax", [scaled], nd =>
+        {
+            if (axis is { } a)
+            {
+                Int(nd, "axis", a);
+            }
+        }));
+        Check(mb, [3, 4, 5], 1300, 1e-6f, $"opset {opset} axis {axis}");
+    }
+
+    [Fact]
+    public void Softmax_AxisOutOfRange_FailsNamingTheNode()
+    {
+        var mb = new ModelBuilder(13).Input("x", 3, 4);
+        mb.Output(mb.Node("Softmax", ["x"], nd => Int(nd, "axis", 2), name: NodeName));
+        AssertBadInputNamingNode(mb, [3, 4], "axis 2 out of range");
+    }
+
     // ---- Ops that existed, in the forms the exports use ------------------------------------------------------------
 
     /// <summary>Opset 18 Split by num_outputs (last part shorter); parts concatenated in reverse so every part is checked.</summary>
