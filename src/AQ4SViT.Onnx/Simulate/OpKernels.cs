@@ -11,13 +11,13 @@ internal static class OpKernels
         ["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "GreaterOrEqual", "Greater", "LessOrEqual", "Less", "Equal", "And", "Or", "Xor", "Mod"];
 
     private static readonly HashSet<string> s_unary =
-        ["Neg", "Abs", "Sqrt", "Exp", "Reciprocal", "Relu", "Sigmoid", "Floor", "Ceil", "Not", "Sign", "Erf", "Round"];
+        ["Neg", "Abs", "Sqrt", "Exp", "Reciprocal", "Relu", "Sigmoid", "Floor", "Ceil", "Not", "Sign", "Erf", "Round", "Tanh", "Log"];
 
     private static readonly HashSet<string> s_other =
     [
         "Conv", "BatchNormalization", "MaxPool", "Gemm", "MatMul", "Cast", "CastLike", "Gather", "Unsqueeze", "Squeeze", "Concat",
-        "Reshape", "Flatten", "Transpose", "ReduceMean", "ReduceSum", "ReduceMax", "Tile", "Expand", "Shape", "Slice",
-        "ConstantOfShape", "Identity", "Where", "Split", "Dropout", "Pad", "ScatterND", "ScatterElements", "Scatter", "Range", "Clip",
+        "Reshape", "Flatten", "Transpose", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Tile", "Expand", "Shape", "Slice",
+        "ConstantOfShape", "Identity", "Where", "Split", "Dropout", "Pad", "ScatterND", "ScatterElements", "Scatter", "Range", "Clip", "GatherElements", "GatherND", "Softmax",
         LifRecognizer.OpType, BatchNormLastFusion.OpType, LinearFusion.OpType,
     ];
 
@@ -48,7 +48,7 @@ internal static class OpKernels
             "Conv" => [Conv.Run(node, In(0), In(1), Opt(2), ctx)],
             "BatchNormalization" => [BatchNorm.Run(node, In(0), In(1), In(2), In(3), In(4), ctx)],
             BatchNormLastFusion.OpType => [BatchNorm.RunLastAxis(node, In(0), In(1), In(2), In(3), In(4), ctx)],
-            "MaxPool" => [MaxPool.Run(node, In(0), ctx)],
+            "MaxPool" => MaxPool.Outputs(node, In(0), ctx),
             "Gemm" => [MatMul.Gemm(node, In(0), In(1), Opt(2), ctx)],
             "MatMul" => [MatMul.Run(node, In(0), In(1), ctx)],
             LinearFusion.OpType => [MatMul.Linear(node, In(0), In(1), In(2), inputs.Length > 3 ? (In(3), In(4), In(5), In(6)) : null, ctx)],
@@ -61,7 +61,7 @@ internal static class OpKernels
             "Reshape" => [ShapeOps.Reshape(node, In(0), In(1))],
             "Flatten" => [ShapeOps.Flatten(node, In(0))],
             "Transpose" => [ShapeOps.Transpose(node, In(0), ctx)],
-            "ReduceMean" or "ReduceSum" or "ReduceMax" => [Reduce.Run(node, inputs)],
+            "ReduceMean" or "ReduceSum" or "ReduceMax" or "ReduceMin" => [Reduce.Run(node, inputs)],
             "Tile" => [ShapeOps.Tile(node, In(0), In(1))],
             "Expand" => [ShapeOps.Expand(node, In(0), In(1))],
             "Shape" => [ShapeOps.Shape(node, In(0))],
@@ -75,6 +75,9 @@ internal static class OpKernels
             "ScatterElements" or "Scatter" => [Scatter.ScatterElements(node, In(0), In(1), In(2))],
             "Range" => [ShapeOps.Range(node, In(0), In(1), In(2))],
             "Clip" => [Unary.Clip(node, In(0), Opt(1), Opt(2))],
+            "GatherElements" => [IndexedGather.GatherElements(node, In(0), In(1))],
+            "GatherND" => [IndexedGather.GatherND(node, In(0), In(1))],
+            "Softmax" => [Softmax.Run(node, In(0))],
             LifRecognizer.OpType => [Lif.Run(node, In(0), ctx)],
             _ => Throw.BadInput<Tensor[]>($"unsupported op '{op}' at node '{node.DisplayName}'"),
         };

@@ -164,6 +164,7 @@ public sealed class NewOpsTests
 
     [Theory]
     [InlineData("kernel_shape", "kernel_shape")]
+    [InlineData("bias", "bias [3] for 4 output channels")]
     [InlineData("strides", "'strides' has 2 values")]
     [InlineData("group", "group 2")]
     [InlineData("tiny", "larger than the padded input")]
@@ -171,7 +172,8 @@ public sealed class NewOpsTests
     {
         var mb = new ModelBuilder().Input("x", 1, 3, bad == "tiny" ? 2 : 10);
         string w = mb.Floats(new float[4 * 3 * 3], 4, 3, 3);
-        mb.Output(mb.Node("Conv", ["x", w], nd =>
+        string[] inputs = bad == "bias" ? ["x", w, mb.Floats(new float[3], 3)] : ["x", w];
+        mb.Output(mb.Node("Conv", inputs, nd =>
         {
             switch (bad)
             {
@@ -182,6 +184,80 @@ public sealed class NewOpsTests
             }
         }, name: NodeName));
         AssertBadInputNamingNode(mb, [1, 3, bad == "tiny" ? 2 : 10], mentions);
+    }
+
+    /// <summary>MaxPool1d as 2-D over H = 1; odd seeds pool 0/1 spikes, which take the bit-mask kernel.</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    public void MaxPool1d_RandomWindows_MatchesOrt(int seed)
+    {
+        var rng = new Random(seed + 1100);
+        int k = rng.Next(1, 5);
+        int stride = rng.Next(1, 4);
+        int dil = rng.Next(1, 3);
+        int p0 = rng.Next(0, k);
+        int p1 = rng.Next(0, k);
+        int ceil = rng.Next(2);
+        int len = ((k - 1) * dil) + 1 + rng.Next(0, 30);
+        int[] dims = [rng.Next(1, 3), rng.Next(1, 5), len];
+        var mb = new ModelBuilder().Input("x", L(dims));
+        string x = seed % 2 == 1 ? mb.Node("Cast", [mb.Node("Greater", ["x", mb.Scalar(0.8f)])], nd => Int(nd, "to", 1)) : "x";
+        mb.Output(mb.Node("MaxPool", [x], nd =>
+        {
+            Ints(nd, "kernel_shape", k);
+            Ints(nd, "strides", stride);
+            Ints(nd, "dilations", dil);
+            Ints(nd, "pads", p0, p1);
+            Int(nd, "ceil_mode", ceil);
+        }));
+        Check(mb, dims, seed, 0f, $"L{len} k{k} s{stride} d{dil} p[{p0},{p1}] ceil {ceil}");
+    }
+
+    [Fact]
+    public void MaxPool1d_TwoDimensionalKernel_FailsNamingTheNode()
+    {
+        var mb = new ModelBuilder().Input("x", 1, 2, 8);
+        mb.Output(mb.Node("MaxPool", ["x"], nd => Ints(nd, "kernel_shape", 2, 2), name: NodeName));
+        AssertBadInputNamingNode(mb, [1, 2, 8], "must be 1, 1, 1 and 2 values");
+    }
+
+    /// <summary>
+    /// The Indices output (dynamo's max_pool2d_with_indices): flat over the whole input, first of equal maxima (0/1 spike
+    /// maps are full of ties), column-major with storage_order 1; and named but unread, next to the values.
+    /// </summary>
+    [Theory]
+    [InlineData(4, 0, false, 3, 2, 1)]
+    [InlineData(4, 1, false, 2, 2, 0)]
+    [InlineData(4, 0, true, 3, 1, 1)]
+    [InlineData(4, 1, true, 3, 2, 1)]
+    [InlineData(3, 0, true, 3, 2, 1)]
+    [InlineData(3, 0, false, 2, 1, 0)]
+    public void MaxPool_IndicesOutput_MatchesOrt(int rank, int storageOrder, bool spikes, int k, int stride, int pad)
+    {
+        int[] dims = rank == 4 ? [2, 3, 7, 6] : [2, 3, 13];
+        long[] ks = rank == 4 ? [k, k] : [k];
+        long[] ss = rank == 4 ? [stride, stride] : [stride];
+        long[] ps = rank == 4 ? [pad, pad, pad, pad] : [pad, pad];
+        foreach (bool readIndices in new[] { true, false })
+        {
+            var mb = new ModelBuilder().Input("x", L(dims));
+            string x = spikes ? mb.Node("Cast", [mb.Node("Greater", ["x", mb.Scalar(0.3f)])], nd => Int(nd, "to", 1)) : "x";
+            mb.Node("MaxPool", [x], nd =>
+            {
+                Ints(nd, "kernel_shape", ks);
+                Ints(nd, "strides", ss);
+                Ints(nd, "pads", ps);
+                Int(nd, "storage_order", storageOrder);
+            }, outputs: 2);
+            var pool = mb.Build().Graph.Node[^1];
+            mb.Output(readIndices ? mb.Node("Cast", [pool.Output[1]], nd => Int(nd, "to", 1)) : mb.Node("Identity", [pool.Output[0]]));
+            Check(mb, dims, 1200 + k, 0f, $"rank {rank} order {storageOrder} spikes {spikes} read indices {readIndices}");
+        }
     }
 
     // ---- Pad --------------------------------------------------------------------------------------------------------
@@ -322,7 +398,16 @@ public sealed class NewOpsTests
     [InlineData(18, "max", 5)]
     [InlineData(18, "min", 6)]
     [InlineData(18, "none", 7)]
-    public void ScatterElements_RandomAxesAndNegativeIndices_MatchesOrt(int opset, string reduction, int seed)
+    public void ScatterElements_RandomAxesAndNegativeIndices_MatchesOrt(int opset, string reduction, int seed) =>
+        ScatterElementsCase("ScatterElements", opset, reduction, seed);
+
+    /// <summary>Scatter, the opset 9/10 name of ScatterElements (no negative indices then).</summary>
+    [Theory]
+    [InlineData(9, 0)]
+    [InlineData(10, 1)]
+    public void Scatter_Opset9And10_MatchesOrt(int opset, int seed) => ScatterElementsCase("Scatter", opset, "none", seed + 20);
+
+    private static void ScatterElementsCase(string op, int opset, string reduction, int seed)
     {
         var rng = new Random(seed + 500);
         int rank = rng.Next(1, 5);
@@ -351,7 +436,7 @@ public sealed class NewOpsTests
         var mb = new ModelBuilder(opset).Input("x", L(dims));
         string idx = mb.Longs(indices, L(indexDims));
         string upd = mb.Floats(Oracle.Random(rng, indices.Length, 3f), L(indexDims));
-        mb.Output(mb.Node("ScatterElements", ["x", idx, upd], nd =>
+        mb.Output(mb.Node(op, ["x", idx, upd], nd =>
         {
             Int(nd, "axis", rng.Next(2) == 0 ? axis : axis - rank);
             if (reduction != "none")
@@ -375,6 +460,103 @@ public sealed class NewOpsTests
             : mb.Node(op, ["x", mb.Longs([0, 1, 2, bad], 1, 4), mb.Floats(new float[4], 1, 4)], nd => Int(nd, "axis", 1), name: NodeName);
         mb.Output(y);
         AssertBadInputNamingNode(mb, [3, 4], mentions);
+    }
+
+    [Theory]
+    [InlineData(11, 0)]
+    [InlineData(13, 1)]
+    [InlineData(13, 2)]
+    [InlineData(13, 3)]
+    public void GatherElements_RandomAxesAndNegativeIndices_MatchesOrt(int opset, int seed)
+    {
+        var rng = new Random(seed + 800);
+        int rank = rng.Next(1, 5);
+        int[] dims = RandomShape(rng, rank);
+        int axis = rng.Next(rank);
+        int[] indexDims = dims.Select((d, i) => i == axis ? rng.Next(1, 7) : rng.Next(1, d + 1)).ToArray();
+        long[] indices = Enumerable.Range(0, Size(indexDims)).Select(_ => (long)rng.Next(-dims[axis], dims[axis])).ToArray();
+        var mb = new ModelBuilder(opset).Input("x", L(dims));
+        mb.Output(mb.Node("GatherElements", ["x", mb.Longs(indices, L(indexDims))], nd => Int(nd, "axis", rng.Next(2) == 0 ? axis : axis - rank)));
+        Check(mb, dims, seed, 0f, $"dims [{string.Join(",", dims)}] axis {axis} indices [{string.Join(",", indexDims)}]");
+    }
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(0, 1)]
+    [InlineData(1, 2)]
+    [InlineData(2, 3)]
+    [InlineData(0, 4)]
+    public void GatherND_RandomDepthsAndBatchDims_MatchesOrt(int batchDims, int seed)
+    {
+        var rng = new Random(seed + 900);
+        int rank = batchDims + rng.Next(1, 4);
+        int[] dims = RandomShape(rng, rank, 4);
+        int k = rng.Next(1, rank - batchDims + 1);
+        int[] middle = RandomShape(rng, rng.Next(0, 3), 3);
+        int[] indexDims = [.. dims[..batchDims], .. middle, k];
+        var indices = new long[Size(indexDims)];
+        for (int i = 0; i < indices.Length; i++)
+        {
+            int dim = dims[batchDims + (i % k)];
+            indices[i] = rng.Next(-dim, dim);
+        }
+
+        var mb = new ModelBuilder(13).Input("x", L(dims));
+        mb.Output(mb.Node("GatherND", ["x", mb.Longs(indices, L(indexDims))], nd => Int(nd, "batch_dims", batchDims)));
+        Check(mb, dims, seed, 0f, $"dims [{string.Join(",", dims)}] indices [{string.Join(",", indexDims)}] b {batchDims}");
+    }
+
+    [Theory]
+    [InlineData("GatherElements", 4, "index 4 out of range")]
+    [InlineData("GatherND", -4, "index -4 out of range")]
+    public void Gather_OutOfRangeIndex_FailsNamingTheNode(string op, long bad, string mentions)
+    {
+        var mb = new ModelBuilder(13).Input("x", 3, 4);
+        string y = op == "GatherND"
+            ? mb.Node(op, ["x", mb.Longs([0, bad], 2, 1)], name: NodeName)
+            : mb.Node(op, ["x", mb.Longs([0, 1, 2, bad], 1, 4)], nd => Int(nd, "axis", 1), name: NodeName);
+        mb.Output(y);
+        AssertBadInputNamingNode(mb, [3, 4], mentions);
+    }
+
+    [Theory]
+    [InlineData(17, 1)]
+    [InlineData(18, 0)]
+    public void ReduceMin_AxesAttributeOrInput_MatchesOrt(int opset, int keepdims)
+    {
+        foreach (long[] axes in new[] { new long[] { 1 }, new long[] { 0, 2 }, new long[] { -1 }, new long[] { 2 } })
+        {
+            var mb = new ModelBuilder(opset).Input("x", 3, 4, 5);
+            string y = opset >= 18
+                ? mb.Node("ReduceMin", ["x", mb.Longs(axes, axes.Length)], nd => Int(nd, "keepdims", keepdims))
+                : mb.Node("ReduceMin", ["x"], nd =>
+                {
+                    Ints(nd, "axes", axes);
+                    Int(nd, "keepdims", keepdims);
+                });
+            mb.Output(y);
+            Check(mb, [3, 4, 5], 19, 0f, $"axes {string.Join(",", axes)}");
+        }
+    }
+
+    [Fact]
+    public void Reduce_AxisOutOfRange_FailsNamingTheNode()
+    {
+        var mb = new ModelBuilder(18).Input("x", 3, 4);
+        mb.Output(mb.Node("ReduceSum", ["x", mb.Longs([2], 1)], name: NodeName));
+        AssertBadInputNamingNode(mb, [3, 4], "axis 2 out of range");
+    }
+
+    [Fact]
+    public void TanhAndLog_MatchOrt()
+    {
+        var mt = new ModelBuilder().Input("x", 8, 16);
+        mt.Output(mt.Node("Tanh", [mt.Node("Mul", ["x", mt.Scalar(3f)])]));
+        Check(mt, [8, 16], 1000, 1e-6f, "Tanh");
+
+        var ml = new ModelBuilder().Input("x", 8, 16);
+        ml.Output(ml.Node("Log", [ml.Node("Add", [ml.Node("Abs", ["x"]), ml.Scalar(0.01f)])]));
+        Check(ml, [8, 16], 1001, 1e-6f, "Log");
     }
 
     // ---- Range, Sign, Erf ----------------------------------------------------------------------------------------
@@ -492,6 +674,35 @@ public sealed class NewOpsTests
         var mb = new ModelBuilder(13).Input("x", 2, 3);
         mb.Output(mb.Node("Clip", ["x", mb.Floats([0f, 1f], 2)], name: NodeName));
         AssertBadInputNamingNode(mb, [2, 3], "must be scalars");
+    }
+
+    [Theory]
+    [InlineData(13, null)]
+    [InlineData(13, 1)]
+    [InlineData(13, -3)]
+    [InlineData(13, 0)]
+    [InlineData(11, null)]
+    [InlineData(11, 2)]
+    public void Softmax_AxisForms_MatchesOrt(int opset, int? axis)
+    {
+        var mb = new ModelBuilder(opset).Input("x", 3, 4, 5);
+        string scaled = mb.Node("Mul", ["x", mb.Scalar(20f)]); // large logits: the max must be subtracted first
+        mb.Output(mb.Node("Softmax", [scaled], nd =>
+        {
+            if (axis is { } a)
+            {
+                Int(nd, "axis", a);
+            }
+        }));
+        Check(mb, [3, 4, 5], 1300, 1e-6f, $"opset {opset} axis {axis}");
+    }
+
+    [Fact]
+    public void Softmax_AxisOutOfRange_FailsNamingTheNode()
+    {
+        var mb = new ModelBuilder(13).Input("x", 3, 4);
+        mb.Output(mb.Node("Softmax", ["x"], nd => Int(nd, "axis", 2), name: NodeName));
+        AssertBadInputNamingNode(mb, [3, 4], "axis 2 out of range");
     }
 
     // ---- Ops that existed, in the forms the exports use ------------------------------------------------------------

@@ -95,6 +95,11 @@ internal static class Conv
             Throw.BadNode("Conv", node.DisplayName, $"input {x.ShapeText}, weight {w.ShapeText} and group {group} do not agree");
         }
 
+        if (bias is not null && bias.Length != m)
+        {
+            Throw.BadNode("Conv", node.DisplayName, $"bias {bias.ShapeText} for {m} output channels");
+        }
+
         int sh = (int)strides[0];
         int sw = (int)strides[1];
         int dh = (int)dil[0];

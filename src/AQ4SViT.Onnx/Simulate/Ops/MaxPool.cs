@@ -4,25 +4,55 @@ using AQ4SViT.Onnx.Graph;
 
 namespace AQ4SViT.Onnx.Simulate.Ops;
 
-/// <summary>2-D MaxPool (kernel, strides, pads, dilations, ceil_mode); padding never wins the max.</summary>
+/// <summary>
+/// 2-D MaxPool (kernel, strides, pads, dilations, ceil_mode), and 1-D as 2-D over H = 1; padding never wins the max.
+/// The optional Indices output (the dynamo exporter's max_pool2d_with_indices names it even when nothing reads it) is
+/// a separate scalar pass, so the value kernels stay as they are.
+/// </summary>
 internal static class MaxPool
 {
-    public static Tensor Run(Node node, Tensor x, ExecContext ctx)
+    public static Tensor Run(Node node, Tensor x, ExecContext ctx) => Outputs(node, x, ctx)[0];
+
+    /// <summary>The values, and the indices when the node names its second output.</summary>
+    public static Tensor[] Outputs(Node node, Tensor x, ExecContext ctx)
     {
-        if (x.Rank != 4)
+        if (x.Rank is not (3 or 4))
         {
-            Throw.BadNode("MaxPool", node.DisplayName, $"only 2-D pooling is supported (input {x.ShapeText})");
+            Throw.BadNode("MaxPool", node.DisplayName, $"only 1-D and 2-D pooling are supported (input {x.ShapeText})");
         }
 
-        if (node.Outputs.Length > 1 && node.Outputs[1].Length > 0)
+        bool indices = node.Outputs.Length > 1 && node.Outputs[1].Length > 0;
+        long storageOrder = node.Int("storage_order", 0);
+        if (storageOrder is not (0 or 1))
         {
-            Throw.UnsupportedOp("MaxPool", node.DisplayName, "the Indices output is not supported");
+            Throw.BadNode("MaxPool", node.DisplayName, $"storage_order {storageOrder} is not 0 or 1");
         }
 
         long[] k = node.Ints("kernel_shape") ?? Throw.BadNode<long[]>(node, "kernel_shape is required");
-        long[] s = node.Ints("strides") ?? [1, 1];
-        long[] d = node.Ints("dilations") ?? [1, 1];
-        long[] pads = node.Ints("pads") ?? [0, 0, 0, 0];
+        long[] s = node.Ints("strides") ?? (x.Rank == 3 ? [1] : [1, 1]);
+        long[] d = node.Ints("dilations") ?? (x.Rank == 3 ? [1] : [1, 1]);
+        long[] pads = node.Ints("pads") ?? (x.Rank == 3 ? [0, 0] : [0, 0, 0, 0]);
+        if (x.Rank == 3)
+        {
+            if (k.Length != 1 || s.Length != 1 || d.Length != 1 || pads.Length != 2)
+            {
+                Throw.BadNode("MaxPool", node.DisplayName, $"kernel_shape {Show(k)}, strides {Show(s)}, dilations {Show(d)} and pads {Show(pads)} must be 1, 1, 1 and 2 values for input {x.ShapeText}");
+            }
+
+            // [N, C, L] pools as [N, C, 1, L] with a 1-high window: a view, and the 2-D checks and kernels below.
+            k = [1, k[0]];
+            s = [1, s[0]];
+            d = [1, d[0]];
+            pads = [0, pads[0], 0, pads[1]];
+            var y = Pool(node, x.WithShape([x.Shape[0], x.Shape[1], 1, x.Shape[2]]), ctx, k, s, d, pads, indices, storageOrder == 1);
+            return y.Select(t => t.WithShape([t.Shape[0], t.Shape[1], t.Shape[3]])).ToArray();
+        }
+
+        return Pool(node, x, ctx, k, s, d, pads, indices, storageOrder == 1);
+    }
+
+    private static Tensor[] Pool(Node node, Tensor x, ExecContext ctx, long[] k, long[] s, long[] d, long[] pads, bool indices, bool columnMajor)
+    {
         string autoPad = node.String("auto_pad") ?? "NOTSET";
         if (autoPad is not "NOTSET" and not "VALID")
         {
@@ -86,6 +116,54 @@ internal static class MaxPool
             BufferPool<ulong>.Shared.Return(rowBits);
             BufferPool<float>.Shared.Return(columns);
             BufferPool<float>.Shared.Return(row);
+        });
+        return indices ? [result, Indices(xf, result.Shape, g, columnMajor, ctx)] : [result];
+    }
+
+    /// <summary>
+    /// Flat input index of each window's max, over the whole [N, C, H, W] input (plane · H·W + iy·W + ix, or ix·H + iy in
+    /// column-major storage order), the first of equal maxima winning and pads never, as ONNX Runtime's kernel does.
+    /// </summary>
+    private static Tensor Indices(float[] x, int[] shape, Window g, bool columnMajor, ExecContext ctx)
+    {
+        int planes = shape[0] * shape[1];
+        var result = Tensor.NewLongs(shape);
+        long[] dst = result.LongData!;
+        int planeSize = g.H * g.W;
+        ctx.ForRanges(planes, (first, end) =>
+        {
+            for (int plane = first; plane < end; plane++)
+            {
+                int at = plane * g.OutH * g.OutW;
+                for (int oy = 0; oy < g.OutH; oy++)
+                {
+                    for (int ox = 0; ox < g.OutW; ox++, at++)
+                    {
+                        float best = float.NegativeInfinity;
+                        long found = -1;
+                        for (int ky = 0; ky < g.KH; ky++)
+                        {
+                            int iy = (oy * g.SH) - g.PadTop + (ky * g.DH);
+                            if ((uint)iy >= (uint)g.H)
+                            {
+                                continue;
+                            }
+
+                            for (int kx = 0; kx < g.KW; kx++)
+                            {
+                                int ix = (ox * g.SW) - g.PadLeft + (kx * g.DW);
+                                if ((uint)ix < (uint)g.W && (found < 0 || x[(plane * planeSize) + (iy * g.W) + ix] > best))
+                                {
+                                    best = x[(plane * planeSize) + (iy * g.W) + ix];
+                                    found = (long)plane * planeSize + (columnMajor ? ((long)ix * g.H) + iy : ((long)iy * g.W) + ix);
+                                }
+                            }
+                        }
+
+                        dst[at] = found;
+                    }
+                }
+            }
         });
         return result;
     }

@@ -49,6 +49,11 @@ internal static class Pad
             Throw.BadNode("Pad", node.DisplayName, $"{pads.Length} pads for {axisList.Length} axes of input {x.ShapeText} (needs {2 * axisList.Length})");
         }
 
+        if (pads.Any(p => Math.Abs(p) > int.MaxValue))
+        {
+            Throw.BadNode("Pad", node.DisplayName, $"pads [{string.Join(",", pads)}] are beyond any tensor's size");
+        }
+
         var begin = new long[rank];
         var end = new long[rank];
         for (int i = 0; i < axisList.Length; i++)

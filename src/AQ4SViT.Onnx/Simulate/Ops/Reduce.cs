@@ -4,7 +4,7 @@ using AQ4SViT.Onnx.Graph;
 namespace AQ4SViT.Onnx.Simulate.Ops;
 
 /// <summary>
-/// ReduceSum / ReduceMean / ReduceMax: axes as attribute or, from opset 13 (Sum) / 18 (Mean, Max), as input.
+/// ReduceSum / ReduceMean / ReduceMax / ReduceMin: axes as attribute or, from opset 13 (Sum) / 18 (the others), as input.
 /// Sums round like ONNX Runtime's CPU kernels: a leading or middle reduced block is summed in order (its MLAS/Eigen
 /// column sums), a trailing one in Eigen's SSE order (<see cref="EigenSum"/>); the mean then divides by the count.
 /// </summary>
@@ -33,7 +33,13 @@ internal static class Reduce
         {
             foreach (long a in axes)
             {
-                reduce[a < 0 ? a + rank : a] = true;
+                long k = a < 0 ? a + rank : a;
+                if (k < 0 || k >= rank)
+                {
+                    Errors.Throw.BadNode(node.OpType, node.DisplayName, $"axis {a} out of range for input {x.ShapeText}");
+                }
+
+                reduce[k] = true;
             }
         }
 
@@ -98,12 +104,13 @@ internal static class Reduce
         var o = result.Floats;
         bool mean = node.OpType == "ReduceMean";
         bool max = node.OpType == "ReduceMax";
+        bool min = node.OpType == "ReduceMin";
         for (int r = 0; r < outer; r++)
         {
             var dst = o.Slice(r * inner, inner);
             if (count == 0)
             {
-                dst.Fill(max ? float.NegativeInfinity : mean ? float.NaN : 0f);
+                dst.Fill(max ? float.NegativeInfinity : min ? float.PositiveInfinity : mean ? float.NaN : 0f);
                 continue;
             }
 
@@ -111,7 +118,7 @@ internal static class Reduce
             if (inner == 1)
             {
                 var row = data.AsSpan(at, count);
-                dst[0] = max ? TensorPrimitives.Max(row) : EigenSum(row, at);
+                dst[0] = max ? TensorPrimitives.Max(row) : min ? TensorPrimitives.Min(row) : EigenSum(row, at);
             }
             else
             {
@@ -122,6 +129,10 @@ internal static class Reduce
                     if (max)
                     {
                         TensorPrimitives.Max(dst, next, dst);
+                    }
+                    else if (min)
+                    {
+                        TensorPrimitives.Min(dst, next, dst);
                     }
                     else
                     {

@@ -41,6 +41,8 @@ internal static class Unary
             case "Floor": TensorPrimitives.Floor(s, d); break;
             case "Ceil": TensorPrimitives.Ceiling(s, d); break;
             case "Round": TensorPrimitives.Round(s, d); break; // half to even, as ONNX Runtime's nearbyint
+            case "Tanh": TensorPrimitives.Tanh(s, d); break;
+            case "Log": TensorPrimitives.Log(s, d); break;
             case "Sign":
                 for (int i = 0; i < d.Length; i++)
                 {
