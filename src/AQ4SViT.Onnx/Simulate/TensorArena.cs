@@ -77,8 +77,16 @@ internal sealed class TensorArena
 
     public void EndNode() => _donated = null;
 
+    /// <summary>False: buffers are plain arrays (constant folding keeps what it computes), only <see cref="MaxElements"/> applies.</summary>
+    public bool Pools { get; init; } = true;
+
     public float[] Rent(int length)
     {
+        if (!Pools)
+        {
+            return new float[length];
+        }
+
         if (_donated is { } donated && length == _donatedLength)
         {
             _donated = null;
