@@ -3,7 +3,8 @@
 # setting.json, state.json) at AQ4SVIT_FUZZ_SCALE=SCALE for each SEED, one seed after the other, under nice,
 # then a summary table in benchmarks/fuzz.md. 656 mutants per seed and unit of scale: scale 16 is 10,496 per seed.
 #   tools/fuzz-long.sh [SCALE] [SEED ...]        default: scale 16, one seed drawn from the clock
-# Needs a Release build (dotnet build -c Release). A failing seed is replayed with
+# Needs a Release build (dotnet build -c Release); TESTS=path/to/AQ4SViT.Onnx.Tests.dll runs that build of the tests
+# instead (one built elsewhere with -o, inside the repository so that the tests find models/). A failing seed is replayed with
 #   AQ4SVIT_FUZZ_SCALE=SCALE AQ4SVIT_FUZZ_SEED=SEED dotnet test -c Release --no-build --filter "FullyQualifiedName~ModelFuzzTests"
 # and the failure names each mutant's index in its FuzzCorpus stream (tests/AQ4SViT.Onnx.Tests/Robustness/FuzzCorpus.cs).
 set -uo pipefail
@@ -15,6 +16,7 @@ if [[ ${#seeds[@]} -eq 0 ]]; then
   seeds=($(( $(date +%s%N) % 2000000000 )))
 fi
 
+if [[ -n "${TESTS:-}" ]]; then target=("$TESTS"); else target=(-c Release --no-build); fi
 work=$(mktemp -d)
 report="$work/report.tsv"
 status=0
@@ -22,7 +24,7 @@ for seed in "${seeds[@]}"; do
   echo "fuzz: seed $seed, scale $scale" >&2
   start=$(date +%s)
   AQ4SVIT_FUZZ_REPORT="$report" AQ4SVIT_FUZZ_SCALE="$scale" AQ4SVIT_FUZZ_SEED="$seed" AQ4SVIT_FUZZ_TRACE="$work/trace-$seed.txt" \
-    nice -n 15 dotnet test -c Release --no-build --filter "FullyQualifiedName~ModelFuzzTests" > "$work/run-$seed.txt" 2>&1 || status=1
+    nice -n 15 dotnet test "${target[@]}" --filter "FullyQualifiedName~ModelFuzzTests" > "$work/run-$seed.txt" 2>&1 || status=1
   echo "fuzz: seed $seed done in $(( $(date +%s) - start )) s ($(grep -E 'Passed!|Failed!' "$work/run-$seed.txt" | tail -1))" >&2
 done
 

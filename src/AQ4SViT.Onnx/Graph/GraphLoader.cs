@@ -418,6 +418,10 @@ public static class GraphLoader
 
     private static List<Node> FoldConstants(List<Node> nodes, Dictionary<string, Tensor> constants, HashSet<string> weights, string baseDirectory)
     {
+        // Folded values are shapes, indices and masks: none may outgrow the model's largest constant (or 4 Mi elements)
+        // while it is computed, or a damaged shape constant makes ConstantOfShape allocate gigabytes here (issue 25).
+        long largest = constants.Values.Select(c => (long)c.Length).DefaultIfEmpty(0).Max();
+        using var limit = new TensorArena { MaxElements = Math.Clamp(4 * largest, 1L << 22, int.MaxValue), Pools = false }.Enter();
         var kept = new List<Node>(nodes.Count);
         foreach (var n in nodes)
         {

@@ -42,9 +42,24 @@ public sealed class EvaluationJournal
         if (resume && statePath is not null && File.Exists(statePath))
         {
             var state = LoadState(statePath);
+            if (state.Fingerprint is null || state.ReferenceHits is null || state.SearchOrder is null || state.Proxies is null || state.Full is null
+                || state.Proxies.Any(p => p?.Bits is null || p.Kind is null) || state.Full.Any(f => f?.Bits is null))
+            {
+                // JSON null where the checkpoint has a list or a string: the deserializer lets it through.
+                Throw.BadInput($"{statePath}: a field of the checkpoint is null");
+            }
+
             if (state.Fingerprint != fingerprint)
             {
                 Throw.BadInput($"{statePath}: written by a different search ({state.Fingerprint}); this one is {fingerprint}. Remove it or run without --resume");
+            }
+
+            // Numbers go on into the report and the next checkpoint: a damaged one must stop here, not as an overflow there.
+            if (!double.IsFinite(state.ElapsedSeconds) || state.ElapsedSeconds < 0
+                || state.Proxies.Any(p => !(p.Drift is >= 0 and <= 1e15) || !(p.SpikeMismatch is >= 0 and <= 1))
+                || state.Full.Any(f => !(f.Accuracy is >= 0 and <= 1) || f.Lost < 0 || f.Gained < 0))
+            {
+                Throw.BadInput($"{statePath}: elapsed_seconds, drifts or accuracies out of range (accuracies and spike mismatches 0–1, drifts 0–1e15, counts and times not negative)");
             }
 
             foreach (var p in state.Proxies)

@@ -165,6 +165,12 @@ public sealed class Simulator
                 Throw.BadTensor(Graph.OutputName, $"{Graph.ModelPath}: output {result.ShapeText} is not {chunk} × {Classes} logits");
             }
 
+            if (!result.IsFloat)
+            {
+                // An integer initializer on the way (a bias declared INT32) makes the logits integers.
+                Throw.BadTensor(Graph.OutputName, $"{Graph.ModelPath}: output {result} holds integers, not float logits");
+            }
+
             result.Floats[..(count * Classes)].CopyTo(output.AsSpan(start * Classes, count * Classes));
         }
 

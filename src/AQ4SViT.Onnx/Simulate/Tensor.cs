@@ -131,8 +131,17 @@ public sealed class Tensor
         return result;
     }
 
+    /// <summary>The most axes a shape may have (Tile views a rank-r input with 2r): a damaged shape tensor is not a rank.</summary>
+    public const int MaxRank = 64;
+
     public static int SizeOf(ReadOnlySpan<int> shape)
     {
+        if (shape.Length > MaxRank)
+        {
+            // Kernels keep one index per axis on the stack: a rank of millions would overflow it and end the process.
+            throw new ArgumentException($"a shape of {shape.Length:N0} axes, more than {MaxRank}");
+        }
+
         long n = 1;
         foreach (int d in shape)
         {

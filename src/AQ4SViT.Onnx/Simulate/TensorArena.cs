@@ -18,7 +18,7 @@ internal sealed class TensorArena
     private int _donatedLength;
 
     /// <summary>How <see cref="Limit"/> is derived, for error messages.</summary>
-    public const string LimitRule = "input elements × time steps × widest weight dimension, at least 4 Mi";
+    public const string LimitRule = "input elements × time steps (at least 4) × widest weight dimension, at least 4 Mi";
 
     /// <summary>The floor of <see cref="Limit"/>: small models and models without weights keep room for their few activations.</summary>
     private const long MinLimit = 1L << 22;
@@ -30,11 +30,11 @@ internal sealed class TensorArena
 
     /// <summary>
     /// The most elements one value of a run of <paramref name="graph"/> on <paramref name="inputElements"/> input values
-    /// may need: input × T × the widest weight dimension. A layer of a vision transformer has at most as many channels
-    /// as its widest weight and at most as many pixels or tokens as the image, repeated T times; the largest activation
-    /// of every bundled and test model (Spikformer, SDT, TorchScript and dynamo exports) is 1/8 of this. A damaged
-    /// repeat count or shape (Tile, Expand, ConstantOfShape, pads) outgrows it and is refused before its buffer is
-    /// allocated, naming the node.
+    /// may need: input × T (at least 4) × the widest weight dimension. A layer of a vision transformer has at most as
+    /// many channels as its widest weight and at most as many pixels or tokens as the image, repeated T times; the
+    /// largest activation of every bundled and test model (Spikformer, SDT, TorchScript and dynamo exports) is 1/8 of
+    /// this. A damaged repeat count or shape (Tile, Expand, ConstantOfShape, pads) outgrows it and is refused before
+    /// its buffer is allocated, naming the node.
     /// </summary>
     public static long Limit(Graph.SpikingGraph graph, long inputElements)
     {
@@ -47,7 +47,8 @@ internal sealed class TensorArena
             }
         }
 
-        double limit = (double)Math.Max(1, inputElements) * Math.Max(1, graph.TimeSteps) * widest;
+        // T at least 4: a model whose LIF layers were not recognised (T 0) still repeats its input over its steps.
+        double limit = (double)Math.Max(1, inputElements) * Math.Max(4, graph.TimeSteps) * widest;
         return (long)Math.Clamp(limit, MinLimit, int.MaxValue);
     }
 
@@ -76,8 +77,16 @@ internal sealed class TensorArena
 
     public void EndNode() => _donated = null;
 
+    /// <summary>False: buffers are plain arrays (constant folding keeps what it computes), only <see cref="MaxElements"/> applies.</summary>
+    public bool Pools { get; init; } = true;
+
     public float[] Rent(int length)
     {
+        if (!Pools)
+        {
+            return new float[length];
+        }
+
         if (_donated is { } donated && length == _donatedLength)
         {
             _donated = null;

@@ -55,6 +55,67 @@ public sealed class ModelFuzzRegressionTests
     }
 
     /// <summary>
+    /// Raw-bytes mutant #1731 of seed 1033657385: byte 409 of sdt-d64 turns the Constant '/Constant_2' (5, the rank
+    /// of a shape that ConstantOfShape builds for an Expand) into 15,466,501. Folding made a 15-million-element shape
+    /// at load time (no limit there), and Expand took it as a rank: one stack slot per axis overflowed the stack and
+    /// ended the whole process. Now folding has a size limit and no shape has more than 64 axes.
+    /// </summary>
+    [Fact]
+    public void Eval_ShapeConstantDamagedToMillionsOfAxes_BadInputInsteadOfStackOverflow()
+    {
+        var m = FuzzCorpus.RawBytes(1033657385, 8).ElementAt(1731);
+        Assert.Equal("sdt-d64: byte 409 := 236", m.What);
+        using var dir = new TempDir();
+        string model = Write(dir, m);
+
+        var r = CliRun.Run(TimeSpan.FromSeconds(30), EvalArgs(model, dir));
+
+        CliRun.AssertBadInput(r, "node '", "15,466,501");
+        Assert.True(r.AllocatedBytes < 64L << 20, r.ToString());
+    }
+
+    /// <summary>
+    /// Structure mutant #1789 of seed 395340382: the classifier's bias declared INT32. eval ended in an internal error
+    /// ("tensor holds integers", exit 1): the logits came out as integers. It is bad input naming the output.
+    /// </summary>
+    [Fact]
+    public void Eval_HeadBiasDeclaredInt32_BadInputNamingIt()
+    {
+        var m = FuzzCorpus.Structure(395340382, 8).ElementAt(1789);
+        Assert.Equal("sdt-d64: initializer 'head.bias' data_type 1 → 6", m.What);
+        using var dir = new TempDir();
+        string model = Write(dir, m);
+
+        var inspect = CliRun.Run(TimeSpan.FromSeconds(30), "inspect", model, "--json");
+        var r = inspect.ExitCode == 0 ? CliRun.Run(TimeSpan.FromSeconds(30), EvalArgs(model, dir)) : inspect;
+
+        CliRun.AssertBadInput(r, "tensor 'logits'", "holds integers");
+    }
+
+    /// <summary>
+    /// state.json mutant #35 of seed 1520298003 (<c>$.full[0].accuracy := 1e308</c>): the resumed search computed an
+    /// infinite drop and failed writing it (exit 1). Out-of-range numbers in a checkpoint are bad input naming it.
+    /// </summary>
+    [Fact]
+    public void Resume_AccuracyOfAFullEvaluationIs1e308_BadInputNamingStateJson()
+    {
+        using var dir = new TempDir();
+        string model = Path.Combine(RepoPaths.Models, "tests", "spikformer-d64", "model.onnx");
+        string data = TinyDataset.FashionMnist(dir.File("data"), 2);
+        string[] search = ["search", model, "--data", data, "--out", dir.File("out"), "--calib", "2", "--bits", "2,8", "--granularity", "network",
+            "--search-limit", "2", "--test-limit", "2", "--threads", "1", "--json"];
+        Assert.Equal(0, CliRun.Run(TimeSpan.FromSeconds(120), search).ExitCode);
+        string state = dir.File("out/state.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(state))!;
+        json["full"]![0]!["accuracy"] = 1e308;
+        File.WriteAllText(state, json.ToJsonString());
+
+        var r = CliRun.Run(TimeSpan.FromSeconds(120), [.. search, "--resume"]);
+
+        CliRun.AssertBadInput(r, state, "accuracies");
+    }
+
+    /// <summary>
     /// The three failures issue 25 reported for seed 2026, each the exact mutant (corpus, seed, index): run alone they
     /// allocate what their unmutated model does. They were charged for the timed-out mutant #1938 above, whose thread
     /// went on allocating; here a stand-in straggler goes on allocating for 1.5 s after timing out, and the

@@ -139,6 +139,7 @@ public sealed class ReaderPropertyTests
     [InlineData(-1, "[]", "reference_hits has 4999 images, the search split 5000")]
     [InlineData(0, "[1,0]", "search_order has 2 images")]
     [InlineData(0, "DUP", "search_order is not an order of the 5000 images (position 0)")]
+    [InlineData(0, "null", "a field of the checkpoint is null")]
     public void StateJson_ReferenceOrOrderNotTheSplits_IsBadInputNamingTheFile(int hitsDelta, string order, string message)
     {
         var options = new SearchOptions();
