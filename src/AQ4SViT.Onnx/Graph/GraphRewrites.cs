@@ -45,20 +45,14 @@ internal static class GraphRewrites
         return kept;
     }
 
-    private static string Resolve(Dictionary<string, string> alias, string value) => alias.TryGetValue(value, out var to) ? to : value;
-
-    /// <summary>
-    /// A scatter keeps its data's shape, so Shape(scatter) is Shape(data), and a Gather/Slice read only by Shape nodes (or
-    /// by none, once those folded) may read the data instead. An unrolled Loop takes the shape of step t's update from the buffer written at steps &lt; t;
-    /// after this, it comes from the buffer's constant start and folds.
-    /// </summary>
-    public static void ShapesThroughScatter(List<Node> nodes)
+    /// <summary>Each value's producer, and the nodes that read it (each node once).</summary>
+    internal static (Dictionary<string, Node> Producer, Dictionary<string, List<Node>> Readers) Index(IEnumerable<Node> nodes)
     {
         var producer = new Dictionary<string, Node>(StringComparer.Ordinal);
         var readers = new Dictionary<string, List<Node>>(StringComparer.Ordinal);
         foreach (var n in nodes)
         {
-            foreach (string o in n.Outputs)
+            foreach (string o in n.Outputs.Where(o => o.Length > 0))
             {
                 producer.TryAdd(o, n);
             }
@@ -68,6 +62,20 @@ internal static class GraphRewrites
                 (readers.TryGetValue(i, out var l) ? l : readers[i] = []).Add(n);
             }
         }
+
+        return (producer, readers);
+    }
+
+    private static string Resolve(Dictionary<string, string> alias, string value) => alias.TryGetValue(value, out var to) ? to : value;
+
+    /// <summary>
+    /// A scatter keeps its data's shape, so Shape(scatter) is Shape(data), and a Gather/Slice read only by Shape nodes (or
+    /// by none, once those folded) may read the data instead. An unrolled Loop takes the shape of step t's update from the buffer written at steps &lt; t;
+    /// after this, it comes from the buffer's constant start and folds.
+    /// </summary>
+    public static void ShapesThroughScatter(List<Node> nodes)
+    {
+        var (producer, readers) = Index(nodes);
 
         string Start(string value)
         {
@@ -98,20 +106,7 @@ internal static class GraphRewrites
     /// </summary>
     public static List<Node> JoinScatteredSteps(List<Node> nodes, Dictionary<string, Tensor> constants)
     {
-        var producer = new Dictionary<string, Node>(StringComparer.Ordinal);
-        var readers = new Dictionary<string, List<Node>>(StringComparer.Ordinal);
-        foreach (var n in nodes)
-        {
-            foreach (string o in n.Outputs)
-            {
-                producer.TryAdd(o, n);
-            }
-
-            foreach (string i in n.Inputs.Where(i => i.Length > 0).Distinct())
-            {
-                (readers.TryGetValue(i, out var l) ? l : readers[i] = []).Add(n);
-            }
-        }
+        var (producer, readers) = Index(nodes);
 
         static bool IsScatter(Node n) => n.OpType is "ScatterND" or "ScatterElements" && n.Inputs.Length == 3 && (n.String("reduction") ?? "none") == "none";
 

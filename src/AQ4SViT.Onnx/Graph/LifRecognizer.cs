@@ -16,32 +16,21 @@ public static partial class LifRecognizer
     /// <summary>Op type of fused LIF nodes (domain "aq4svit").</summary>
     public const string OpType = "AQ4SViT.Lif";
 
-    private sealed class Ctx(List<Node> nodes, Dictionary<string, Tensor> constants)
+    private sealed class Ctx
     {
-        public Dictionary<string, Node> Producer { get; } = nodes.SelectMany(n => n.Outputs.Where(o => o.Length > 0).Select(o => (o, n))).ToDictionary(p => p.o, p => p.n, StringComparer.Ordinal);
+        public Ctx(List<Node> nodes, Dictionary<string, Tensor> constants)
+        {
+            (Producer, Readers) = GraphRewrites.Index(nodes);
+            Constants = constants;
+        }
 
-        public Dictionary<string, List<Node>> Readers { get; } = BuildReaders(nodes);
+        public Dictionary<string, Node> Producer { get; }
 
-        public Dictionary<string, Tensor> Constants { get; } = constants;
+        public Dictionary<string, List<Node>> Readers { get; }
+
+        public Dictionary<string, Tensor> Constants { get; }
 
         private readonly Dictionary<string, float?> _scalars = new(StringComparer.Ordinal);
-
-        private static Dictionary<string, List<Node>> BuildReaders(List<Node> nodes)
-        {
-            var r = new Dictionary<string, List<Node>>(StringComparer.Ordinal);
-            foreach (var n in nodes)
-            {
-                foreach (string i in n.Inputs.Distinct())
-                {
-                    if (i.Length > 0)
-                    {
-                        (r.TryGetValue(i, out var l) ? l : r[i] = []).Add(n);
-                    }
-                }
-            }
-
-            return r;
-        }
 
         /// <summary>The value of a constant whose elements are all equal, or null (cached: exports fold full-size fills).</summary>
         public float? Scalar(string value)

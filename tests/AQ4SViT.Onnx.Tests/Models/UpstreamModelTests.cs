@@ -156,7 +156,7 @@ public sealed class UpstreamModelTests
         using var report = JsonDocument.Parse(search.Stdout);
         var r = report.RootElement;
         Assert.True(r.GetProperty("fp_accuracy_test").GetDouble() > 0.6, $"{name}: float accuracy {r.GetProperty("fp_accuracy_test").GetDouble()}");
-        Assert.True(r.GetProperty("memory_saving").GetDouble() >= 0.75, $"{name}: saving {r.GetProperty("memory_saving").GetDouble()}");
+        Assert.True(r.GetProperty("memory_saving").GetDouble() >= 0.5, $"{name}: saving {r.GetProperty("memory_saving").GetDouble()}");
         Assert.True(r.GetProperty("proxy_evaluations").GetInt32() > 0);
 
         var validate = Cli.CliRun.Run(TimeSpan.FromSeconds(300), "validate", dir.File("out/quantized.onnx"), "--reference", model, "--data", dir.Path, "--threads", "2", "--quiet", "--json");
