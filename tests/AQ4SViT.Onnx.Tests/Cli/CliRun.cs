@@ -14,7 +14,10 @@ internal sealed record CliResult(int ExitCode, string Stdout, string Stderr, Tim
     public long PeakHeapGrowthBytes { get; init; }
 
     /// <summary>Stderr's non-empty lines.</summary>
-    public string[] ErrorLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    /// <summary>Stderr lines that report the failure; the recogniser's "aq4svit: warning:" lines about the model come before
+    /// and are not errors.</summary>
+    public string[] ErrorLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Where(l => !l.StartsWith("aq4svit: warning:", StringComparison.Ordinal)).ToArray();
 
     public override string ToString() =>
         $"exit {ExitCode} after {Elapsed.TotalSeconds:F1} s, {AllocatedBytes:N0} B allocated ({ThreadAllocatedBytes:N0} on its thread), heap peak +{PeakHeapGrowthBytes:N0} B; stderr: {Stderr.Trim()}";
