@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ImageNet-size random-weight SViTs (224x224x3, 1000 classes) and a 224x224 evaluation set, for the scale checks
-# and the README's cost table. Generated, never committed: everything goes under OUT (default .data/scale, ignored).
+# and the cost table in benchmarks/imagenet-scale-gpu.md. Generated, never committed: everything goes under OUT (default .data/scale, ignored).
 #
 #   bash tools/make_scale_models.sh                 # Spikformer-8-768, SDT-8-768 (external data), the size grid
 #   GRID="" bash tools/make_scale_models.sh         # only the two 8-768 models and the data

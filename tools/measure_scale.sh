@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Time and peak memory (max RSS, /usr/bin/time -v) of every aq4svit verb on the ImageNet-size models that
-# tools/make_scale_models.sh generated; prints a markdown table (README "Scale") and keeps the raw numbers in OUT/measure.tsv.
+# tools/make_scale_models.sh generated; prints a markdown table (benchmarks/imagenet-scale-gpu.md) and keeps the raw numbers in OUT/measure.tsv.
 #
 #   bash tools/make_scale_models.sh && bash tools/measure_scale.sh
 #   MODELS="spikformer-8-768 sdt-8-768" IMAGES=2 bash tools/measure_scale.sh
