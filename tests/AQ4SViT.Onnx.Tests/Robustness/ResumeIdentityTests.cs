@@ -199,6 +199,74 @@ public sealed class ResumeIdentityTests
         CliRun.AssertBadInput(patience, state, "--patience", "many");
     }
 
+    /// <summary>
+    /// kill -9 at three points of a search (after 2, 9 and 17 of its progress lines): state.json is never torn
+    /// (it is written beside and renamed), and --resume from it finishes with the setting of an uninterrupted run.
+    /// </summary>
+    [Fact]
+    public void Resume_AfterKillMinus9_CheckpointWhole_EndsInSameSetting()
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            return;
+        }
+
+        using var dir = new TempDir();
+        // Sensitivity: a full evaluation (and a checkpoint) per progress line, about 25 of them.
+        string[] args = ["search", SmallModel, "--data", RepoPaths.FashionMnist, "--calib", "8", "--bits", "2,4,8", "--granularity", "block",
+            "--strategy", "sensitivity", "--max-drop", "5", "--search-limit", "40", "--test-limit", "20", "--threads", "1"];
+        var straight = Report(Run([.. args, "--out", dir.File("straight"), "--json"]));
+        int killed = 0;
+        foreach (int lines in new[] { 2, 9, 17 })
+        {
+            string outDir = dir.File($"killed-{lines}");
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "aq4svit.dll"));
+            foreach (string a in (string[])[.. args, "--out", outDir])
+            {
+                start.ArgumentList.Add(a);
+            }
+
+            int seen = 0;
+            using var enough = new ManualResetEventSlim();
+            using (var child = System.Diagnostics.Process.Start(start)!)
+            {
+                child.ErrorDataReceived += (_, e) =>
+                {
+                    if (e.Data is { } line && line.Contains(" round ", StringComparison.Ordinal) && Interlocked.Increment(ref seen) >= lines)
+                    {
+                        enough.Set();
+                    }
+                };
+                child.BeginErrorReadLine();
+                child.BeginOutputReadLine();
+                bool reached = enough.Wait(TimeSpan.FromSeconds(90));
+                child.Kill(entireProcessTree: true); // SIGKILL: no handler runs, no checkpoint is finished on the way out
+                child.WaitForExit();
+                if (!reached)
+                {
+                    continue; // the search ended before that many lines: nothing to test at this point
+                }
+            }
+
+            killed++;
+            string state = Path.Combine(outDir, "state.json");
+            bool checkpointed = File.Exists(state);
+            if (checkpointed)
+            {
+                using var json = JsonDocument.Parse(File.ReadAllText(state)); // whole, never torn
+                Assert.Equal(4, json.RootElement.GetProperty("version").GetInt32());
+            }
+
+            var resumed = Report(Run([.. args, "--out", outDir, "--resume", "--json"]));
+            Assert.Equal(checkpointed, resumed.GetProperty("resumed").GetBoolean());
+            Assert.Equal(straight.GetProperty("bits").GetRawText(), resumed.GetProperty("bits").GetRawText());
+            Assert.Equal(straight.GetProperty("full_evaluations").GetInt32(), resumed.GetProperty("full_evaluations").GetInt32());
+        }
+
+        Assert.True(killed >= 2, $"only {killed} of the three kills landed mid-search");
+    }
+
     [Fact]
     public void HashModel_SeesTheExternalDataFile()
     {
