@@ -7,16 +7,15 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        // No help writer: Usage decides where help goes (stdout when asked for, stderr with a usage error).
         using var parser = new Parser(settings =>
         {
-            settings.HelpWriter = Console.Error;
+            settings.HelpWriter = null;
             settings.CaseInsensitiveEnumValues = true;
         });
-        return parser.ParseArguments(args, CommandCatalog.Verbs)
-            .MapResult(
-                (object verb) => CommandRunner.Run((ICommand)verb),
-                errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError)
-                    ? ExitCodes.Success
-                    : ExitCodes.Usage);
+        var result = parser.ParseArguments(args, CommandCatalog.Verbs);
+        return result.MapResult(
+            (object verb) => CommandRunner.Run((ICommand)verb, args),
+            errors => Usage.Report(result, errors, Console.Out, Console.Error));
     }
 }

@@ -31,7 +31,7 @@ internal sealed class ApplyCommand : ICommand
     [Usage(ApplicationAlias = "aq4svit")]
     public static IEnumerable<Example> Examples =>
     [
-        new("Emit the QDQ model of a setting found by search",
+        Usage.Example("Emit the QDQ model of a setting found by search",
             new ApplyCommand { Model = "models/spikformer-fmnist/model.onnx", SettingPath = "out/setting.json", Out = "out/quantized.onnx" }),
     ];
 
@@ -43,10 +43,7 @@ internal sealed class ApplyCommand : ICommand
             "fakequant" or "fake-quant" => EmitFormat.FakeQuant,
             _ => Throw.BadInput<EmitFormat>($"--format must be qdq or fakequant, got '{Format}'"),
         };
-        if (!File.Exists(Model))
-        {
-            Throw.FileMissing(Model, "model");
-        }
+        Model = Onnx.Models.ModelLocator.ResolveModelPath(Model);
 
         if (Directory.Exists(Out))
         {

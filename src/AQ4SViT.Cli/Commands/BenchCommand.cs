@@ -32,7 +32,7 @@ internal sealed class BenchCommand : ModelOptions, ICommand
     [Usage(ApplicationAlias = "aq4svit")]
     public static IEnumerable<Example> Examples =>
     [
-        new("Simulator vs ONNX Runtime throughput on the bundled Spikformer, 2 threads, batch 100",
+        Usage.Example("Simulator vs ONNX Runtime throughput on the bundled Spikformer, 2 threads, batch 100",
             new BenchCommand { Model = "models/spikformer-fmnist/model.onnx", Threads = 2 }),
     ];
 

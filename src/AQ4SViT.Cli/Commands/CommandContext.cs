@@ -17,6 +17,13 @@ internal sealed class CommandContext(TextWriter output, TextWriter messages, Can
     public TextWriter Messages { get; } = messages;
     public CancellationToken Cancellation { get; } = cancellation;
 
+    /// <summary>The command line as typed (after the program name), to tell an option given from one left at its default.</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>True when <paramref name="longName"/> (e.g. <c>--max-drop</c>) was typed, as <c>--name value</c> or <c>--name=value</c>.</summary>
+    public bool Typed(string longName) =>
+        Arguments.Any(a => a == longName || a.StartsWith(longName + "=", StringComparison.Ordinal));
+
     /// <summary>True when stderr is a terminal, so live progress can redraw; plain lines otherwise.</summary>
     public static bool Interactive => !Console.IsErrorRedirected;
 

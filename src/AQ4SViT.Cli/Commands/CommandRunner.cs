@@ -5,7 +5,7 @@ namespace AQ4SViT.Cli.Commands;
 /// <summary>Runs a verb and turns failures into one-line messages and the contract's exit codes.</summary>
 internal static class CommandRunner
 {
-    public static int Run(ICommand command)
+    public static int Run(ICommand command, IReadOnlyList<string> arguments)
     {
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -20,7 +20,7 @@ internal static class CommandRunner
         Console.CancelKeyPress += onCancel;
         try
         {
-            return command.Run(new CommandContext(Console.Out, Console.Error, cancel.Token));
+            return command.Run(new CommandContext(Console.Out, Console.Error, cancel.Token) { Arguments = arguments });
         }
         catch (BadInputException e)
         {

@@ -35,7 +35,7 @@ internal sealed class EvalCommand : DataFileOptions, ICommand
     [Usage(ApplicationAlias = "aq4svit")]
     public static IEnumerable<Example> Examples =>
     [
-        new("Float accuracy of the bundled Spikformer on the test split in ONNX Runtime",
+        Usage.Example("Float accuracy of the bundled Spikformer on the test split in ONNX Runtime",
             new EvalCommand { Model = "models/spikformer-fmnist/model.onnx", Split = "test", Engine = "ort" }),
     ];
 

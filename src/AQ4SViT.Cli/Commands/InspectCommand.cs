@@ -19,15 +19,12 @@ internal sealed class InspectCommand : ICommand
     [Usage(ApplicationAlias = "aq4svit")]
     public static IEnumerable<Example> Examples =>
     [
-        new("LIF layers and weights of the bundled Spikformer", new InspectCommand { Model = "models/spikformer-fmnist/model.onnx" }),
+        Usage.Example("LIF layers and weights of the bundled Spikformer", new InspectCommand { Model = "models/spikformer-fmnist/model.onnx" }),
     ];
 
     public int Run(CommandContext context)
     {
-        if (!File.Exists(Model))
-        {
-            Onnx.Errors.Throw.FileMissing(Model, "model");
-        }
+        Model = Onnx.Models.ModelLocator.ResolveModelPath(Model);
 
         // One read of the file: the catalog needs only the graph's structure, then the loader decodes and lets go of the bytes.
         var file = OnnxModelFile.Load(Model);

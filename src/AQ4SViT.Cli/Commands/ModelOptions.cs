@@ -51,7 +51,7 @@ internal abstract class ModelOptions
     [Option("quiet", HelpText = "No progress on stderr: only the result (and errors).")]
     public bool Quiet { get; set; }
 
-    /// <summary>The model to use: the path given, or the bundled Spikformer when <paramref name="path"/> is null.</summary>
+    /// <summary>The model to use: the path given (a folder: its model.onnx), or the bundled Spikformer when <paramref name="path"/> is null.</summary>
     protected static string ResolveModel(string? path)
     {
         if (string.IsNullOrEmpty(path))
@@ -59,12 +59,7 @@ internal abstract class ModelOptions
             return ModelLocator.BundledModelPath();
         }
 
-        if (!File.Exists(path))
-        {
-            Throw.FileMissing(path, "model");
-        }
-
-        return path;
+        return ModelLocator.ResolveModelPath(path);
     }
 
     /// <summary>The card's scaling and preprocess mean/std, overridden by --scale, --mean, --std and --grey-to-rgb.</summary>

@@ -71,8 +71,11 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
     [Option("out", Default = "out/search", HelpText = "Folder for the quantized models, setting, report, plot, log and checkpoint.")]
     public string Out { get; set; } = "out/search";
 
-    [Option("resume", HelpText = "Continue from --out's state.json.")]
+    [Option("resume", HelpText = "Continue the search in --out (its state.json), with the model, data and options it was started with; an option given again must agree, and a changed model or dataset (by content hash) is refused.")]
     public bool Resume { get; set; }
+
+    [Option("force", HelpText = "Start over in an --out that already holds a search (its checkpoint and report are removed).")]
+    public bool Force { get; set; }
 
     [Option("threads", Default = 0, HelpText = "Simulator threads (0: all cores).")]
     public int Threads { get; set; }
@@ -89,11 +92,177 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
     [Usage(ApplicationAlias = "aq4svit")]
     public static IEnumerable<Example> Examples =>
     [
-        new("Greedy search on the bundled Spikformer, at most 1.5 points lost", new SearchCommand { Out = "out/search" }),
-        new("Beam search of width 4 on your own model and data", new SearchCommand { Model = "my/model.onnx", Data = "my/data", Strategy = "beam", Out = "out/beam" }),
+        Usage.Example("Greedy search on the bundled Spikformer, at most 1.5 points lost", new SearchCommand { Out = "out/search" }),
+        Usage.Example("Beam search of width 4 on your own model and data", new SearchCommand { Model = "my/model.onnx", Data = "my/data", Strategy = "beam", Out = "out/beam" }),
     ];
 
     public int Run(CommandContext context)
+    {
+        string statePath = Path.Combine(Out, SearchRunner.StateFile);
+        var adopted = Resume && !Force ? AdoptFromCheckpoint(context, statePath) : [];
+        try
+        {
+            return RunSearch(context);
+        }
+        catch (BadInputException e) when (!e.Message.Contains(statePath, StringComparison.Ordinal) && adopted.FirstOrDefault(f => e.Message.Contains(f, StringComparison.Ordinal)) is { } flag)
+        {
+            // An option taken from the checkpoint is at fault: say where it came from.
+            return Throw.BadInput<int>($"{e.Message} ({flag} as recorded in {statePath})", e);
+        }
+    }
+
+    /// <summary>
+    /// The options that affect results (<see cref="SearchIdentity.Options"/>) and the model and data paths, each as it is
+    /// recorded in the checkpoint at <paramref name="statePath"/>, set here for every one not typed on this command line;
+    /// a typed one stays as typed (the journal then refuses it if it differs). Returns the flags taken.
+    /// </summary>
+    private List<string> AdoptFromCheckpoint(CommandContext context, string statePath)
+    {
+        var identity = EvaluationJournal.ReadIdentity(statePath);
+        var taken = new List<string>();
+        if (identity is null)
+        {
+            return taken;
+        }
+
+        var before = Snapshot();
+        var setters = Setters();
+        foreach (var (flag, value) in identity.Options)
+        {
+            if (!context.Typed(flag) && setters.TryGetValue(flag, out var set))
+            {
+                try
+                {
+                    set(value);
+                }
+                catch (FormatException)
+                {
+                    Throw.BadInput($"{statePath}: {flag} '{value}' is not a value of {flag}");
+                }
+                catch (OverflowException)
+                {
+                    Throw.BadInput($"{statePath}: {flag} '{value}' is out of range");
+                }
+
+                taken.Add(flag);
+            }
+        }
+
+        foreach (var (flag, path) in identity.Inputs)
+        {
+            bool typed = flag == SearchInputs.Model ? Model is not null : context.Typed(flag);
+            if (typed || path.Length == 0 || !Inputs().ContainsKey(flag))
+            {
+                continue;
+            }
+
+            if (!File.Exists(path) && !Directory.Exists(path))
+            {
+                Throw.BadInput($"--resume: {statePath} names {(flag == SearchInputs.Model ? "MODEL" : flag)} {path}, which is not there any more; give it again");
+            }
+
+            Inputs()[flag](path);
+            taken.Add(flag);
+        }
+
+        // Tell what changed from this command line as typed: the paths and the options away from their defaults.
+        var after = Snapshot();
+        var changed = taken.Where(f => before.GetValueOrDefault(f) != after.GetValueOrDefault(f)).ToList();
+        if (!Quiet && !Json && changed.Count > 0)
+        {
+            context.Info($"aq4svit: resuming with {string.Join(' ', changed.Select(f => f == SearchInputs.Model ? after[f] : $"{f} {after[f]}"))} as recorded in {statePath}");
+        }
+
+        return taken;
+    }
+
+    /// <summary>Every option's value as text by flag (<c>--max-drop</c> → <c>1.5</c>), and MODEL under <see cref="SearchInputs.Model"/>.</summary>
+    private Dictionary<string, string> Snapshot()
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal) { [SearchInputs.Model] = Model ?? "" };
+        foreach (var p in GetType().GetProperties())
+        {
+            if (p.GetCustomAttributes(typeof(OptionAttribute), inherit: true).FirstOrDefault() is OptionAttribute o)
+            {
+                values["--" + o.LongName] = Convert.ToString(p.GetValue(this), CultureInfo.InvariantCulture) ?? "";
+            }
+        }
+
+        return values;
+    }
+
+    /// <summary>Sets each option of <see cref="SearchIdentity.Options"/> from its recorded text ("" for an option not given).</summary>
+    private Dictionary<string, Action<string>> Setters()
+    {
+        var c = CultureInfo.InvariantCulture;
+        int Int(string v) => int.Parse(v, NumberStyles.Integer, c);
+        double Real(string v) => double.Parse(v, NumberStyles.Float, c);
+        bool Flag(string v) => bool.Parse(v);
+        string? Text(string v) => v.Length == 0 ? null : v;
+        int? OptionalInt(string v) => v.Length == 0 ? null : Int(v);
+        return new Dictionary<string, Action<string>>(StringComparer.Ordinal)
+        {
+            ["--strategy"] = v => Strategy = v,
+            ["--beam-width"] = v => BeamWidth = Int(v),
+            ["--max-drop"] = v => MaxDrop = Real(v),
+            ["--guard"] = v => Guard = Real(v),
+            ["--bits"] = v => Bits = v,
+            ["--granularity"] = v => Granularity = v,
+            ["--calib"] = v => Calib = Int(v),
+            ["--gate-margin"] = v => GateMargin = Real(v),
+            ["--patience"] = v => Patience = Int(v),
+            ["--audit-gate"] = v => AuditGate = Int(v),
+            ["--seed"] = v => Seed = Int(v),
+            ["--search-limit"] = v => SearchLimit = Int(v),
+            ["--test-limit"] = v => TestLimit = Int(v),
+            ["--confirm"] = v => Confirm = OptionalInt(v),
+            ["--per-tensor"] = v => PerTensor = Flag(v),
+            ["--asymmetric"] = v => Asymmetric = Flag(v),
+            ["--data-format"] = v => DataFormat = Text(v),
+            ["--layout"] = v => Layout = Text(v),
+            ["--cifar-labels"] = v => CifarLabels = v,
+            ["--resize"] = v => Resize = OptionalInt(v),
+            ["--crop"] = v => Crop = OptionalInt(v),
+            ["--grey-to-rgb"] = v => GreyToRgb = Flag(v),
+            ["--rgb-to-grey"] = v => RgbToGrey = Flag(v),
+            ["--split-seed"] = v => SplitSeed = OptionalInt(v),
+            ["--scale"] = v => Scale = v.Length == 0 ? null : float.Parse(v, NumberStyles.Float, c),
+            ["--mean"] = v => Mean = Text(v),
+            ["--std"] = v => Std = Text(v),
+        };
+    }
+
+    /// <summary>The options this class adds to <see cref="SearchIdentity.Options"/> (how the data is read and scaled), as given.</summary>
+    private Dictionary<string, string> ExtraOptions()
+    {
+        var c = CultureInfo.InvariantCulture;
+        return new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["--data-format"] = DataFormat ?? "",
+            ["--layout"] = Layout ?? "",
+            ["--cifar-labels"] = CifarLabels,
+            ["--resize"] = Resize?.ToString(c) ?? "",
+            ["--crop"] = Crop?.ToString(c) ?? "",
+            ["--grey-to-rgb"] = GreyToRgb ? "true" : "false",
+            ["--rgb-to-grey"] = RgbToGrey ? "true" : "false",
+            ["--split-seed"] = SplitSeed?.ToString(c) ?? "",
+            ["--scale"] = Scale?.ToString("R", c) ?? "",
+            ["--mean"] = Mean ?? "",
+            ["--std"] = Std ?? "",
+        };
+    }
+
+    /// <summary>Setters of the paths kept in <see cref="SearchIdentity.Inputs"/>.</summary>
+    private Dictionary<string, Action<string>> Inputs() => new(StringComparer.Ordinal)
+    {
+        [SearchInputs.Model] = v => Model = v,
+        ["--data"] = v => Data = v,
+        ["--images"] = v => Images = v,
+        ["--labels"] = v => Labels = v,
+        ["--calib-data"] = v => CalibData = v,
+    };
+
+    private int RunSearch(CommandContext context)
     {
         var options = new SearchOptions
         {
@@ -137,6 +306,16 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
             TestLimit = TestLimit == 0 ? null : TestLimit,
             ConfirmLimit = Confirm,
             Resume = Resume,
+            Force = Force,
+            ExtraOptions = ExtraOptions(),
+            Inputs = new Dictionary<string, string?>
+            {
+                [SearchInputs.Model] = model,
+                ["--data"] = Data,
+                ["--images"] = Images,
+                ["--labels"] = Labels,
+                ["--calib-data"] = CalibData,
+            }.Where(p => p.Value is not null).ToDictionary(p => p.Key, p => Path.GetFullPath(p.Value!), StringComparer.Ordinal),
             Threads = Threads,
             Batch = Batch,
             Jobs = Jobs,
@@ -283,4 +462,10 @@ internal static class SearchDefaults
     public const int SearchImages = 1000;
     public const int TestImages = 1000;
     public const string Granularity = "layer";
+}
+
+/// <summary>Keys of <see cref="SearchIdentity.Inputs"/> that are not flags.</summary>
+internal static class SearchInputs
+{
+    public const string Model = "model";
 }

@@ -47,7 +47,7 @@ internal sealed class ValidateCommand : DataFileOptions, ICommand
     [Usage(ApplicationAlias = "aq4svit")]
     public static IEnumerable<Example> Examples =>
     [
-        new("Top-1 of a QDQ model in ONNX Runtime on the test split, next to its float reference",
+        Usage.Example("Top-1 of a QDQ model in ONNX Runtime on the test split, next to its float reference",
             new ValidateCommand { Model = "out/quantized.onnx", Reference = "models/spikformer-fmnist/model.onnx" }),
     ];
 

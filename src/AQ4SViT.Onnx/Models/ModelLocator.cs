@@ -33,6 +33,28 @@ public static class ModelLocator
     }
 
     /// <summary>
+    /// The .onnx file a MODEL argument names: the file itself, or <c>model.onnx</c> inside a folder (as <c>models/NAME/</c>
+    /// holds it). A folder without one, or a path that does not exist, is bad input naming the path.
+    /// </summary>
+    public static string ResolveModelPath(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            string inside = Path.Combine(path, "model.onnx");
+            return File.Exists(inside)
+                ? inside
+                : Throw.BadInput<string>($"{path}: a folder without model.onnx; give the .onnx file");
+        }
+
+        if (!File.Exists(path))
+        {
+            Throw.FileMissing(path, "model");
+        }
+
+        return path;
+    }
+
+    /// <summary>
     /// The dataset folder to use: <paramref name="dataOption"/> if given; else the card's dataset under
     /// <c>models/datasets/</c> (next to the model's folder, then the bundled root).
     /// </summary>

@@ -33,12 +33,23 @@ public sealed class EvaluationJournal
     private readonly ConcurrentDictionary<string, SplitScore> _prefetchedAccuracies = new(StringComparer.Ordinal);
     private readonly Stopwatch _watch = Stopwatch.StartNew();
     private readonly double _elapsedBefore;
+    private readonly SearchIdentity? _identity;
 
     public EvaluationJournal(ISearchBackend backend, string? statePath, string fingerprint, bool resume)
+        : this(backend, statePath, fingerprint, resume, identity: null)
+    {
+    }
+
+    /// <summary>
+    /// A journal checkpointing to <paramref name="statePath"/> (null: none). With <paramref name="identity"/>, the checkpoint
+    /// records it, and resuming refuses a checkpoint whose identity differs (<see cref="SearchIdentity.CheckResumes"/>).
+    /// </summary>
+    public EvaluationJournal(ISearchBackend backend, string? statePath, string fingerprint, bool resume, SearchIdentity? identity)
     {
         _backend = backend;
         _statePath = statePath;
         _fingerprint = fingerprint;
+        _identity = identity;
         if (resume && statePath is not null && File.Exists(statePath))
         {
             var state = LoadState(statePath);
@@ -49,7 +60,10 @@ public sealed class EvaluationJournal
                 Throw.BadInput($"{statePath}: a field of the checkpoint is null");
             }
 
-            if (state.Fingerprint != fingerprint)
+            // The identity (content hashes, options by flag) supersedes the fingerprint, which names the model file by name
+            // and size; without one (callers that give none) the fingerprint still guards.
+            identity?.CheckResumes(ToIdentity(state.Identity, statePath), statePath);
+            if (identity is null && state.Fingerprint != fingerprint)
             {
                 Throw.BadInput($"{statePath}: written by a different search ({state.Fingerprint}); this one is {fingerprint}. Remove it or run without --resume");
             }
@@ -337,6 +351,7 @@ public sealed class EvaluationJournal
         var state = new State
         {
             Fingerprint = _fingerprint,
+            Identity = _identity is null ? null : FromIdentity(_identity),
             ElapsedSeconds = ElapsedSeconds,
             Proxies = _proxyOrder.Select(k => new ProxyEntry { Bits = k, Drift = _proxies[k].Drift, SpikeMismatch = _proxies[k].SpikeMismatch, Kind = _proxies[k].Kind }).ToList(),
             ReferenceHits = _reference is null ? "" : string.Concat(Enumerable.Range(0, _reference.Length).Select(i => _reference[i] ? '1' : '0')),
@@ -344,6 +359,49 @@ public sealed class EvaluationJournal
             Full = _fullOrder.Select(k => new FullEntry { Bits = k, Accuracy = _accuracies[k].Accuracy, Lost = _accuracies[k].Lost, Gained = _accuracies[k].Gained, Complete = _accuracies[k].Complete }).ToList(),
         };
         AtomicFile.WriteAllText(_statePath, JsonSerializer.Serialize(state, StateJson.Default.State));
+    }
+
+    /// <summary>
+    /// The identity a checkpoint records (for <c>--resume</c> to take the options it was written with), or null when it
+    /// records none or <paramref name="statePath"/> does not exist; a damaged checkpoint is bad input naming it.
+    /// </summary>
+    public static SearchIdentity? ReadIdentity(string statePath) =>
+        File.Exists(statePath) ? ToIdentity(LoadState(statePath).Identity, statePath) : null;
+
+    private static IdentityEntry FromIdentity(SearchIdentity identity) => new()
+    {
+        Model = identity.ModelSha256,
+        Data = identity.DataSha256,
+        DataHashOf = identity.DataHashOf,
+        Calibration = identity.CalibrationSha256,
+        Split = identity.Split,
+        Options = new SortedDictionary<string, string>(identity.Options.ToDictionary(), StringComparer.Ordinal),
+        Inputs = new SortedDictionary<string, string>(identity.Inputs.ToDictionary(), StringComparer.Ordinal),
+    };
+
+    private static SearchIdentity? ToIdentity(IdentityEntry? entry, string statePath)
+    {
+        if (entry is null)
+        {
+            return null;
+        }
+
+        if (entry.Model is null || entry.Data is null || entry.DataHashOf is null || entry.Split is null || entry.Options is null || entry.Inputs is null
+            || entry.Options.Any(p => p.Value is null) || entry.Inputs.Any(p => p.Value is null))
+        {
+            Throw.BadInput($"{statePath}: a field of the checkpoint's identity is null");
+        }
+
+        return new SearchIdentity
+        {
+            ModelSha256 = entry.Model,
+            DataSha256 = entry.Data,
+            DataHashOf = entry.DataHashOf,
+            CalibrationSha256 = entry.Calibration,
+            Split = entry.Split,
+            Options = entry.Options,
+            Inputs = entry.Inputs,
+        };
     }
 
     private static State LoadState(string path)
@@ -361,8 +419,11 @@ public sealed class EvaluationJournal
 
     internal sealed class State
     {
-        public int Version { get; set; } = 3;
+        public int Version { get; set; } = 4;
         public string Fingerprint { get; set; } = "";
+
+        /// <summary>What the evaluations depend on (<see cref="SearchIdentity"/>); version 3 and older had none.</summary>
+        public IdentityEntry? Identity { get; set; }
         public double ElapsedSeconds { get; set; }
         public List<ProxyEntry> Proxies { get; set; } = [];
         public List<FullEntry> Full { get; set; } = [];
@@ -372,6 +433,17 @@ public sealed class EvaluationJournal
 
         /// <summary>The search split's evaluation order: position → image (empty: natural order; version 2 had none).</summary>
         public List<int> SearchOrder { get; set; } = [];
+    }
+
+    internal sealed class IdentityEntry
+    {
+        public string Model { get; set; } = "";
+        public string Data { get; set; } = "";
+        public string DataHashOf { get; set; } = "";
+        public string? Calibration { get; set; }
+        public string Split { get; set; } = "";
+        public SortedDictionary<string, string> Options { get; set; } = new(StringComparer.Ordinal);
+        public SortedDictionary<string, string> Inputs { get; set; } = new(StringComparer.Ordinal);
     }
 
     internal sealed class ProxyEntry

@@ -32,6 +32,15 @@ public sealed record SearchJob
     /// </summary>
     public int? ConfirmLimit { get; init; }
     public bool Resume { get; init; }
+
+    /// <summary>Start over in an <see cref="OutDirectory"/> that holds a search's results (otherwise refused without <see cref="Resume"/>).</summary>
+    public bool Force { get; init; }
+
+    /// <summary>Options that affect results which only the caller sees (how the data is read and scaled), by flag, as given; "" for one not given.</summary>
+    public IReadOnlyDictionary<string, string>? ExtraOptions { get; init; }
+
+    /// <summary>The model and data paths by flag (<c>model</c>, <c>--data</c>, …), kept in state.json for <c>--resume</c> to reuse.</summary>
+    public IReadOnlyDictionary<string, string>? Inputs { get; init; }
     public int Threads { get; init; }
     public int Batch { get; init; } = 100;
 
@@ -66,6 +75,17 @@ public static class SearchRunner
         var options = job.Options;
         options.Validate();
         string outDir = PrepareOutDirectory(job.OutDirectory);
+        string statePath = Path.Combine(outDir, StateFile);
+        string[] results = [StateFile, "report.json", "report.md"];
+        if (job.Resume && job.Force)
+        {
+            Throw.BadInput($"--resume and --force contradict each other: --resume continues the search in --out {job.OutDirectory}, --force starts it over");
+        }
+
+        if (!job.Resume && !job.Force && results.Where(f => File.Exists(Path.Combine(outDir, f))).ToList() is { Count: > 0 } held)
+        {
+            Throw.BadInput($"--out {job.OutDirectory} already holds a search ({string.Join(", ", held)}): use --resume to continue it or --force to start over");
+        }
 
         job.Info?.Invoke($"loading {job.ModelPath}");
         var model = OnnxModelFile.Load(job.ModelPath);
@@ -122,10 +142,20 @@ public static class SearchRunner
 
         string fingerprint = $"{options.Fingerprint}|model={Path.GetFileName(job.ModelPath)}:{new FileInfo(job.ModelPath).Length}|search={search.Count}|{job.Quantization}"
             + (job.CalibrationData is { } c ? $"|calib={c.Source}:{c.Count}" : "");
-        var journal = new EvaluationJournal(searchBackend, Path.Combine(outDir, StateFile), fingerprint, job.Resume) { Jobs = job.Jobs };
+        var identity = SearchIdentity.Of(job, model, search, test);
+        if (job.Force)
+        {
+            // Starting over: the old checkpoint and report go now, so an interrupted new run never sits beside them.
+            foreach (string f in results)
+            {
+                File.Delete(Path.Combine(outDir, f));
+            }
+        }
+
+        var journal = new EvaluationJournal(searchBackend, statePath, fingerprint, job.Resume, identity) { Jobs = job.Jobs };
         if (journal.Resumed)
         {
-            job.Info?.Invoke($"resuming from {Path.Combine(outDir, StateFile)}");
+            job.Info?.Invoke($"resuming from {statePath}");
         }
 
         SplitScore Score(ImageSet set, BitVector setting, Func<SplitScore, bool>? couldStillPass = null) =>

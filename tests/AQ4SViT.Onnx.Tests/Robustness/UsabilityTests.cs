@@ -20,10 +20,11 @@ public sealed class UsabilityTests
     {
         var r = CliRun.Run(verb, "--help");
 
+        // Help goes to stdout (issue 21: `aq4svit --help | less` showed nothing).
         Assert.Equal(0, r.ExitCode);
-        Assert.Contains("USAGE:", r.Stderr, StringComparison.Ordinal);
-        Assert.Contains($"aq4svit {verb} ", r.Stderr, StringComparison.Ordinal);
-        Assert.Contains("--json", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("USAGE:", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"aq4svit {verb} ", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("--json", r.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
