@@ -4,9 +4,9 @@ using Microsoft.ML.OnnxRuntime;
 namespace AQ4SViT.Onnx.Validate;
 
 /// <summary>
-/// Opens ONNX Runtime sessions on a <see cref="ComputeDevice"/>. CUDA needs the CUDA 13 libraries (cudart, cuBLAS, cuDNN)
-/// that <c>Microsoft.ML.OnnxRuntime.Gpu</c> 1.31 links against, and a GPU; when either is missing the session opens on
-/// the CPU instead and the caller is told once, in one line. ONNX Runtime's own multi-line log of the failed provider
+/// Opens ONNX Runtime sessions on a <see cref="ComputeDevice"/>. CUDA needs the GPU build (<c>-p:OrtGpu=true</c>, on
+/// <c>Microsoft.ML.OnnxRuntime.Gpu</c> 1.31), the CUDA 13 libraries (cudart, cuBLAS, cuDNN) it links against, and a GPU;
+/// when any is missing the session opens on the CPU instead and the caller is told once, in one line. ONNX Runtime's own multi-line log of the failed provider
 /// load is silenced while CUDA is tried.
 /// </summary>
 public static class OrtSessions
@@ -117,9 +117,21 @@ public static class OrtSessions
         return options;
     }
 
+    /// <summary>Whether this build carries ONNX Runtime's CUDA provider (the <c>-p:OrtGpu=true</c> build, tool AQ4SViT.Cli.Gpu).</summary>
+    public static bool HasCudaProvider { get; } = OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider");
+
+    /// <summary>Why the CPU build cannot run CUDA, and how to get the build that can.</summary>
+    public const string CpuBuildReason =
+        "this aq4svit is built on ONNX Runtime's CPU package; for CUDA install the tool AQ4SViT.Cli.Gpu or build with -p:OrtGpu=true";
+
     /// <summary>Adds the CUDA provider; null on success, else the first line of why not.</summary>
     private static string? TryAppendCuda(SessionOptions options, int index)
     {
+        if (!HasCudaProvider)
+        {
+            return CpuBuildReason;
+        }
+
         // The provider bridge logs its load failure (several lines, in colour) through the environment's logger
         // before the call returns its error: silence it for this call only, the caller prints one line.
         lock (s_logGate)

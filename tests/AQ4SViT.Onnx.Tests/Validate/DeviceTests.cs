@@ -9,8 +9,9 @@ using AQ4SViT.Onnx.Validate;
 namespace AQ4SViT.Onnx.Tests.Validate;
 
 /// <summary>
-/// ONNX Runtime on a device. This machine has no CUDA 13 libraries, so asking for CUDA must fall back to the CPU with
-/// one message and give the CPU's results; whether CUDA itself works cannot be checked here.
+/// ONNX Runtime on a device. The default build has no CUDA provider (and this machine no CUDA 13 libraries), so asking
+/// for CUDA must fall back to the CPU with one message and give the CPU's results; whether CUDA itself works cannot be
+/// checked here.
 /// </summary>
 public sealed class DeviceTests
 {
@@ -54,6 +55,22 @@ public sealed class DeviceTests
         Assert.StartsWith("cuda:0 is not available (", message);
         Assert.EndsWith("running on the CPU", message);
         Assert.Equal(Accuracy.Evaluate(cpu, set, 8).Logits, Accuracy.Evaluate(cuda, set, 8).Logits);
+    }
+
+    /// <summary>The default build is on ONNX Runtime's CPU package: asking it for CUDA says how to get the GPU build.</summary>
+    [Fact]
+    public void CpuBuild_CudaRequested_SaysHowToGetTheGpuBuild()
+    {
+        if (OrtSessions.HasCudaProvider)
+        {
+            return; // the -p:OrtGpu=true build: its fallback is the test above
+        }
+
+        var messages = new List<string>();
+        Assert.Equal(ComputeDevice.Cpu, OrtSessions.Resolve(ComputeDevice.Cuda(1), messages.Add));
+        Assert.Equal($"cuda:1 is not available ({OrtSessions.CpuBuildReason}); running on the CPU", Assert.Single(messages));
+        Assert.Contains("AQ4SViT.Cli.Gpu", OrtSessions.CpuBuildReason);
+        Assert.Contains("-p:OrtGpu=true", OrtSessions.CpuBuildReason);
     }
 
     [Theory]
