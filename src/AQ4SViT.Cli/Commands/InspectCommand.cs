@@ -39,7 +39,16 @@ internal sealed class InspectCommand : ICommand
                 model = Path.GetFullPath(Model),
                 opset = graph.DefaultOpset,
                 time_steps = graph.TimeSteps,
-                input = new { name = graph.InputName, shape = graph.InputDims, fixed_batch = graph.FixedBatch },
+                input = new
+                {
+                    name = graph.InputName,
+                    shape = graph.InputDims,
+                    fixed_batch = graph.FixedBatch,
+                    layout = graph.InputAxes.Layout,
+                    batch_axis = graph.InputAxes.Batch,
+                    time_axis = graph.InputAxes.Time,
+                    encoding = Encoding(graph),
+                },
                 nodes = graph.OriginalNodeCount,
                 prepared_nodes = graph.Nodes.Count,
                 lif_count = graph.LifLayers.Count,
@@ -76,6 +85,9 @@ internal sealed class InspectCommand : ICommand
         o.WriteLine($"{Path.GetFullPath(Model)}");
         o.WriteLine($"  opset {graph.DefaultOpset}, input {graph.InputName} [{string.Join(",", graph.InputDims.Select(d => d < 0 ? "N" : d.ToString(inv)))}], " +
                     $"{graph.OriginalNodeCount} nodes → {graph.Nodes.Count} after folding and fusion (LIF layers, Linear layers), T = {graph.TimeSteps}");
+        o.WriteLine(graph.InputAxes.IsFrames
+            ? $"  input layout {graph.InputAxes.Layout}: axis {graph.InputAxes.Time} is time (T = {graph.InputDims[graph.InputAxes.Time!.Value]}), axis {graph.InputAxes.Batch} the batch; encoding: frames (each time step is its own input frame, e.g. DVS events)"
+            : $"  input layout NCHW: encoding: {Encoding(graph)}");
         o.WriteLine();
         o.WriteLine($"{graph.LifLayers.Count} LIF layers" + (graph.LifLayers.Count == 0 ? " (search falls back to logit drift)" : ":"));
         if (graph.LifLayers.Count > 0)
@@ -111,4 +123,8 @@ internal sealed class InspectCommand : ICommand
         ConsoleUi.Write(context, weights);
         return ExitCodes.Success;
     }
+
+    /// <summary>How the model encodes its input over time: <c>frames</c> (a time axis in the input) or <c>repeated image</c> (direct encoding, T from the LIF layers).</summary>
+    private static string Encoding(SpikingGraph graph) =>
+        graph.InputAxes.IsFrames ? "frames" : graph.TimeSteps > 0 ? "repeated image" : "image";
 }

@@ -9,10 +9,10 @@ namespace AQ4SViT.Cli.Commands;
 /// <summary>Options every verb that reads a model and a dataset shares.</summary>
 internal abstract class ModelOptions
 {
-    [Option("data", HelpText = "Dataset file or folder, format detected: IDX (t10k-*/train-*, grey or 4-D colour), CIFAR-10/100 binary batches, class sub-folders of PNG/JPEG/BMP/WebP (or a flat folder with labels.csv or val.txt), images.npy + labels.npy, or a .npz. Default: the dataset named in the model's card.json.")]
+    [Option("data", HelpText = "Dataset file or folder, format detected: IDX (t10k-*/train-*, grey or 4-D colour), CIFAR-10/100 binary batches, class sub-folders of PNG/JPEG/BMP/WebP (or a flat folder with labels.csv or val.txt), images.npy + labels.npy, or a .npz; event frames (class sub-folders of SpikingJelly .npz frame files, frames.npy + labels.npy). Default: the dataset named in the model's card.json.")]
     public string? Data { get; set; }
 
-    [Option("data-format", HelpText = "Force the dataset format: idx, cifar, folder, npy or npz.")]
+    [Option("data-format", HelpText = "Force the dataset format: idx, cifar, folder, npy, npz or frames (event frames: class sub-folders of .npz files with key frames [T, 2, H, W], or one array [N, T, 2, H, W]).")]
     public string? DataFormat { get; set; }
 
     [Option("layout", HelpText = "nchw or nhwc, for 4-dimensional IDX/npy images whose shape does not tell.")]

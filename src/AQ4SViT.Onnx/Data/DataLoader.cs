@@ -5,7 +5,7 @@ namespace AQ4SViT.Onnx.Data;
 /// <summary>How <see cref="DataLoader"/> reads a dataset; every field may be left out (the CLI's data options).</summary>
 public sealed record DataOptions
 {
-    /// <summary><c>idx</c>, <c>cifar</c>, <c>folder</c>, <c>npy</c> or <c>npz</c>; null: detected from the path.</summary>
+    /// <summary><c>idx</c>, <c>cifar</c>, <c>folder</c>, <c>npy</c>, <c>npz</c> or <c>frames</c>; null: detected from the path.</summary>
     public string? Format { get; init; }
 
     /// <summary>An images file (IDX or .npy) instead of a folder's usual names; needs <see cref="LabelsFile"/>.</summary>
@@ -37,15 +37,17 @@ public sealed record DataOptions
 /// Reads a dataset from a file or folder into one <see cref="ImageSet"/>, whatever its format, so that nothing after
 /// it cares where the images came from. Detection, in order, for a folder: an IDX pair (<c>t10k-*</c>, <c>train-*</c>,
 /// <c>NAME-images-idx?-ubyte</c>), CIFAR batches, <c>images.npy</c>/<c>x.npy</c> with labels, one <c>.npz</c>, a flat
-/// folder with <c>labels.csv</c> or <c>val.txt</c>, class sub-folders; for a file, its extension (<c>.npz</c>,
-/// <c>.npy</c>, <c>.bin</c>) or else IDX. Then the images are resized/cropped, and the set is ordered into its search
-/// and test halves (<see cref="DataSplits.Stratify"/>).
+/// folder with <c>labels.csv</c> or <c>val.txt</c>, class sub-folders of <c>.npz</c> frame files (<see cref="FrameReader"/>),
+/// class sub-folders of images; for a file, its extension (<c>.npz</c>, <c>.npy</c>, <c>.bin</c>) or else IDX. A
+/// 5-dimensional array <c>[N, T, C, H, W]</c> (<c>.npy</c>, or an <c>.npz</c> key <c>frames</c>/<c>x</c>/<c>images</c>) is
+/// a frame set. Then the images are resized/cropped (frames are not), and the set is ordered into its search and test
+/// halves (<see cref="DataSplits.Stratify"/>).
 /// </summary>
 public static class DataLoader
 {
-    private static readonly string[] s_formats = ["idx", "cifar", "folder", "npy", "npz"];
-    private static readonly (string Images, string Labels)[] s_npyPairs = [("images.npy", "labels.npy"), ("x.npy", "y.npy")];
-    private static readonly string[] s_npzImageKeys = ["images", "x"];
+    private static readonly string[] s_formats = ["idx", "cifar", "folder", "npy", "npz", "frames"];
+    private static readonly (string Images, string Labels)[] s_npyPairs = [("images.npy", "labels.npy"), ("x.npy", "y.npy"), ("frames.npy", "labels.npy")];
+    private static readonly string[] s_npzImageKeys = ["images", "x", FrameReader.FramesKey];
     private static readonly string[] s_npzLabelKeys = ["labels", "y"];
 
     public static ImageSet Load(string? path, DataOptions options)
@@ -68,6 +70,16 @@ public static class DataLoader
         }
 
         var (set, isIdx) = Read(path, format, options);
+        if (format == "frames" && !set.IsFrames)
+        {
+            Throw.BadInput($"{set.Source}: --data-format frames, but it holds {set.SampleText}, not [N, T, C, H, W] frames");
+        }
+
+        if (set.IsFrames)
+        {
+            return options.Prep.IsNone ? (set, false) : Throw.BadInput<(ImageSet, bool)>($"{set.Source}: --resize/--crop/--rgb-to-grey apply to images, not to event frames");
+        }
+
         // Image folders are resized image by image while decoding (they may differ in size); the rest here.
         return (set.ItemNames is null ? options.Prep.Apply(set) : set, isIdx);
     }
@@ -77,7 +89,7 @@ public static class DataLoader
         if (options.ImagesFile is { } imagesFile)
         {
             string labelsFile = options.LabelsFile ?? Throw.BadInput<string>("--images needs --labels FILE");
-            bool npy = format == "npy" || (format is null && imagesFile.EndsWith(".npy", StringComparison.OrdinalIgnoreCase));
+            bool npy = format is "npy" or "frames" || (format is null && imagesFile.EndsWith(".npy", StringComparison.OrdinalIgnoreCase));
             RequireFile(imagesFile, "images file");
             RequireFile(labelsFile, "labels file");
             return npy ? (LoadNpyPair(imagesFile, labelsFile, options.Layout), false) : (IdxReader.LoadPair(imagesFile, labelsFile, options.Layout, imagesFile), true);
@@ -111,6 +123,12 @@ public static class DataLoader
             ".bin" => "cifar",
             _ => "idx",
         };
+        if (format == "frames")
+        {
+            // One array [N, T, C, H, W]: an .npz (keys frames/x/images and labels/y) or an .npy with its labels.
+            format = ext == ".npz" ? "npz" : "npy";
+        }
+
         switch (format)
         {
             case "npz":
@@ -140,7 +158,7 @@ public static class DataLoader
             return (CifarReader.Load(batches, options.CifarLabels, dir), false);
         }
 
-        if (format is null or "npy")
+        if (format is null or "npy" or "frames")
         {
             foreach (var (images, labels) in s_npyPairs)
             {
@@ -151,7 +169,7 @@ public static class DataLoader
             }
         }
 
-        if (format is null or "npz" && Directory.EnumerateFiles(dir, "*.npz").Order(StringComparer.Ordinal).ToList() is { Count: > 0 } npz)
+        if (format is null or "npz" or "frames" && Directory.EnumerateFiles(dir, "*.npz").Order(StringComparer.Ordinal).ToList() is { Count: > 0 } npz)
         {
             if (npz.Count > 1)
             {
@@ -159,6 +177,11 @@ public static class DataLoader
             }
 
             return (LoadNpz(npz[0], options.Layout), false);
+        }
+
+        if (format is null or "frames" && FrameReader.IsFrameFolder(dir))
+        {
+            return (FrameReader.LoadFolder(dir), false);
         }
 
         if (format is null or "folder")
@@ -187,7 +210,8 @@ public static class DataLoader
             "npy" => "images.npy + labels.npy or x.npy + y.npy",
             "npz" => "a .npz file",
             "folder" => "class sub-folders of images, or images with labels.csv or val.txt",
-            _ => "an IDX pair, CIFAR batches, images.npy/labels.npy, a .npz, class sub-folders of images, or labels.csv/val.txt",
+            "frames" => "class sub-folders of .npz frame files, frames.npy + labels.npy, or a .npz of frames [N, T, C, H, W]",
+            _ => "an IDX pair, CIFAR batches, images.npy/labels.npy, a .npz, class sub-folders of images or of .npz frames, or labels.csv/val.txt",
         };
         return Throw.BadInput<(ImageSet, bool)>($"{dir}: no dataset found (looked for {wanted})");
     }
@@ -207,7 +231,7 @@ public static class DataLoader
         string? labelKey = s_npzLabelKeys.FirstOrDefault(arrays.ContainsKey);
         if (imageKey is null || labelKey is null)
         {
-            Throw.BadFile(path, $"needs arrays 'images' (or 'x') and 'labels' (or 'y'); {(imageKey is null ? "no images" : "no labels")} found");
+            Throw.BadFile(path, $"needs arrays 'images' (or 'x', or 'frames') and 'labels' (or 'y'); {(imageKey is null ? "no images" : "no labels")} found");
         }
 
         return FromArrays(arrays[imageKey], arrays[labelKey], $"{path}:{imageKey}", $"{path}:{labelKey}", layout, path);
@@ -216,6 +240,11 @@ public static class DataLoader
     private static ImageSet FromArrays(NpyArray images, NpyArray labels, string imagesName, string labelsName, string? layout, string source)
     {
         int[] labelValues = NpyReader.Labels(labels, labelsName);
+        if (images.Shape.Length == 5)
+        {
+            return FrameReader.FromArray(images, labelValues, imagesName, labelsName, source);
+        }
+
         if (images.Shape.Length == 0 || images.Shape[0] != labelValues.Length)
         {
             Throw.BadFile(imagesName, $"{(images.Shape.Length == 0 ? 0 : images.Shape[0])} images but {labelsName} has {labelValues.Length} labels");

@@ -27,7 +27,11 @@ internal static class ImageFolderReader
         Directory.EnumerateDirectories(directory).Any() && !Directory.EnumerateFiles(directory).Any(IsImage);
 
     /// <summary>Every image under the class sub-folders, with its class index; an empty class folder is an error.</summary>
-    public static (IReadOnlyList<string> Files, int[] Labels, string[] Classes) ScanClasses(string directory)
+    public static (IReadOnlyList<string> Files, int[] Labels, string[] Classes) ScanClasses(string directory) =>
+        ScanClasses(directory, IsImage, $"images ({string.Join(", ", s_extensions)})");
+
+    /// <summary>Every file <paramref name="isSample"/> takes under the class sub-folders, with its class index; an empty class folder is an error naming <paramref name="what"/>.</summary>
+    public static (IReadOnlyList<string> Files, int[] Labels, string[] Classes) ScanClasses(string directory, Func<string, bool> isSample, string what)
     {
         var classes = Directory.EnumerateDirectories(directory).Select(d => Path.GetFileName(d)!).Order(StringComparer.Ordinal).ToArray();
         var files = new List<string>();
@@ -36,13 +40,13 @@ internal static class ImageFolderReader
         {
             string classDir = Path.Combine(directory, classes[c]);
             var found = Directory.EnumerateFiles(classDir, "*", SearchOption.AllDirectories)
-                .Where(IsImage)
+                .Where(isSample)
                 .OrderBy(f => Path.GetDirectoryName(f), StringComparer.Ordinal)
                 .ThenBy(f => Path.GetFileName(f), StringComparer.Ordinal)
                 .ToList();
             if (found.Count == 0)
             {
-                Throw.BadFile(classDir, $"class folder '{classes[c]}' holds no images ({string.Join(", ", s_extensions)})");
+                Throw.BadFile(classDir, $"class folder '{classes[c]}' holds no {what}");
             }
 
             files.AddRange(found);

@@ -3,13 +3,18 @@ using AQ4SViT.Onnx.Errors;
 namespace AQ4SViT.Onnx.Data;
 
 /// <summary>
-/// Labelled images, whatever file they came from: C channels (1 grey, 3 RGB) of H×W bytes, stored CHW per image
-/// (plane by plane), images one after the other. Every source in <see cref="DataLoader"/> yields one of these.
-/// A streamed set (<see cref="IsStreamed"/>, image folders too large to hold) decodes each image when it is read.
+/// Labelled samples, whatever file they came from. An image set: C channels (1 grey, 3 RGB) of H×W bytes, stored CHW
+/// per image (plane by plane), images one after the other. A frame set (<see cref="IsFrames"/>, neuromorphic event
+/// frames): <see cref="TimeSteps"/> frames of C×H×W floats per sample (event counts may exceed 255), stored TCHW per
+/// sample (<see cref="Frames"/>). Every source in <see cref="DataLoader"/> yields one of these. A streamed set
+/// (<see cref="IsStreamed"/>, image folders too large to hold) decodes each image when it is read; frame sets are held.
 /// </summary>
 public sealed class ImageSet
 {
     private readonly byte[]? _pixels;
+
+    // Frame sets: every sample's T·C·H·W floats, one sample after the other.
+    private readonly float[]? _frames;
 
     // Streamed sets: decodes the image at a file index into CHW bytes (resized and cropped).
     private readonly Func<int, byte[]>? _decode;
@@ -65,8 +70,58 @@ public sealed class ImageSet
         _origins = origins;
     }
 
-    /// <summary>Every image's bytes, one after the other; a streamed set has none (read <see cref="Image"/>).</summary>
-    public byte[] Pixels => _pixels ?? throw new InvalidOperationException($"{Source}: a streamed set has no pixel array; read Image(i)");
+    private ImageSet(float[] frames, int[] labels, int timeSteps, int channels, int rows, int cols, string source, string[]? itemNames, SplitInfo split, int[]? origins)
+    {
+        _frames = frames;
+        TimeSteps = timeSteps;
+        Labels = labels;
+        Channels = channels;
+        Rows = rows;
+        Cols = cols;
+        Source = source;
+        ItemNames = itemNames;
+        Split = split;
+        _origins = origins;
+    }
+
+    /// <summary>
+    /// A frame set: <paramref name="frames"/> holds each sample's <paramref name="timeSteps"/> frames of
+    /// <paramref name="channels"/>×<paramref name="rows"/>×<paramref name="cols"/> floats (TCHW), samples one after the other.
+    /// </summary>
+    public static ImageSet FromFrames(float[] frames, int[] labels, int timeSteps, int channels, int rows, int cols, string source, string[]? itemNames = null, string? labelsFile = null)
+    {
+        if (timeSteps <= 0 || channels <= 0 || rows <= 0 || cols <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeSteps), $"{source}: frame size {timeSteps}x{channels}x{rows}x{cols} is not positive");
+        }
+
+        if (frames.LongLength != (long)labels.Length * timeSteps * channels * rows * cols)
+        {
+            throw new ArgumentException($"{source}: {frames.LongLength} values do not make {labels.Length} samples of {timeSteps}x{channels}x{rows}x{cols}");
+        }
+
+        if (itemNames is not null && itemNames.Length != labels.Length)
+        {
+            throw new ArgumentException($"{source}: {itemNames.Length} names for {labels.Length} samples");
+        }
+
+        return new ImageSet(frames, labels, timeSteps, channels, rows, cols, source, itemNames, SplitInfo.Halves, origins: null) { LabelsFile = labelsFile };
+    }
+
+    /// <summary>Every image's bytes, one after the other; a streamed set has none (read <see cref="Image"/>), nor has a frame set (read <see cref="Frames"/>).</summary>
+    public byte[] Pixels => _pixels ?? throw new InvalidOperationException($"{Source}: a {(IsFrames ? "frame" : "streamed")} set has no pixel array");
+
+    /// <summary>Time steps per sample of a frame set (the frames are data, each its own); 0 for an image set.</summary>
+    public int TimeSteps { get; }
+
+    /// <summary>Samples are event frames (<see cref="TimeSteps"/> × C × H × W floats), not images.</summary>
+    public bool IsFrames => _frames is not null;
+
+    /// <summary>Floats of one frame-set sample: TimeSteps · Channels · Rows · Cols.</summary>
+    public int ValuesPerSample => TimeSteps * Channels * Rows * Cols;
+
+    /// <summary>What one sample is, for messages: "images of CxHxW" or "frames of TxCxHxW".</summary>
+    public string SampleText => IsFrames ? $"frames of {TimeSteps}x{Channels}x{Rows}x{Cols}" : $"images of {Channels}x{Rows}x{Cols}";
 
     /// <summary>Images are decoded when read rather than held (memory: one image per reader at a time).</summary>
     public bool IsStreamed => _decode is not null;
@@ -117,8 +172,21 @@ public sealed class ImageSet
     internal static ImageSet Streamed(Func<int, byte[]> decode, int[] labels, int channels, int rows, int cols, string source, string[]? itemNames) =>
         new(decode, labels, channels, rows, cols, source, itemNames, SplitInfo.Halves, origins: null);
 
+    /// <summary>The frames of sample <paramref name="index"/> of a frame set: TimeSteps × C × H × W floats.</summary>
+    public ReadOnlySpan<float> Frames(int index)
+    {
+        float[] frames = _frames ?? throw new InvalidOperationException($"{Source}: an image set has no frames; read Image(i)");
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)Count, nameof(index));
+        return frames.AsSpan(index * ValuesPerSample, ValuesPerSample);
+    }
+
     public ReadOnlySpan<byte> Image(int index)
     {
+        if (_frames is not null)
+        {
+            throw new InvalidOperationException($"{Source}: a frame set has no images; read Frames(i)");
+        }
+
         if (_decode is null)
         {
             return _pixels.AsSpan(index * PixelsPerImage, PixelsPerImage);
@@ -179,6 +247,30 @@ public sealed class ImageSet
             };
         }
 
+        if (_frames is not null)
+        {
+            var frames = new float[(long)indices.Count * ValuesPerSample];
+            for (int i = 0; i < indices.Count; i++)
+            {
+                Frames(indices[i]).CopyTo(frames.AsSpan(i * ValuesPerSample, ValuesPerSample));
+            }
+
+            return new ImageSet(
+                frames,
+                indices.Select(i => Labels[i]).ToArray(),
+                TimeSteps,
+                Channels,
+                Rows,
+                Cols,
+                Source,
+                ItemNames is null ? null : indices.Select(i => ItemNames[i]).ToArray(),
+                split,
+                indices.Select(Origin).ToArray())
+            {
+                LabelsFile = LabelsFile,
+            };
+        }
+
         var pixels = new byte[(long)indices.Count * PixelsPerImage];
         var labels = new int[indices.Count];
         string[]? names = ItemNames is null ? null : new string[indices.Count];
@@ -209,7 +301,7 @@ public sealed class ImageSet
             throw new ArgumentOutOfRangeException(nameof(start), $"{Source}: images {start}..{start + count - 1} out of 0..{Count - 1}");
         }
 
-        if (_decode is not null)
+        if (_decode is not null || _frames is not null)
         {
             return Select(Enumerable.Range(start, count).ToArray(), Split);
         }

@@ -8,6 +8,8 @@ namespace AQ4SViT.Onnx.Data;
 /// <c>Normalize(mean, std)</c> compute it in float32: <c>x = pixel · Scale</c> (for 1/255 the correctly rounded
 /// quotient pixel/255), then <c>(x − Mean[c]) / Std[c]</c>, each step rounded to float32. One mean/std applies to every
 /// channel. The default, and what the bundled cards say ("pixel/255"), is Scale = 1/255, Mean = 0, Std = 1.
+/// Event frames are data, not pixels: their values are fed as float as they are, times <see cref="FrameScale"/> (1 unless
+/// <c>--scale</c> is given or the card says a number), then <c>(x − Mean[c]) / Std[c]</c> in float32.
 /// </summary>
 public sealed record InputScaling
 {
@@ -38,6 +40,9 @@ public sealed record InputScaling
 
     public float Scale { get; }
 
+    /// <summary>What event-frame values are multiplied by: 1 (none) unless a scale was given explicitly.</summary>
+    public float FrameScale { get; init; } = 1f;
+
     /// <summary>One value for every channel, or one per channel.</summary>
     public IReadOnlyList<float> Mean { get; }
 
@@ -51,12 +56,13 @@ public sealed record InputScaling
     public static InputScaling FromCard(string? scaling) => scaling switch
     {
         null or "" or "pixel/255" => PixelOver255,
-        _ => Throw.BadInput<InputScaling>($"model card: unknown input scaling '{scaling}' (expected 'pixel/255')"),
+        "none" => new InputScaling(1f, 0f, 1f),
+        _ => Throw.BadInput<InputScaling>($"model card: unknown input scaling '{scaling}' (expected 'pixel/255' or 'none')"),
     };
 
     /// <summary>This scaling with some parts replaced (null: keep), as options and card fields override it.</summary>
     public InputScaling With(float? scale = null, float[]? mean = null, float[]? std = null, bool? greyToRgb = null) =>
-        new(scale ?? Scale, mean ?? [.. Mean], std ?? [.. Std], greyToRgb ?? GreyToRgb);
+        new(scale ?? Scale, mean ?? [.. Mean], std ?? [.. Std], greyToRgb ?? GreyToRgb) { FrameScale = scale ?? FrameScale };
 
     /// <summary>"0.485,0.456,0.406" or "0.5" as floats (invariant culture); <paramref name="option"/> names it in errors.</summary>
     public static float[] ParseList(string text, string option)
@@ -80,6 +86,12 @@ public sealed record InputScaling
     /// </summary>
     public void CheckFits(ImageSet set, string inputName, ReadOnlySpan<int> dims)
     {
+        if (set.IsFrames || dims.Length == 4)
+        {
+            CheckFramesFit(set, inputName, dims);
+            return;
+        }
+
         if (dims.Length != 3 || set.Rows != dims[1] || set.Cols != dims[2])
         {
             Throw.BadInput($"{set.Source}: images are {set.Rows}x{set.Cols} but the model's input '{inputName}' takes [{string.Join(",", dims.ToArray())}]");
@@ -100,6 +112,81 @@ public sealed record InputScaling
         if ((Mean.Count != 1 && Mean.Count != channels) || (Std.Count != 1 && Std.Count != channels))
         {
             Throw.BadInput($"--mean/--std: {Mean.Count} and {Std.Count} values for the {channels} channels of the model's input '{inputName}' (give one, or one per channel)");
+        }
+    }
+
+    /// <summary>
+    /// A frame set fits a model input whose sample dims are <paramref name="dims"/> = [T, C, H, W]: same T, channels and
+    /// size; mean/std per channel or one. An image set does not fit a frame input, nor frames an image input.
+    /// </summary>
+    private void CheckFramesFit(ImageSet set, string inputName, ReadOnlySpan<int> dims)
+    {
+        string takes = $"[{string.Join(",", dims.ToArray())}]";
+        if (!set.IsFrames)
+        {
+            Throw.BadInput($"{set.Source}: holds {set.SampleText} but the model's input '{inputName}' takes frames {takes} (T, C, H, W per sample); pass event frames");
+        }
+
+        if (dims.Length != 4)
+        {
+            Throw.BadInput($"{set.Source}: holds {set.SampleText} but the model's input '{inputName}' takes images {takes}, not frames");
+        }
+
+        if (set.TimeSteps != dims[0] || set.Channels != dims[1] || set.Rows != dims[2] || set.Cols != dims[3])
+        {
+            Throw.BadInput($"{set.Source}: holds {set.SampleText} (T, C, H, W) but the model's input '{inputName}' takes {takes} per sample");
+        }
+
+        if ((Mean.Count != 1 && Mean.Count != dims[1]) || (Std.Count != 1 && Std.Count != dims[1]))
+        {
+            Throw.BadInput($"--mean/--std: {Mean.Count} and {Std.Count} values for the {dims[1]} channels of the model's input '{inputName}' (give one, or one per channel)");
+        }
+    }
+
+    /// <summary>
+    /// Writes samples [start, start+count) of <paramref name="set"/> one after the other in the layout of
+    /// <paramref name="sampleDims"/> ([C, H, W] images, <see cref="Fill"/>; [T, C, H, W] frames, <see cref="FillFrames"/>).
+    /// </summary>
+    public void FillSamples(ImageSet set, int start, int count, ReadOnlySpan<int> sampleDims, Span<float> destination)
+    {
+        if (set.IsFrames)
+        {
+            FillFrames(set, start, count, destination);
+        }
+        else
+        {
+            Fill(set, start, count, sampleDims[0], destination);
+        }
+    }
+
+    /// <summary>
+    /// Writes frame samples [start, start+count) as T·C·H·W floats each: <c>(v · FrameScale − Mean[c]) / Std[c]</c> in float32
+    /// (with no scale, mean or std given: the values as they are).
+    /// </summary>
+    public void FillFrames(ImageSet set, int start, int count, Span<float> destination)
+    {
+        int per = set.ValuesPerSample;
+        int plane = set.Plane;
+        if (destination.Length < count * per)
+        {
+            throw new ArgumentException("destination too small", nameof(destination));
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            ReadOnlySpan<float> sample = set.Frames(start + i);
+            for (int f = 0; f < set.TimeSteps * set.Channels; f++)
+            {
+                int c = f % set.Channels;
+                float mean = Mean[Mean.Count == 1 ? 0 : c];
+                float std = Std[Std.Count == 1 ? 0 : c];
+                ReadOnlySpan<float> src = sample.Slice(f * plane, plane);
+                Span<float> dst = destination.Slice((i * per) + (f * plane), plane);
+                for (int p = 0; p < plane; p++)
+                {
+                    dst[p] = ((src[p] * FrameScale) - mean) / std;
+                }
+            }
         }
     }
 

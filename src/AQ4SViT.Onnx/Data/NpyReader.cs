@@ -251,6 +251,41 @@ internal static partial class NpyReader
         return pixels;
     }
 
+    /// <summary>
+    /// Values as float32, from any numeric dtype (event counts as uint8/int16/int32/int64, float32/64 frames), as they are:
+    /// no scaling (frames are data, not pixels). Non-finite values are bad input.
+    /// </summary>
+    public static float[] Floats(NpyArray array, string name)
+    {
+        int size = ItemSize(array.Descr, name);
+        int n = array.Data.Length / size;
+        var values = new float[n];
+        ReadOnlySpan<byte> d = array.Data;
+        for (int i = 0; i < n; i++)
+        {
+            double v = array.Descr switch
+            {
+                "|u1" or "u1" or "|b1" => d[i],
+                "|i1" or "i1" => (sbyte)d[i],
+                "<u2" => BinaryPrimitives.ReadUInt16LittleEndian(d[(2 * i)..]),
+                "<i2" => BinaryPrimitives.ReadInt16LittleEndian(d[(2 * i)..]),
+                "<u4" => BinaryPrimitives.ReadUInt32LittleEndian(d[(4 * i)..]),
+                "<i4" => BinaryPrimitives.ReadInt32LittleEndian(d[(4 * i)..]),
+                "<i8" => BinaryPrimitives.ReadInt64LittleEndian(d[(8 * i)..]),
+                "<u8" => BinaryPrimitives.ReadUInt64LittleEndian(d[(8 * i)..]),
+                "<f4" => BinaryPrimitives.ReadSingleLittleEndian(d[(4 * i)..]),
+                _ => BinaryPrimitives.ReadDoubleLittleEndian(d[(8 * i)..]),
+            };
+            values[i] = (float)v;
+            if (!float.IsFinite(values[i]))
+            {
+                Throw.BadFile(name, $"value {v} (element {i}) is not a finite float32");
+            }
+        }
+
+        return values;
+    }
+
     private static long IntegralOr(double v, int i, string name) =>
         v == Math.Floor(v) && double.IsFinite(v) ? (long)v : Throw.BadInput<long>($"{name}: label {v} of image {i} is not an integer");
 

@@ -71,7 +71,12 @@ public sealed class SpikingGraph
     public int[] OutputDims { get; }
 
     /// <summary>The batch the export baked in (e.g. 1), or null when the batch dimension is dynamic.</summary>
-    public int? FixedBatch => InputDims.Length > 0 && InputDims[0] > 0 ? InputDims[0] : null;
+    public int? FixedBatch => InputDims.Length > InputAxes.Batch && InputDims[InputAxes.Batch] > 0 ? InputDims[InputAxes.Batch] : null;
+
+    /// <summary>Which input axis is the batch and which is time (<see cref="Graph.InputAxes"/>): images, or frames <c>[T, B, …]</c> / <c>[B, T, …]</c>.</summary>
+    public InputAxes InputAxes => _inputAxes ??= InputAxes.Of(InputDims, TimeSteps, InputName, ModelPath);
+
+    private InputAxes? _inputAxes;
 
     public IReadOnlyList<LifLayer> LifLayers { get; }
 

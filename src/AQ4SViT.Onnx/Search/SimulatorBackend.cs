@@ -287,7 +287,7 @@ public sealed class SimulatorBackend : ISearchBackend
     {
         int[] dims = _simulator.ImageDims;
         var input = new float[count * _simulator.ImageSize];
-        _scaling.Fill(set, start, count, dims[0], input);
+        _scaling.FillSamples(set, start, count, dims, input);
         return input;
     }
 

@@ -16,12 +16,14 @@ public sealed class Simulator
     {
         Graph = graph;
         Threads = threads;
-        if (graph.InputDims.Length < 2 || graph.InputDims.Skip(1).Any(d => d <= 0))
+        var axes = graph.InputAxes;
+        if (graph.InputDims.Length < 2 || graph.InputDims.Where((_, i) => i != axes.Batch).Any(d => d <= 0))
         {
             Throw.BadTensor(graph.InputName, $"{graph.ModelPath}: input dims [{string.Join(",", graph.InputDims)}] must be fixed except the batch");
         }
 
-        ImageSize = graph.InputDims.Skip(1).Aggregate(1, (a, b) => a * b);
+        ImageDims = axes.SampleDims(graph.InputDims);
+        ImageSize = ImageDims.Aggregate(1, (a, b) => a * b);
         Classes = graph.OutputDims.Length > 0 && graph.OutputDims[^1] > 0 ? graph.OutputDims[^1] : ProbeClasses();
     }
 
@@ -37,11 +39,18 @@ public sealed class Simulator
     /// <summary>Worker threads per run (0: all cores).</summary>
     public int Threads { get; set; }
 
-    /// <summary>Floats per image (C·H·W).</summary>
+    /// <summary>Floats per sample: C·H·W per image, T·C·H·W per sample of frames.</summary>
     public int ImageSize { get; }
 
-    /// <summary>Input dims without the batch, e.g. (1, 28, 28).</summary>
-    public int[] ImageDims => Graph.InputDims[1..];
+    /// <summary>
+    /// One sample's dims (the input's without the batch, time first), e.g. (1, 28, 28) for images or (4, 2, 32, 32) for
+    /// frames: <see cref="Run(ReadOnlySpan{float}, int, IReadOnlyDictionary{string, float[]}?, IMembraneObserver?)"/> takes
+    /// samples one after the other in this layout, whatever axis of the input is the batch.
+    /// </summary>
+    public int[] ImageDims { get; }
+
+    /// <summary>Which input axis is the batch and which is time.</summary>
+    public InputAxes InputAxes => Graph.InputAxes;
 
     public int Classes { get; }
 
@@ -155,7 +164,15 @@ public sealed class Simulator
             {
                 var floats = new float[chunk * ImageSize];
                 Array.Copy(data, start * ImageSize, floats, 0, count * ImageSize);
-                feed = Tensor.FromFloats(floats, [chunk, .. ImageDims]);
+                if (InputAxes.Time == 0)
+                {
+                    // Samples are time-first one after the other; the input is [T, B, …].
+                    var timeMajor = new float[floats.Length];
+                    InputAxes.ToInputLayout(floats, chunk, ImageDims[0], timeMajor);
+                    floats = timeMajor;
+                }
+
+                feed = Tensor.FromFloats(floats, InputAxes.WithBatch(Graph.InputDims, chunk));
             }
 
             var ctx = new ExecContext(innerThreads) { Observer = safeObserver, BatchOffset = start };
@@ -218,7 +235,7 @@ public sealed class Simulator
     private int ProbeClasses()
     {
         int chunk = Graph.FixedBatch ?? 1;
-        var result = GraphExecutor.Run(Graph, Tensor.NewFloats([chunk, .. Graph.InputDims[1..]]), null, new ExecContext(Threads));
+        var result = GraphExecutor.Run(Graph, Tensor.NewFloats(InputAxes.WithBatch(Graph.InputDims, chunk)), null, new ExecContext(Threads));
         return result.Length / chunk;
     }
 

@@ -1,10 +1,14 @@
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Graph;
 using Microsoft.ML.OnnxRuntime;
 
 namespace AQ4SViT.Onnx.Validate;
 
-/// <summary>Runs an ONNX image classifier in ONNX Runtime: the independent oracle and the deployment check.</summary>
+/// <summary>
+/// Runs an ONNX image classifier in ONNX Runtime: the independent oracle and the deployment check. An input of rank 5
+/// takes event frames, <c>[T, B, C, H, W]</c> or <c>[B, T, C, H, W]</c> (<see cref="InputAxes"/>).
+/// </summary>
 public sealed class OrtClassifier : IClassifier
 {
     private readonly InferenceSession _session;
@@ -12,6 +16,7 @@ public sealed class OrtClassifier : IClassifier
     private readonly string _outputName;
     private readonly int[] _inputDims;
     private readonly InputScaling _scaling;
+    private readonly string _modelPath;
 
     /// <param name="device">"cpu", "cuda" or "cuda:N" (<see cref="ComputeDevice.Parse"/>).</param>
     /// <param name="onFallback">Told (one line) when CUDA was asked for but could not be used.</param>
@@ -31,13 +36,14 @@ public sealed class OrtClassifier : IClassifier
         byte[]? modelBytes = null)
     {
         _scaling = scaling;
+        _modelPath = modelPath;
         (_session, ActualDevice) = OrtSessions.Open(modelPath, device, threads, optimization, sessionConfig, onFallback, modelBytes);
         var input = _session.InputMetadata.Single();
         _inputName = input.Key;
         _inputDims = input.Value.Dimensions;
-        if (_inputDims.Length != 4)
+        if (_inputDims.Length is not (4 or 5))
         {
-            Throw.BadTensor(_inputName, $"{modelPath}: expected an NCHW image input, found rank {_inputDims.Length}");
+            Throw.BadTensor(_inputName, $"{modelPath}: expected an NCHW image input or a [T, B, C, H, W] / [B, T, C, H, W] frame input, found rank {_inputDims.Length}");
         }
 
         var output = _session.OutputMetadata.First();
@@ -56,27 +62,37 @@ public sealed class OrtClassifier : IClassifier
     public ComputeDevice ActualDevice { get; }
 
     /// <summary>The fixed batch of the model's input, or null when the batch dimension is dynamic.</summary>
-    public int? FixedBatch => _inputDims[0] > 0 ? _inputDims[0] : null;
+    public int? FixedBatch => _inputDims[0] > 0 && _inputDims.Length == 4 ? _inputDims[0] : null;
 
-    public int Channels => _inputDims[1];
-    public int Height => _inputDims[2];
-    public int Width => _inputDims[3];
+    public int Channels => _inputDims[^3];
+    public int Height => _inputDims[^2];
+    public int Width => _inputDims[^1];
 
     public void Logits(ImageSet set, int start, int count, Span<float> logits)
     {
-        _scaling.CheckFits(set, _inputName, _inputDims.AsSpan(1));
+        var axes = InputAxes.Of(_inputDims, set.TimeSteps, _inputName, _modelPath);
+        int[] sampleDims = axes.SampleDims(_inputDims);
+        _scaling.CheckFits(set, _inputName, sampleDims);
         set.CheckLabels(Classes, "the model");
 
         // A model exported with a fixed batch still evaluates any number of images: feed it chunk by chunk.
-        int step = FixedBatch ?? count;
-        var buffer = new float[step * Channels * Height * Width];
+        int? fixedBatch = _inputDims[axes.Batch] > 0 ? _inputDims[axes.Batch] : null;
+        int step = fixedBatch ?? count;
+        int perSample = sampleDims.Aggregate(1, (a, d) => a * d);
+        var buffer = new float[step * perSample];
+        var samples = axes.Time == 0 ? new float[buffer.Length] : buffer;
         for (int done = 0; done < count; done += step)
         {
             int n = Math.Min(step, count - done);
-            int feed = FixedBatch ?? n;
-            Array.Clear(buffer);
-            _scaling.Fill(set, start + done, n, Channels, buffer);
-            using var value = OrtValue.CreateTensorValueFromMemory(buffer, [feed, Channels, Height, Width]);
+            int feed = fixedBatch ?? n;
+            Array.Clear(samples);
+            _scaling.FillSamples(set, start + done, n, sampleDims, samples);
+            if (axes.Time == 0)
+            {
+                axes.ToInputLayout(samples.AsSpan(0, feed * perSample), feed, sampleDims[0], buffer);
+            }
+
+            using var value = OrtValue.CreateTensorValueFromMemory(buffer, Array.ConvertAll(axes.WithBatch(_inputDims, feed), d => (long)d));
             using var runOptions = new RunOptions();
             using var results = _session.Run(runOptions, [_inputName], [value], [_outputName]);
             ReadOnlySpan<float> output = results[0].GetTensorDataAsSpan<float>();

@@ -28,7 +28,7 @@ public sealed class SimClassifier(Simulator simulator, InputScaling scaling, IRe
         set.CheckLabels(Classes, "the model");
 
         var input = new float[count * Simulator.ImageSize];
-        scaling.Fill(set, start, count, dims[0], input);
+        scaling.FillSamples(set, start, count, dims, input);
         Simulator.Run(input, count, logits, weightOverrides, Observer);
     }
 
