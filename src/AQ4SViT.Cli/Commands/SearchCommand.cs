@@ -321,6 +321,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
             Jobs = Jobs,
             Device = device,
             Warn = line => context.Info($"aq4svit: {line}"),
+            Caution = line => { if (!Quiet) { context.Info($"aq4svit: {line}"); } }, // --quiet: in the report only
         };
 
         SearchReport report;

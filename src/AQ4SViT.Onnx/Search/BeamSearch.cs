@@ -31,6 +31,10 @@ public sealed class BeamSearch(SearchContext context)
     private int _gatedOut;
     private int _rounds;
 
+    // Where the search is, for the proxy lines of search.log.jsonl.
+    private string _phase = "";
+    private int _round;
+
     /// <summary>True: every beam state's candidates are built when the round starts (the reference that tests compare
     /// <see cref="RoundPool"/>'s building on demand with).</summary>
     public bool BuildWholePool { get; init; }
@@ -55,6 +59,7 @@ public sealed class BeamSearch(SearchContext context)
             {
                 context.Cancellation.ThrowIfCancellationRequested();
                 _rounds++;
+                (_phase, _round) = (phase, round);
                 var pool = new RoundPool(this, context, beam, groups, levels, granularity == Granularity.Network, visited);
                 var passing = new List<BitVector>();
                 // The network phase's candidates are the levels of one group, where a failure says little about a wider level.
@@ -78,6 +83,12 @@ public sealed class BeamSearch(SearchContext context)
                     if (_gate.Admits(candidate.Proxy.Drift) && !context.Journal.KnowsAccuracy(candidate.Setting))
                     {
                         Speculate(candidate, pool.Upcoming, visited);
+                    }
+
+                    if (!candidate.Estimated)
+                    {
+                        // A drift measured (now or while the pool was built): its proxy line gets the gate's decision.
+                        context.LogProxyDecision(candidate.Setting, _gate.Admits(candidate.Proxy.Drift), threshold);
                     }
 
                     if (!_gate.Admits(candidate.Proxy.Drift))
@@ -116,6 +127,7 @@ public sealed class BeamSearch(SearchContext context)
 
                 if (passing.Count == 0)
                 {
+                    context.FlushProxies();
                     break;
                 }
 
@@ -123,13 +135,15 @@ public sealed class BeamSearch(SearchContext context)
                 beam = beam.Concat(passing)
                     .DistinctBy(b => b.Key)
                     .OrderBy(b => b.TotalBits(context.Backend.WeightParams))
-                    .ThenBy(b => context.Journal.Proxy(b, context.Cancellation).Drift)
+                    .ThenBy(b => context.Proxy(b, phase, round, "beam order").Drift)
                     .ThenBy(b => b.Key, StringComparer.Ordinal)
                     .Take(width)
                     .ToList();
+                context.FlushProxies();
             }
         }
 
+        context.FlushProxies();
         var (audited, wouldPass) = Audit();
         return new SearchOutcome
         {
@@ -200,7 +214,7 @@ public sealed class BeamSearch(SearchContext context)
     /// <summary>The candidate with its drift measured; a one-step move's measurement also updates its increment.</summary>
     private Candidate Measured(Candidate candidate)
     {
-        var proxy = context.Journal.Proxy(candidate.Setting, context.Cancellation);
+        var proxy = context.Proxy(candidate.Setting, _phase, _round, candidate.Move);
         if (candidate.Single is { } move)
         {
             _increments[move] = proxy.Drift - DriftOf(candidate.Parent);
@@ -209,7 +223,7 @@ public sealed class BeamSearch(SearchContext context)
         return candidate with { Proxy = proxy, Estimated = false };
     }
 
-    private double DriftOf(BitVector setting) => setting.Equals(context.Fp32) ? 0 : context.Journal.Proxy(setting, context.Cancellation).Drift;
+    private double DriftOf(BitVector setting) => setting.Equals(context.Fp32) ? 0 : context.Proxy(setting, _phase, _round, "parent").Drift;
 
     /// <summary>
     /// The pool of one round, tried smallest first. From each beam state: its one-step moves and the longest prefixes of

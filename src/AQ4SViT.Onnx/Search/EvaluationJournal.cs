@@ -205,6 +205,9 @@ public sealed class EvaluationJournal
     /// <summary>True when the accuracy is memoised or already computed ahead: asking for it costs nothing.</summary>
     public bool KnowsAccuracy(BitVector setting) => _accuracies.ContainsKey(setting.Key) || _prefetchedAccuracies.ContainsKey(setting.Key);
 
+    /// <summary>True once the search has asked for this setting's drift proxy (<see cref="Proxy"/>).</summary>
+    public bool WasProxyRequested(BitVector setting) => _requestedProxies.Contains(setting.Key);
+
     public bool IsCachedProxy(BitVector setting) => _proxies.ContainsKey(setting.Key) && !_requestedProxies.Contains(setting.Key);
 
     public ProxyScore Proxy(BitVector setting, CancellationToken cancellation)

@@ -5,7 +5,13 @@ public sealed class SearchContext
 {
     private int _logIndex;
     private readonly List<(double Drift, double Drop, bool Passed)> _evaluated = [];
-    private readonly List<(long, double)> _frontier = [];
+    private readonly List<PlotPoint> _frontier = [];
+    private readonly IReadOnlyList<SearchGroup> _logGroups;
+
+    // Drift proxies measured but not logged yet, by setting: logged when the gate decides on the setting, or as
+    // "estimate-only" when the round ends first (FlushProxies).
+    private readonly Dictionary<string, CandidateRecord> _pendingProxies = new(StringComparer.Ordinal);
+    private readonly List<string> _pendingOrder = [];
     private readonly Dictionary<string, (BitVector Setting, FullScore Score)> _passers = new(StringComparer.Ordinal);
 
     public SearchContext(ISearchBackend backend, EvaluationJournal journal, SearchOptions options, Action<CandidateRecord>? log, IProgress<SearchProgress>? progress, CancellationToken cancellation)
@@ -18,7 +24,11 @@ public sealed class SearchContext
         Cancellation = cancellation;
         Fp32 = BitVector.AllFloat(backend.WeightNames.Count);
         Fp32Bits = Fp32.TotalBits(backend.WeightParams);
+        _logGroups = backend.Groups(options.Granularity);
     }
+
+    /// <summary>Where one line per drift proxy goes (<c>search.log.jsonl</c>); null: proxies are not logged.</summary>
+    public Action<CandidateRecord>? ProxyLog { get; init; }
 
     public ISearchBackend Backend { get; }
     public EvaluationJournal Journal { get; }
@@ -32,7 +42,8 @@ public sealed class SearchContext
     public double FpAccuracy { get; private set; }
 
     public IReadOnlyList<(double Drift, double Drop, bool Passed)> Evaluated => _evaluated;
-    public IReadOnlyList<(long TotalBits, double Accuracy)> Frontier => _frontier;
+    /// <summary>Every full evaluation on the search split (repeats included), for <c>pareto.png</c>.</summary>
+    public IReadOnlyList<PlotPoint> Frontier => _frontier;
 
     /// <summary>Every fully evaluated setting that passed, fewest bits first: what <see cref="Confirmation"/> falls back on.</summary>
     public IReadOnlyList<(BitVector Setting, FullScore Score)> Passers =>
@@ -44,7 +55,7 @@ public sealed class SearchContext
     public double EvaluateFloat()
     {
         FpAccuracy = Journal.EvaluateReference(Fp32, Cancellation).Accuracy;
-        _frontier.Add((Fp32Bits, FpAccuracy));
+        _frontier.Add(new PlotPoint(Fp32.Key, Fp32Bits, FpAccuracy, Measured: true, Passed: true));
         Journal.CanPass = Passes;
         return FpAccuracy;
     }
@@ -76,14 +87,14 @@ public sealed class SearchContext
             _evaluated.Add((proxy.Drift, drop, passed));
         }
 
-        _frontier.Add((setting.TotalBits(Backend.WeightParams), accuracy));
+        _frontier.Add(new PlotPoint(setting.Key, setting.TotalBits(Backend.WeightParams), accuracy, score.Complete, passed));
         Log?.Invoke(new CandidateRecord
         {
             Index = ++_logIndex,
             Phase = phase,
             Round = round,
             Move = move,
-            Bits = setting.Key,
+            Bits = NamedBits(setting),
             MemorySaving = Saving(setting),
             Drift = proxy?.Drift,
             SpikeMismatch = Known(proxy?.SpikeMismatch),
@@ -91,6 +102,7 @@ public sealed class SearchContext
             Accuracy = accuracy,
             Drop = drop,
             DropStandardError = score.Complete ? score.DropStandardError : null,
+            UpperBound = !score.Complete,
             Passed = passed,
             GateThreshold = gate is { } g && double.IsFinite(g) ? g : null,
             Cached = cached,
@@ -111,16 +123,74 @@ public sealed class SearchContext
         {
             Index = ++_logIndex,
             Phase = "confirm",
-            Bits = attempt.Setting.Key,
+            Bits = NamedBits(attempt.Setting),
             MemorySaving = Saving(attempt.Setting),
             Decision = decision,
             Accuracy = attempt.HeldOutAccuracy,
             Drop = attempt.Drop,
             DropStandardError = se,
+            UpperBound = !attempt.Pooled.Complete,
             Passed = attempt.Confirmed,
         });
         Progress?.Report(new SearchProgress("confirm", 0, Journal.FullEvaluations, Journal.ProxyEvaluations, decision, Saving(attempt.Setting), attempt.Drop, attempt.Confirmed, se));
     }
+
+    /// <summary>The bits of <paramref name="setting"/> by group name, at the search's granularity.</summary>
+    public GroupBits NamedBits(BitVector setting) => GroupBits.Of(setting, _logGroups);
+
+    /// <summary>
+    /// The drift proxy of <paramref name="setting"/> (<see cref="EvaluationJournal.Proxy"/>). The first time the search asks
+    /// for it, a proxy line is kept for <c>search.log.jsonl</c> until the gate decides on the setting
+    /// (<see cref="LogProxyDecision"/>) or the round ends (<see cref="FlushProxies"/>): one line per drift proxy.
+    /// </summary>
+    public ProxyScore Proxy(BitVector setting, string phase, int round, string move)
+    {
+        bool first = !Journal.WasProxyRequested(setting);
+        bool cached = first && Journal.IsCachedProxy(setting);
+        var proxy = Journal.Proxy(setting, Cancellation);
+        if (first && ProxyLog is not null && _pendingProxies.TryAdd(setting.Key, new CandidateRecord
+        {
+            Record = CandidateRecord.ProxyKind,
+            Phase = phase,
+            Round = round,
+            Move = move,
+            Bits = NamedBits(setting),
+            MemorySaving = Saving(setting),
+            Drift = proxy.Drift,
+            SpikeMismatch = Known(proxy.SpikeMismatch),
+            Cached = cached,
+        }))
+        {
+            _pendingOrder.Add(setting.Key);
+        }
+
+        return proxy;
+    }
+
+    /// <summary>Logs the proxy line of <paramref name="setting"/>, if one is waiting, with the gate's decision on it.</summary>
+    /// <param name="admitted">True: on to a full evaluation ("admitted"); false: "gated-out".</param>
+    public void LogProxyDecision(BitVector setting, bool admitted, double gate)
+    {
+        if (_pendingProxies.Remove(setting.Key, out var line))
+        {
+            _pendingOrder.Remove(setting.Key);
+            WriteProxy(line with { Decision = admitted ? "admitted" : "gated-out", GateThreshold = double.IsFinite(gate) ? gate : null });
+        }
+    }
+
+    /// <summary>Logs every waiting proxy line as "estimate-only", in the order measured (at the end of a round).</summary>
+    public void FlushProxies()
+    {
+        foreach (string key in _pendingOrder)
+        {
+            WriteProxy(_pendingProxies[key] with { Decision = "estimate-only" });
+        }
+
+        _pendingProxies.Clear();
+        _pendingOrder.Clear();
+    }
+
+    private void WriteProxy(CandidateRecord line) => ProxyLog?.Invoke(line with { Index = ++_logIndex });
 
     /// <summary>An estimated drift has no spike mismatch (NaN): logged as absent.</summary>
     private static double? Known(double? value) => value is { } v && double.IsFinite(v) ? v : null;
@@ -134,7 +204,7 @@ public sealed class SearchContext
             Phase = phase,
             Round = round,
             Move = move,
-            Bits = setting.Key,
+            Bits = NamedBits(setting),
             MemorySaving = Saving(setting),
             Drift = proxy.Drift,
             SpikeMismatch = Known(proxy.SpikeMismatch),

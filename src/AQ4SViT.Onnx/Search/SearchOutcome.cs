@@ -12,8 +12,8 @@ public sealed record SearchOutcome
     /// <summary>(drift, drop in points, passed) of every fully evaluated candidate that has a drift.</summary>
     public IReadOnlyList<(double Drift, double Drop, bool Passed)> Evaluated { get; init; } = [];
 
-    /// <summary>(total bits, search accuracy) of every fully evaluated candidate, for the Pareto plot.</summary>
-    public IReadOnlyList<(long TotalBits, double Accuracy)> Frontier { get; init; } = [];
+    /// <summary>Every full evaluation on the search split (float model first), measured or an upper bound, for the Pareto plot.</summary>
+    public IReadOnlyList<PlotPoint> Frontier { get; init; } = [];
 
     /// <summary>Every fully evaluated setting that passed, fewest bits first (<see cref="SearchContext.Passers"/>).</summary>
     public IReadOnlyList<(BitVector Setting, FullScore Score)> Passers { get; init; } = [];

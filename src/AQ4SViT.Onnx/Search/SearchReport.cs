@@ -93,6 +93,29 @@ public sealed record SearchReport
     public int SplitSearchImages { get; init; }
     public int SplitTestImages { get; init; }
 
+    /// <summary>Settings drawn in <c>pareto.png</c> (each fully evaluated setting once; the float model apart).</summary>
+    public int PlottedSettings { get; init; }
+
+    /// <summary>Of <see cref="PlottedSettings"/>, those whose evaluation stopped early: their accuracy is an upper bound.</summary>
+    public int PlottedUpperBounds { get; init; }
+
+    /// <summary>Lines of <c>search.log.jsonl</c> whose accuracy is an upper bound (<c>upper_bound: true</c>; repeats and
+    /// confirmation lines included).</summary>
+    public int LoggedUpperBounds { get; init; }
+
+    /// <summary>Settings on the Pareto front of the measured passing ones (drawn as a step line in <c>pareto.png</c>).</summary>
+    public int ParetoFront { get; init; }
+
+    /// <summary>The drop's standard error expected at the float model's search accuracy and the search split's size, in
+    /// points (<see cref="SampleSizeCheck"/>: 100·√(2p(1−p)/n)).</summary>
+    public double? ExpectedDropStandardError { get; init; }
+
+    /// <summary>The fewest search images for which guard · <see cref="ExpectedDropStandardError"/> is below max-drop; null: none.</summary>
+    public int? SearchImagesForBudget { get; init; }
+
+    /// <summary>The warning given before the search when the search split is too small for the budget; null: none.</summary>
+    public string? SampleWarning { get; init; }
+
     public sealed record GroupRow(string Name, long Params, int Bits);
 
     private static readonly JsonSerializerOptions s_json = new()
@@ -126,6 +149,14 @@ public sealed record SearchReport
         md.AppendLine(c, $"| test split ({TestImages} images) | {FpAccuracyTest:P2} | {QAccuracyTest:P2} | {AccuracyDropTest:0.00} |");
         md.AppendLine();
         md.AppendLine(c, $"Splits of {Data}: {SplitMethod}{(SplitSeed is { } seed ? $" (--split-seed {seed})" : "")}, {SplitSearchImages} search / {SplitTestImages} test images.");
+        md.AppendLine();
+        if (SampleWarning is not null)
+        {
+            md.AppendLine(c, $"**Warning:** {SampleWarning}.");
+            md.AppendLine();
+        }
+
+        md.AppendLine(c, $"Upper bounds: {PlottedUpperBounds} of the {PlottedSettings} settings in pareto.png (and {LoggedUpperBounds} lines of search.log.jsonl, `upper_bound: true`) stopped early once they could no longer pass: their accuracy is an upper bound and their drop a lower one; the others are measured on every search image. Pareto front of the measured passing settings: {ParetoFront}.");
         md.AppendLine();
         md.AppendLine("| memory | bytes |");
         md.AppendLine("| --- | ---: |");

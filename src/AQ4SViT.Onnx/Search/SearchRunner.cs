@@ -58,6 +58,13 @@ public sealed record SearchJob
 
     /// <summary>One-line messages the user must see even with --json or --quiet (e.g. CUDA unavailable).</summary>
     public Action<string>? Warn { get; init; }
+
+    /// <summary>
+    /// One-line warnings about how far the results can be trusted that the report keeps too (a search split too small
+    /// for the budget: <see cref="SampleSizeCheck"/>), so a caller may drop them (the CLI with --quiet). Null: they go to
+    /// <see cref="Warn"/>.
+    /// </summary>
+    public Action<string>? Caution { get; init; }
 }
 
 /// <summary>
@@ -158,22 +165,35 @@ public static class SearchRunner
             job.Info?.Invoke($"resuming from {statePath}");
         }
 
+        // The float model's search accuracy first (the search's first full evaluation in any case): is the split large
+        // enough for the budget? Said before any candidate is tried.
+        double fpSearch = journal.EvaluateReference(BitVector.AllFloat(catalog.Count), cancellation).Accuracy;
+        var sampleCheck = SampleSizeCheck.Of(search.Count, fpSearch, options.MaxDrop, options.Guard);
+        string? sampleWarning = sampleCheck.Warning(DataSplits.Range(DataSplit.Search, job.Data.Count).Count);
+        if (sampleWarning is not null)
+        {
+            (job.Caution ?? job.Warn)?.Invoke("warning: " + sampleWarning);
+        }
+
         SplitScore Score(ImageSet set, BitVector setting, Func<SplitScore, bool>? couldStillPass = null) =>
             ort is null ? backend.Score(set, setting, cancellation, couldStillPass) : ort.Accuracy(set, setting, couldStillPass, cancellation);
 
         SearchOutcome outcome;
         IReadOnlyList<Confirmation.Attempt> attempts = [];
         double confirmSeconds = 0;
+        int loggedUpperBounds = 0;
         using (var log = new StreamWriter(Path.Combine(outDir, LogFile), append: false))
         {
+            // One whole line per record, flushed at once: a reader (or a crash) never sees half a record.
             void OnCandidate(CandidateRecord record)
             {
                 log.WriteLine(JsonSerializer.Serialize(record, s_logJson));
                 log.Flush();
+                loggedUpperBounds += record.UpperBound == true ? 1 : 0;
                 job.OnCandidate?.Invoke(record);
             }
 
-            var context = new SearchContext(searchBackend, journal, options, OnCandidate, job.Progress, cancellation);
+            var context = new SearchContext(searchBackend, journal, options, OnCandidate, job.Progress, cancellation) { ProxyLog = OnCandidate };
             try
             {
                 outcome = options.Strategy == SearchStrategy.Sensitivity
@@ -221,6 +241,8 @@ public static class SearchRunner
         var confirmedAttempt = attempts.Count > 0 && attempts[^1].Confirmed ? attempts[^1] : null; // only the last can be
         var spearman = Statistics.Spearman(outcome.Evaluated.Select(e => e.Drift).ToList(), outcome.Evaluated.Select(e => e.Drop).ToList());
         var groups = WeightCatalog.Groups(catalog, granularity);
+        string floatKey = BitVector.AllFloat(catalog.Count).Key;
+        var plotted = ParetoPlot.Classify(outcome.Frontier.Where(p => p.Key != floatKey)); // the float model is drawn apart
         var report = new SearchReport
         {
             Model = Path.GetFullPath(job.ModelPath),
@@ -276,6 +298,13 @@ public static class SearchRunner
             SplitSeed = job.Data.Split.Seed,
             SplitSearchImages = DataSplits.Range(DataSplit.Search, job.Data.Count).Count,
             SplitTestImages = DataSplits.Range(DataSplit.Test, job.Data.Count).Count,
+            PlottedSettings = plotted.Points.Count,
+            PlottedUpperBounds = plotted.UpperBounds.Count,
+            LoggedUpperBounds = loggedUpperBounds,
+            ParetoFront = plotted.Front.Count,
+            ExpectedDropStandardError = double.IsFinite(sampleCheck.StandardError) ? sampleCheck.StandardError : null,
+            SearchImagesForBudget = sampleCheck.ImagesNeeded,
+            SampleWarning = sampleWarning,
         };
 
         AtomicFile.WriteAllText(Path.Combine(outDir, "report.json"), report.ToJson());
@@ -283,7 +312,7 @@ public static class SearchRunner
         var chosen = (outcome.Best.TotalBits(backend.WeightParams), outcome.BestSearchAccuracy);
         try
         {
-            byte[] png = ParetoPlot.Render(outcome.Frontier, chosen, outcome.FpSearchAccuracy, options.MaxDrop, $"{report.Strategy}: {Path.GetFileName(Path.GetDirectoryName(report.Model))}");
+            byte[] png = ParetoPlot.Render(outcome.Frontier, chosen, backend.WeightParams.Sum() * BitVector.Fp32, outcome.FpSearchAccuracy, options.MaxDrop, options.Guard, $"{report.Strategy}: {Path.GetFileName(Path.GetDirectoryName(report.Model))}");
             AtomicFile.Write(Path.Combine(outDir, "pareto.png"), s => s.Write(png));
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException)

@@ -56,7 +56,10 @@ public sealed class SearchRunnerTests
         }
 
         var log = File.ReadAllLines(dir.File("search.log.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
-        Assert.Equal(report.FullEvaluations - 1 + report.GatedOut + report.ConfirmAttempts, log.Count);
+        // Candidate lines, then one line per drift proxy (issue 21: the log gained proxy lines and the "record" field).
+        var candidates = log.Where(e => e.GetProperty("record").GetString() == "candidate").ToList();
+        Assert.Equal(report.FullEvaluations - 1 + report.GatedOut + report.ConfirmAttempts, candidates.Count);
+        Assert.Equal(report.ProxyEvaluations, log.Count(e => e.GetProperty("record").GetString() == "proxy"));
 
         // Confirmed on the 200 search-split images after the 200 searched: the last confirm line is the chosen setting.
         Assert.Equal(200, report.ConfirmImages);
