@@ -129,6 +129,24 @@ public sealed class KeepPinCommandTests
     }
 
     [Fact]
+    public void Resume_KeepAndMaxEvaluationsTakenFromCheckpoint_ChangedKeepRefused()
+    {
+        using var dir = new TempDir();
+        string outDir = dir.File("out");
+        var first = Report(Run(Search(outDir, "--strategy", "sensitivity", "--keep", "head", "--max-evaluations", "3")));
+
+        // Not typed again: taken from state.json, so the resumed search is the same search and ends the same way.
+        var resumed = Report(Run(Search(outDir, "--strategy", "sensitivity", "--resume")));
+        var changed = Run(Search(outDir, "--strategy", "sensitivity", "--resume", "--keep", "op:Conv"));
+
+        Assert.True(resumed.GetProperty("resumed").GetBoolean());
+        Assert.Equal(first.GetProperty("bits").GetRawText(), resumed.GetProperty("bits").GetRawText());
+        Assert.Equal("head", Assert.Single(resumed.GetProperty("keep").EnumerateArray()).GetString());
+        Assert.Equal(3, resumed.GetProperty("max_evaluations").GetInt32());
+        CliRun.AssertBadInput(changed, "--keep was head, now op:Conv");
+    }
+
+    [Fact]
     public void Search_TimeLimit_StopsEarlyExitZeroAndSaysSo()
     {
         using var dir = new TempDir();
