@@ -12,6 +12,7 @@ public static class Program
         {
             settings.HelpWriter = null;
             settings.CaseInsensitiveEnumValues = true;
+            settings.AllowMultiInstance = true; // --keep and --pin repeat (SearchCommand reads every occurrence)
         });
         var result = parser.ParseArguments(args, CommandCatalog.Verbs);
         return result.MapResult(

@@ -23,8 +23,20 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
     [Option("beam-width", Default = 4, HelpText = "Settings kept each round by beam.")]
     public int BeamWidth { get; set; } = 4;
 
-    [Option("max-drop", Default = 1.5, HelpText = "Largest accuracy drop allowed on the search split, in percentage points.")]
-    public double MaxDrop { get; set; } = 1.5;
+    [Option("max-drop", Default = "1.5", HelpText = "Largest accuracy drop allowed on the search split: percentage points (1.5) or a percentage of the float accuracy (1%).")]
+    public string MaxDrop { get; set; } = "1.5";
+
+    [Option("keep", MetaValue = "REGEX|op:TYPE", HelpText = "Leave the weight groups matching REGEX (group, module path, initializer or node name) or op:Conv|op:MatMul|op:Gemm at FP32; repeatable or comma-separated.")]
+    public string? Keep { get; set; }
+
+    [Option("pin", MetaValue = "REGEX=BITS", HelpText = "Fix the width of the weight groups matching REGEX, e.g. head=8; repeatable or comma-separated.")]
+    public string? Pin { get; set; }
+
+    [Option("time-limit", HelpText = "Stop the search after this long (90s, 20m, 1h or seconds) and keep the best passing setting found so far.")]
+    public string? TimeLimit { get; set; }
+
+    [Option("max-evaluations", HelpText = "Stop the search after N full evaluations and keep the best passing setting found so far.")]
+    public int? MaxEvaluations { get; set; }
 
     [Option("guard", Default = 1.0, HelpText = "A candidate passes when its drop plus this many standard errors of it (paired with the float model per image) is within --max-drop; 0: the raw budget.")]
     public double Guard { get; set; } = 1.0;
@@ -204,7 +216,10 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
         {
             ["--strategy"] = v => Strategy = v,
             ["--beam-width"] = v => BeamWidth = Int(v),
-            ["--max-drop"] = v => MaxDrop = Real(v),
+            ["--max-drop"] = v => MaxDrop = v,
+            ["--keep"] = v => Keep = Text(v),
+            ["--pin"] = v => Pin = Text(v),
+            ["--max-evaluations"] = v => MaxEvaluations = OptionalInt(v),
             ["--guard"] = v => Guard = Real(v),
             ["--bits"] = v => Bits = v,
             ["--granularity"] = v => Granularity = v,
@@ -264,11 +279,16 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
 
     private int RunSearch(CommandContext context)
     {
+        var (maxDrop, maxDropPercent) = SearchOptions.ParseMaxDrop(MaxDrop);
         var options = new SearchOptions
         {
             Strategy = SearchRunner.ParseStrategy(Strategy),
             BeamWidth = BeamWidth,
-            MaxDrop = MaxDrop,
+            MaxDrop = maxDrop,
+            MaxDropPercent = maxDropPercent,
+            MaxEvaluations = MaxEvaluations,
+            Keep = KeepPatterns(context),
+            Pin = WeightConstraints.ParsePins(Occurrences(context, "--pin", Pin)),
             Guard = Guard,
             Bits = ParseBits(Bits),
             Granularity = Granularities.TryParse(Granularity, out var g) ? g : Throw.BadInput<Granularity>($"--granularity must be network, block or layer, got '{Granularity}'"),
@@ -320,6 +340,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
             Batch = Batch,
             Jobs = Jobs,
             Device = device,
+            TimeLimit = TimeLimit is null ? null : ParseDuration(TimeLimit),
             Warn = line => context.Info($"aq4svit: {line}"),
             Caution = line => { if (!Quiet) { context.Info($"aq4svit: {line}"); } }, // --quiet: in the report only
         };
@@ -411,7 +432,12 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
     {
         var c = CultureInfo.InvariantCulture;
         context.Output.WriteLine(string.Create(c, $"{r.Strategy}: memory saving {r.MemorySaving:P1} ({r.QuantizedWeightBytes:N0} of {r.Fp32WeightBytes:N0} weight bytes), quantized.onnx {r.OnnxFileBytes:N0} bytes"));
-        context.Output.WriteLine(string.Create(c, $"  search split: float {r.FpAccuracySearch:P2} → {r.QAccuracySearch:P2} (drop {r.AccuracyDropSearch:0.00} ± {r.DropStandardErrorSearch:0.00} pts, budget {r.MaxDrop:0.##} with a guard of {r.Guard:0.##} SE)"));
+        if (r.StoppedEarly)
+        {
+            context.Output.WriteLine($"  stopped early ({r.StopReason}): the best passing setting found by then");
+        }
+
+        context.Output.WriteLine(string.Create(c, $"  search split: float {r.FpAccuracySearch:P2} → {r.QAccuracySearch:P2} (drop {r.AccuracyDropSearch:0.00} ± {r.DropStandardErrorSearch:0.00} pts, budget {r.MaxDrop:0.##}{(r.MaxDropPercent is { } percent ? $" = {percent:0.##}% of the float accuracy" : "")} with a guard of {r.Guard:0.##} SE)"));
         if (r.AccuracyDropConfirm is { } pooled)
         {
             context.Output.WriteLine(string.Create(c, $"  confirmed on {r.ConfirmImages} held-out search images: pooled drop {pooled:0.00} ± {r.DropStandardErrorConfirm:0.00} pts ({r.ConfirmAttempts} setting(s) tried)"));
@@ -423,6 +449,16 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
 
         context.Output.WriteLine(string.Create(c, $"  test split:   float {r.FpAccuracyTest:P2} → {r.QAccuracyTest:P2} (drop {r.AccuracyDropTest:0.00} pts)"));
         context.Output.WriteLine(string.Create(c, $"  cost: {r.SearchSeconds:0.0} s, {r.FullEvaluations} full evaluations, {r.ProxyEvaluations} drift proxies{(r.ProxyCostRatio is { } q ? $" ({r.DriftKind}; each {q.ToString("0.0%", c)} of a full evaluation)" : "")}, {r.GatedOut} gated out{(r.ProxySpearman is { } s ? $"; drift–drop Spearman {s.ToString("0.00", c)}" : "")}"));
+        foreach (var f in r.FixedGroups)
+        {
+            context.Output.WriteLine($"  {(f.Kind == "keep" ? "kept" : "pinned")}: {f.Group} at {(f.Kind == "keep" ? "fp32" : f.Bits.ToString(c))} (--{f.Kind} {f.Pattern}{(f.WholeGroup ? $", whole {r.Granularity} group" : "")}){(r.FixedGroupsApplied ? "" : " — not applied: the pins alone fail the budget")}");
+        }
+
+        if (r.Energy is { } e)
+        {
+            context.Output.WriteLine(string.Create(c, $"  energy per image: float ANN {e.AnnMicrojoules:0.###} µJ, float SNN {e.SnnFloatMicrojoules:0.###} µJ, quantized SNN {e.SnnQuantizedMicrojoules:0.###} µJ ({e.SopsQuantized:N0} SOPs)"));
+        }
+
         context.Output.WriteLine(string.Create(c, $"  bits: {string.Join(" ", r.Groups.Select(g => $"{g.Name}={(g.Bits == BitVector.Fp32 ? "fp32" : g.Bits.ToString(c))}"))}"));
         context.Output.WriteLine();
         var table = ConsoleUi.Table("group", "params>", "bits>", "weight bytes>");
@@ -434,6 +470,54 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
 
         table.AddCells("total", r.WeightParams.ToString("N0", c), "", r.QuantizedWeightBytes.ToString("N0", c));
         ConsoleUi.Write(context, table);
+    }
+
+    private List<string> KeepPatterns(CommandContext context)
+    {
+        var patterns = WeightConstraints.SplitPatterns(Occurrences(context, "--keep", Keep));
+        foreach (string p in patterns)
+        {
+            WeightConstraints.Check(p, "--keep");
+        }
+
+        return patterns;
+    }
+
+    /// <summary>Every value given to a repeatable <paramref name="flag"/> on the command line (the parser keeps only the last),
+    /// or <paramref name="value"/> (e.g. taken from a checkpoint) when it was not typed.</summary>
+    private static List<string> Occurrences(CommandContext context, string flag, string? value)
+    {
+        if (!context.Typed(flag))
+        {
+            return value is null ? [] : [value];
+        }
+
+        var values = new List<string>();
+        var args = context.Arguments;
+        for (int i = 0; i < args.Count; i++)
+        {
+            if (args[i] == flag && i + 1 < args.Count)
+            {
+                values.Add(args[++i]);
+            }
+            else if (args[i].StartsWith(flag + "=", StringComparison.Ordinal))
+            {
+                values.Add(args[i][(flag.Length + 1)..]);
+            }
+        }
+
+        return values;
+    }
+
+    /// <summary><c>90s</c>, <c>20m</c>, <c>1h</c>, <c>1.5h</c> or plain seconds.</summary>
+    internal static TimeSpan ParseDuration(string text)
+    {
+        string t = text.Trim().ToLowerInvariant();
+        double unit = t.EndsWith('h') ? 3600 : t.EndsWith('m') ? 60 : 1;
+        string number = t.EndsWith('h') || t.EndsWith('m') || t.EndsWith('s') ? t[..^1] : t;
+        return double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v) && v > 0 && v * unit < TimeSpan.MaxValue.TotalSeconds
+            ? TimeSpan.FromSeconds(v * unit)
+            : Throw.BadInput<TimeSpan>($"--time-limit must be a duration such as 90s, 20m, 1h or a number of seconds, got '{text}'");
     }
 
     private static int[] ParseBits(string text)

@@ -18,6 +18,9 @@ public sealed record QuantizableWeight(string Name, long[] Shape, long Params, s
 {
     /// <summary>Number of output channels (the size of <see cref="ChannelAxis"/>).</summary>
     public long Channels => Shape.Length == 0 ? 1 : Shape[ChannelAxis];
+
+    /// <summary>The PyTorch module path the weight came from (<c>blocks.0.mlp.fc2.linear</c>), or null when the export does not say.</summary>
+    public string? Module { get; init; }
 }
 
 /// <summary>Weights that share one bit-width. <paramref name="Weights"/> are initializer names in graph order.</summary>

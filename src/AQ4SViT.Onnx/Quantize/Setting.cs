@@ -9,7 +9,9 @@ namespace AQ4SViT.Onnx.Quantize;
 /// Bits for every weight group (32 = FP32, left untouched). Immutable; <see cref="With"/> makes a changed copy.
 /// A setting is <em>bound</em> when it knows its groups' members (from a model's <see cref="WeightCatalog"/>); only a
 /// bound setting can answer <see cref="BitsOfWeight"/> at block granularity. Groups a setting does not name stay FP32.
-/// <para>setting.json: <c>{ "granularity": "layer", "per_channel": true, "symmetric": true, "bits": { "&lt;group&gt;": 4, ... } }</c>.</para>
+/// <para>setting.json: <c>{ "granularity": "layer", "per_channel": true, "symmetric": true, "bits": { "&lt;group&gt;": 4, ... } }</c>,
+/// optionally with <c>"keep": ["head", "op:Conv"]</c> and <c>"pin": { "sps.convs.0": 8 }</c> (<see cref="WeightConstraints"/>):
+/// a bound setting gives the groups they match those bits, whatever <c>bits</c> says.</para>
 /// </summary>
 public sealed class Setting
 {
@@ -24,11 +26,14 @@ public sealed class Setting
     {
     }
 
-    private Setting(Granularity granularity, IEnumerable<(string Group, int Bits)> bits, QuantizationOptions? options, IReadOnlyList<WeightGroup>? groups, string source)
+    private Setting(Granularity granularity, IEnumerable<(string Group, int Bits)> bits, QuantizationOptions? options, IReadOnlyList<WeightGroup>? groups, string source,
+        IReadOnlyList<string>? keep = null, IReadOnlyDictionary<string, int>? pin = null)
     {
         Granularity = granularity;
         Options = options ?? QuantizationOptions.Default;
         Groups = groups;
+        Keep = keep ?? [];
+        Pin = pin ?? new Dictionary<string, int>(StringComparer.Ordinal);
         _bits = new Dictionary<string, int>(StringComparer.Ordinal);
         _order = [];
         foreach (var (group, b) in bits)
@@ -76,6 +81,15 @@ public sealed class Setting
 
     public QuantizationOptions Options { get; }
 
+    /// <summary>Patterns of groups kept at FP32 (<c>"keep"</c> in setting.json; see <see cref="WeightConstraints"/>).</summary>
+    public IReadOnlyList<string> Keep { get; }
+
+    /// <summary>Patterns of groups pinned to a width (<c>"pin"</c> in setting.json).</summary>
+    public IReadOnlyDictionary<string, int> Pin { get; }
+
+    /// <summary>The groups <see cref="Keep"/> and <see cref="Pin"/> fix, once bound to a model (empty before).</summary>
+    public WeightConstraints Constraints { get; private init; } = WeightConstraints.None;
+
     /// <summary>Group → bits, as given (groups not named here are FP32).</summary>
     public IReadOnlyDictionary<string, int> Bits => _bits;
 
@@ -116,6 +130,13 @@ public sealed class Setting
     public static Setting Create(IReadOnlyList<QuantizableWeight> weights, Granularity granularity, IReadOnlyDictionary<string, int> bits, QuantizationOptions? options = null) =>
         new(granularity, bits.Select(kv => (kv.Key, kv.Value)), options, WeightCatalog.Groups(weights, granularity), "setting");
 
+    /// <summary>
+    /// As <see cref="Create"/>, recording <paramref name="constraints"/>' patterns in the setting and giving the groups they
+    /// fix their bits.
+    /// </summary>
+    public static Setting Create(IReadOnlyList<QuantizableWeight> weights, Granularity granularity, IReadOnlyDictionary<string, int> bits, QuantizationOptions? options, WeightConstraints constraints) =>
+        new Setting(granularity, bits.Select(kv => (kv.Key, kv.Value)), options, null, "setting", constraints.Keep, constraints.Pin).Bind(weights);
+
     /// <summary>A copy with <paramref name="group"/> at <paramref name="bits"/>.</summary>
     public Setting With(string group, int bits)
     {
@@ -125,12 +146,24 @@ public sealed class Setting
             list.Add((group, bits));
         }
 
-        return new Setting(Granularity, list, Options, Groups, "setting");
+        return new Setting(Granularity, list, Options, Groups, "setting", Keep, Pin) { Constraints = Constraints };
     }
 
     /// <summary>This setting checked against, and bound to, a model's weights (unknown groups name <paramref name="source"/>).</summary>
-    public Setting Bind(IReadOnlyList<QuantizableWeight> weights, string source = "setting") =>
-        new(Granularity, _order.Select(g => (g, _bits[g])), Options, WeightCatalog.Groups(weights, Granularity), source);
+    /// <remarks>The groups <see cref="Keep"/> and <see cref="Pin"/> match get their fixed bits; a pattern matching nothing is a
+    /// <see cref="BadInputException"/>.</remarks>
+    public Setting Bind(IReadOnlyList<QuantizableWeight> weights, string source = "setting")
+    {
+        var groups = WeightCatalog.Groups(weights, Granularity);
+        var constraints = WeightConstraints.Resolve(weights, Granularity, Keep, Pin, source);
+        var bits = _order.Select(g => (g, constraints.BitsOfGroup(g) ?? _bits[g])).ToList();
+        foreach (var c in constraints.Groups.Where(c => !_bits.ContainsKey(c.Group)))
+        {
+            bits.Add((c.Group, c.Bits));
+        }
+
+        return new Setting(Granularity, bits, Options, groups, source, Keep, Pin) { Constraints = constraints };
+    }
 
     /// <summary>Reads setting.json without a model (groups unchecked); see <see cref="Load(string, IReadOnlyList{QuantizableWeight})"/>.</summary>
     public static Setting Load(string path)
@@ -200,7 +233,46 @@ public sealed class Setting
                 list.Add((p.Name, b));
             }
 
-            return new Setting(granularity, list, new QuantizationOptions(perChannel, symmetric), null, source);
+            var keep = new List<string>();
+            if (root.TryGetProperty("keep", out var keepElement))
+            {
+                if (keepElement.ValueKind != JsonValueKind.Array || keepElement.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+                {
+                    return Throw.BadInput<Setting>($"{source}: \"keep\" must be an array of patterns (strings)");
+                }
+
+                foreach (var e in keepElement.EnumerateArray())
+                {
+                    string pattern = e.GetString()!;
+                    WeightConstraints.Check(pattern, $"{source}: keep");
+                    keep.Add(pattern);
+                }
+            }
+
+            var pin = new Dictionary<string, int>(StringComparer.Ordinal);
+            if (root.TryGetProperty("pin", out var pinElement))
+            {
+                if (pinElement.ValueKind != JsonValueKind.Object)
+                {
+                    return Throw.BadInput<Setting>($"{source}: \"pin\" must be an object mapping patterns to bits");
+                }
+
+                foreach (var p in pinElement.EnumerateObject())
+                {
+                    if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int b) || !(b is >= 2 and <= 8 or 16))
+                    {
+                        return Throw.BadInput<Setting>($"{source}: pin '{p.Name}': bits must be an integer 2–8 or 16, got {p.Value.GetRawText()}");
+                    }
+
+                    WeightConstraints.Check(p.Name, $"{source}: pin");
+                    if (!pin.TryAdd(p.Name, b))
+                    {
+                        return Throw.BadInput<Setting>($"{source}: pin '{p.Name}' given twice");
+                    }
+                }
+            }
+
+            return new Setting(granularity, list, new QuantizationOptions(perChannel, symmetric), null, source, keep, pin);
         }
     }
 
@@ -236,6 +308,28 @@ public sealed class Setting
             }
 
             writer.WriteEndObject();
+            if (Keep.Count > 0)
+            {
+                writer.WriteStartArray("keep");
+                foreach (string pattern in Keep)
+                {
+                    writer.WriteStringValue(pattern);
+                }
+
+                writer.WriteEndArray();
+            }
+
+            if (Pin.Count > 0)
+            {
+                writer.WriteStartObject("pin");
+                foreach (var (pattern, b) in Pin)
+                {
+                    writer.WriteNumber(pattern, b);
+                }
+
+                writer.WriteEndObject();
+            }
+
             writer.WriteEndObject();
         }
 

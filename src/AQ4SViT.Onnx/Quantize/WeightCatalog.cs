@@ -100,7 +100,7 @@ public static partial class WeightCatalog
             string? module = ModulePathOfInitializer(name) ?? ModulePathOfNode(consumer) ??
                 (producers.TryGetValue(input, out var first) && input != name ? ModulePathOfNode(first) : null);
             string block = module is null or "" ? name : BlockOf(module);
-            found.Add(new QuantizableWeight(name, shape, TensorDecoder.ElementCount(tensor), consumer.OpType, nodeName, axis, block));
+            found.Add(new QuantizableWeight(name, shape, TensorDecoder.ElementCount(tensor), consumer.OpType, nodeName, axis, block) { Module = module is null or "" ? null : module });
         }
     }
 

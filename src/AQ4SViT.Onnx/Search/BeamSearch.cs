@@ -48,11 +48,27 @@ public sealed class BeamSearch(SearchContext context)
         var beam = new List<BitVector> { context.Fp32 };
         var best = (Setting: context.Fp32, Accuracy: context.FpAccuracy);
         var visited = new HashSet<string>(StringComparer.Ordinal) { context.Fp32.Key };
+        var phases = Phases(options.Granularity);
+        if (!context.Start.Equals(context.Fp32))
+        {
+            // Pinned weights: the search starts from them; if even that fails the budget, nothing smaller will pass.
+            var (startAccuracy, _, startPassed) = context.Evaluate(context.Start, "pins", 0, "pinned groups at their widths", null, null);
+            visited.Add(context.Start.Key);
+            beam = [context.Start];
+            if (startPassed)
+            {
+                best = (context.Start, startAccuracy);
+            }
+            else
+            {
+                phases = [];
+            }
+        }
 
-        foreach (var granularity in Phases(options.Granularity))
+        foreach (var granularity in phases)
         {
             string phase = granularity.ToString().ToLowerInvariant();
-            var groups = context.Backend.Groups(granularity);
+            var groups = context.Groups(granularity);
             _frozen.Clear();
             _increments.Clear();
             for (int round = 1; ; round++)

@@ -3,6 +3,9 @@ namespace AQ4SViT.Onnx.Search;
 /// <summary>What every strategy shares: the backend behind the journal, the options, the float baseline, the log.</summary>
 public sealed class SearchContext
 {
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private BitVector? _start;
+    private int _candidateEvaluations;
     private int _logIndex;
     private readonly List<(double Drift, double Drop, bool Passed)> _evaluated = [];
     private readonly List<PlotPoint> _frontier = [];
@@ -32,12 +35,91 @@ public sealed class SearchContext
 
     public ISearchBackend Backend { get; }
     public EvaluationJournal Journal { get; }
-    public SearchOptions Options { get; }
+    /// <summary>The options; a relative <c>--max-drop</c> is in points here once <see cref="EvaluateFloat"/> has run.</summary>
+    public SearchOptions Options { get; private set; }
     public Action<CandidateRecord>? Log { get; }
     public IProgress<SearchProgress>? Progress { get; }
     public CancellationToken Cancellation { get; }
     public BitVector Fp32 { get; }
     public long Fp32Bits { get; }
+
+    /// <summary>
+    /// Fixed bits by weight index (<c>--keep</c>: 32, <c>--pin</c>: the width), or null for none: the search never moves
+    /// these weights. <see cref="Groups"/> leaves them out and every candidate starts from <see cref="Start"/>.
+    /// </summary>
+    public IReadOnlyDictionary<int, int>? FixedBits { get; init; }
+
+    /// <summary>Stop (as <c>--max-evaluations</c> does) once this much time has passed since the context was made; null: never.</summary>
+    public TimeSpan? TimeLimit { get; init; }
+
+    /// <summary>Why the search stopped before its end (<see cref="RunUntilLimit"/>), or null when it ran to the end.</summary>
+    public string? StoppedEarly { get; private set; }
+
+    /// <summary>The float model with the pinned weights at their widths: where the search starts (<see cref="Fp32"/> without pins).</summary>
+    public BitVector Start => _start ??= FixedBits is { Count: > 0 } fixedBits
+        ? new BitVector(Fp32.Bits.Select((b, i) => fixedBits.TryGetValue(i, out int f) ? f : b))
+        : Fp32;
+
+    /// <summary>The backend's groups at <paramref name="granularity"/> without the fixed weights (groups left empty are dropped).</summary>
+    public IReadOnlyList<SearchGroup> Groups(Quantize.Granularity granularity)
+    {
+        var groups = Backend.Groups(granularity);
+        if (FixedBits is not { Count: > 0 } fixedBits)
+        {
+            return groups;
+        }
+
+        return groups
+            .Select(g => g.Weights.Any(fixedBits.ContainsKey) ? g with { Weights = [.. g.Weights.Where(w => !fixedBits.ContainsKey(w))], Params = g.Weights.Where(w => !fixedBits.ContainsKey(w)).Sum(w => Backend.WeightParams[w]) } : g)
+            .Where(g => g.Weights.Count > 0)
+            .ToArray();
+    }
+
+    /// <summary>
+    /// Runs a strategy; when <see cref="SearchOptions.MaxEvaluations"/> or <see cref="TimeLimit"/> stops it, the outcome is the
+    /// best passing setting evaluated so far (fewest bits, then best accuracy), or the float model if none passed, and
+    /// <see cref="StoppedEarly"/> says why.
+    /// </summary>
+    public SearchOutcome RunUntilLimit(Func<SearchOutcome> strategy)
+    {
+        try
+        {
+            return strategy();
+        }
+        catch (SearchLimitReachedException e)
+        {
+            StoppedEarly = e.Message;
+            var best = _passers.Values
+                .OrderBy(p => p.Setting.TotalBits(Backend.WeightParams))
+                .ThenByDescending(p => p.Score.Accuracy)
+                .ThenBy(p => p.Setting.Key, StringComparer.Ordinal)
+                .Select(p => ((BitVector Setting, double Accuracy)?)(p.Setting, p.Score.Accuracy))
+                .FirstOrDefault() ?? (Fp32, FpAccuracy);
+            return new SearchOutcome
+            {
+                Best = best.Setting,
+                BestSearchAccuracy = best.Accuracy,
+                FpSearchAccuracy = FpAccuracy,
+                Evaluated = Evaluated,
+                Frontier = Frontier,
+                Passers = Passers,
+            };
+        }
+    }
+
+    /// <summary>Throws <see cref="SearchLimitReachedException"/> when a limit is reached (called before each candidate's full evaluation).</summary>
+    public void CheckLimits()
+    {
+        if (Options.MaxEvaluations is { } n && _candidateEvaluations >= n)
+        {
+            throw new SearchLimitReachedException($"--max-evaluations {n} reached");
+        }
+
+        if (TimeLimit is { } limit && _clock.Elapsed >= limit)
+        {
+            throw new SearchLimitReachedException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"--time-limit {limit.TotalSeconds:0.###} s reached"));
+        }
+    }
 
     public double FpAccuracy { get; private set; }
 
@@ -55,6 +137,7 @@ public sealed class SearchContext
     public double EvaluateFloat()
     {
         FpAccuracy = Journal.EvaluateReference(Fp32, Cancellation).Accuracy;
+        Options = Options.WithBudgetFor(FpAccuracy); // --max-drop 1%: in points from now on
         _frontier.Add(new PlotPoint(Fp32.Key, Fp32Bits, FpAccuracy, Measured: true, Passed: true));
         Journal.CanPass = Passes;
         return FpAccuracy;
@@ -73,6 +156,8 @@ public sealed class SearchContext
     /// <summary>Full evaluation (a failing one may stop early: its accuracy is then an upper bound, its drop a lower one); returns the drop in points and whether it meets the budget. Logs the candidate.</summary>
     public (double Accuracy, double Drop, bool Passed) Evaluate(BitVector setting, string phase, int round, string move, ProxyScore? proxy, double? gate, string decision = "evaluated")
     {
+        CheckLimits();
+        _candidateEvaluations++;
         var score = Journal.Accuracy(setting, Cancellation, out bool cached);
         double accuracy = score.Accuracy;
         double drop = Drop(accuracy);
@@ -198,6 +283,11 @@ public sealed class SearchContext
     /// <param name="estimated">The drift is an estimate (parent's plus measured one-step increments), already beyond the gate.</param>
     public void LogGated(BitVector setting, string phase, int round, string move, ProxyScore proxy, double gate, bool estimated = false)
     {
+        if (TimeLimit is not null)
+        {
+            CheckLimits();
+        }
+
         Log?.Invoke(new CandidateRecord
         {
             Index = ++_logIndex,
@@ -218,3 +308,6 @@ public sealed class SearchContext
 /// <summary>A progress tick: where the search is and what the last candidate did.</summary>
 /// <param name="DropStandardError">Set when the evaluation saw every image, so the drop is exact; null when it stopped early and the drop is a lower bound.</param>
 public sealed record SearchProgress(string Phase, int Round, int FullEvaluations, int ProxyEvaluations, string Decision, double Saving, double? Drop, bool? Passed, double? DropStandardError = null);
+
+/// <summary>A search limit (<c>--max-evaluations</c>, <c>--time-limit</c>) was reached; the message says which.</summary>
+public sealed class SearchLimitReachedException(string message) : Exception(message);

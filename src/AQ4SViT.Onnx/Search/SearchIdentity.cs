@@ -65,7 +65,7 @@ public sealed record SearchIdentity
         {
             ["--strategy"] = SearchRunner.StrategyName(o.Strategy),
             ["--beam-width"] = o.BeamWidth.ToString(c),
-            ["--max-drop"] = o.MaxDrop.ToString("R", c),
+            ["--max-drop"] = o.MaxDropText,
             ["--guard"] = o.Guard.ToString("R", c),
             ["--bits"] = string.Join(",", o.LevelsDescending.Order()),
             ["--granularity"] = Quantize.Granularities.Name(o.Granularity),
@@ -80,6 +80,24 @@ public sealed record SearchIdentity
             ["--per-tensor"] = job.Quantization.PerChannel ? "false" : "true",
             ["--asymmetric"] = job.Quantization.Symmetric ? "false" : "true",
         };
+
+        // Recorded only when given, so that checkpoints written before these options existed still resume. The time
+        // limit is not here: where it stops depends on the machine, not on the search.
+        if (o.Keep.Count > 0)
+        {
+            options["--keep"] = string.Join(",", o.Keep);
+        }
+
+        if (o.Pin.Count > 0)
+        {
+            options["--pin"] = Quantize.WeightConstraints.FormatPins(o.Pin);
+        }
+
+        if (o.MaxEvaluations is { } n)
+        {
+            options["--max-evaluations"] = n.ToString(c);
+        }
+
         foreach (var (flag, value) in job.ExtraOptions ?? new Dictionary<string, string>())
         {
             options[flag] = value;

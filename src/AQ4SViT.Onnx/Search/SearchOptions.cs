@@ -28,6 +28,39 @@ public sealed record SearchOptions
     public double MaxDrop { get; init; } = 1.5;
 
     /// <summary>
+    /// The budget as a percentage of the float model's search-split accuracy (<c>--max-drop 1%</c>), or null when it was
+    /// given in points. <see cref="WithBudgetFor"/> turns it into <see cref="MaxDrop"/> points once the float accuracy is
+    /// known: points = percent × accuracy (0–1).
+    /// </summary>
+    public double? MaxDropPercent { get; init; }
+
+    /// <summary>Stop after this many full evaluations of candidates (<c>--max-evaluations</c>), ending with the best passing
+    /// setting so far; null: no limit.</summary>
+    public int? MaxEvaluations { get; init; }
+
+    /// <summary>These options with the budget in points for a float model of this search-split accuracy (0–1).</summary>
+    public SearchOptions WithBudgetFor(double fpAccuracy) => MaxDropPercent is { } percent ? this with { MaxDrop = percent * fpAccuracy } : this;
+
+    /// <summary>The budget as given: <c>1.5</c> (points) or <c>1%</c>.</summary>
+    public string MaxDropText => MaxDropPercent is { } p
+        ? p.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "%"
+        : MaxDrop.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Parses <c>--max-drop</c>: points (<c>1.5</c>) or a percentage of the float accuracy (<c>1%</c>).</summary>
+    public static (double Points, double? Percent) ParseMaxDrop(string text)
+    {
+        string t = text.Trim();
+        bool relative = t.EndsWith('%');
+        string number = relative ? t[..^1].Trim() : t;
+        if (!double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value) || value < 0 || (relative && value > 100))
+        {
+            Throw.BadInput($"--max-drop must be points (e.g. 1.5) or a percentage of the float accuracy (e.g. 1%), got '{text}'");
+        }
+
+        return relative ? (0, value) : (value, null);
+    }
+
+    /// <summary>
     /// A candidate passes when its drop plus this many standard errors of the drop stays within <see cref="MaxDrop"/> (see
     /// <see cref="SearchContext.Passes"/>); 0 keeps the raw budget. Without it the search keeps the settings that did best
     /// by chance on the search images, and the test split saw up to 0.6 points more drop.
@@ -59,6 +92,12 @@ public sealed record SearchOptions
     public int AuditGate { get; init; }
 
     public int Seed { get; init; } = 1;
+
+    /// <summary>Patterns of weight groups left at FP32 (<c>--keep</c>; <see cref="WeightConstraints"/>).</summary>
+    public IReadOnlyList<string> Keep { get; init; } = [];
+
+    /// <summary>Patterns of weight groups pinned to a width (<c>--pin PATTERN=BITS</c>).</summary>
+    public IReadOnlyDictionary<string, int> Pin { get; init; } = new Dictionary<string, int>(StringComparer.Ordinal);
 
     /// <summary>The accuracy constraint on a drop (points) and its standard error: drop + guard·SE ≤ max-drop.</summary>
     public bool WithinBudget(double drop, double standardError) => drop + (Guard * standardError) <= MaxDrop + 1e-9;
@@ -108,6 +147,16 @@ public sealed record SearchOptions
             Throw.BadInput($"--patience must be at least 1, got {Patience}");
         }
 
+        if (MaxDropPercent is { } percent && (!double.IsFinite(percent) || percent < 0 || percent > 100))
+        {
+            Throw.BadInput($"--max-drop must be a percentage in 0–100, got {percent}%");
+        }
+
+        if (MaxEvaluations is < 1)
+        {
+            Throw.BadInput($"--max-evaluations must be at least 1, got {MaxEvaluations}");
+        }
+
         if (!(GateMargin > 0))
         {
             Throw.BadInput($"--gate-margin must be positive, got {GateMargin}");
@@ -116,5 +165,7 @@ public sealed record SearchOptions
 
     /// <summary>The options that change which candidates are evaluated and what they score.</summary>
     public string Fingerprint =>
-        $"{Strategy}|k={EffectiveBeamWidth}|drop={MaxDrop:R}|guard={Guard:R}|bits={string.Join(",", LevelsDescending)}|g={Granularity}|calib={CalibrationImages}|margin={GateMargin:R}|patience={Patience}|seed={Seed}";
+        $"{Strategy}|k={EffectiveBeamWidth}|drop={MaxDrop:R}|guard={Guard:R}|bits={string.Join(",", LevelsDescending)}|g={Granularity}|calib={CalibrationImages}|margin={GateMargin:R}|patience={Patience}|seed={Seed}"
+        + (MaxDropPercent is { } p ? $"|drop%={p:R}" : "") + (MaxEvaluations is { } n ? $"|max-evals={n}" : "")
+        + (Keep.Count > 0 ? $"|keep={string.Join(",", Keep)}" : "") + (Pin.Count > 0 ? $"|pin={WeightConstraints.FormatPins(Pin)}" : "");
 }

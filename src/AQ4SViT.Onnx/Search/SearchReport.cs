@@ -11,7 +11,28 @@ public sealed record SearchReport
     public string Model { get; init; } = "";
     public string Strategy { get; init; } = "";
     public int BeamWidth { get; init; }
+    /// <summary>The budget in points on the search split (a relative one converted with the float accuracy).</summary>
     public double MaxDrop { get; init; }
+
+    /// <summary>The budget as a percentage of the float accuracy when given so (<c>--max-drop 1%</c>), else null.</summary>
+    public double? MaxDropPercent { get; init; }
+
+    /// <summary>The search stopped at a limit before its end (<see cref="StopReason"/>) and kept the best passing setting so far.</summary>
+    public bool StoppedEarly { get; init; }
+    public string? StopReason { get; init; }
+    public int? MaxEvaluations { get; init; }
+    public double? TimeLimitSeconds { get; init; }
+
+    /// <summary>The <c>--keep</c> and <c>--pin</c> patterns as given, and the groups they fixed.</summary>
+    public IReadOnlyList<string> Keep { get; init; } = [];
+    public IReadOnlyDictionary<string, int> Pin { get; init; } = new Dictionary<string, int>();
+    public IReadOnlyList<FixedGroup> FixedGroups { get; init; } = [];
+
+    /// <summary>False when the pinned widths alone failed the budget and the float model was kept instead.</summary>
+    public bool FixedGroupsApplied { get; init; } = true;
+
+    /// <summary>Synaptic operations and energy per image of the float ANN, the float SNN and the chosen model (<see cref="EnergyEstimate"/>).</summary>
+    public Simulate.EnergyEstimate? Energy { get; init; }
 
     /// <summary>Standard errors added to a candidate's drop before the budget test (<c>--guard</c>).</summary>
     public double Guard { get; init; }
@@ -118,6 +139,10 @@ public sealed record SearchReport
 
     public sealed record GroupRow(string Name, long Params, int Bits);
 
+    /// <param name="Kind">"keep" or "pin".</param>
+    /// <param name="WholeGroup">The pattern matched only some of the group's weights; the whole group follows it.</param>
+    public sealed record FixedGroup(string Group, string Kind, int Bits, string Pattern, bool WholeGroup);
+
     private static readonly JsonSerializerOptions s_json = new()
     {
         WriteIndented = true,
@@ -136,8 +161,24 @@ public sealed record SearchReport
         var md = new StringBuilder();
         md.AppendLine(c, $"# AQ4SViT search report: {Path.GetFileName(Path.GetDirectoryName(Model))}");
         md.AppendLine();
-        md.AppendLine(c, $"Strategy **{Strategy}**{(Strategy == "beam" ? $" (width {BeamWidth})" : "")}, budget {MaxDrop:0.##} points on the search split, granularity {Granularity}, bits {{{string.Join(", ", BitChoices)}}}.");
+        md.AppendLine(c, $"Strategy **{Strategy}**{(Strategy == "beam" ? $" (width {BeamWidth})" : "")}, budget {MaxDrop:0.##} points{(MaxDropPercent is { } percent ? $" ({percent:0.##}% of the float accuracy {FpAccuracySearch:P2})" : "")} on the search split, granularity {Granularity}, bits {{{string.Join(", ", BitChoices)}}}.");
         md.AppendLine();
+        if (StoppedEarly)
+        {
+            md.AppendLine(c, $"**Stopped early** ({StopReason}): the best passing setting found by then is reported{(Groups.All(g => g.Bits == BitVector.Fp32) ? " (none passed: the float model)" : "")}.");
+            md.AppendLine();
+        }
+
+        if (FixedGroups.Count > 0)
+        {
+            md.AppendLine(c, $"Kept and pinned groups (never moved by the search){(FixedGroupsApplied ? "" : "; the pinned widths alone failed the budget, so the float model is kept and the pins are not applied")}:");
+            foreach (var f in FixedGroups)
+            {
+                md.AppendLine(c, $"- {f.Group}: {(f.Kind == "keep" ? "FP32" : $"{f.Bits} bits")} (--{f.Kind} {f.Pattern}{(f.WholeGroup ? $"; the pattern matches part of this {Granularity} group, so the whole group follows it" : "")})");
+            }
+
+            md.AppendLine();
+        }
         md.AppendLine("| | float | quantized | drop (points) |");
         md.AppendLine("| --- | ---: | ---: | ---: |");
         md.AppendLine(c, $"| search split ({SearchImages} images) | {FpAccuracySearch:P2} | {QAccuracySearch:P2} | {AccuracyDropSearch:0.00} ± {DropStandardErrorSearch:0.00} |");
@@ -180,6 +221,18 @@ public sealed record SearchReport
         if (AuditedCandidates > 0)
         {
             md.AppendLine(c, $"Gate audit: {AuditedWouldPass} of {AuditedCandidates} gated-out candidates would have passed.");
+        }
+
+        if (Energy is { } e)
+        {
+            md.AppendLine();
+            md.AppendLine(c, $"Energy per image (45 nm: E_AC {Simulate.EnergyEstimate.EacPicojoules} pJ, E_MAC {Simulate.EnergyEstimate.EmacPicojoules} pJ; firing rates on {e.Images} calibration images, T = {e.TimeSteps}; docs/search.md gives the arithmetic):");
+            md.AppendLine();
+            md.AppendLine("| model | MACs | SOPs | energy (µJ) |");
+            md.AppendLine("| --- | ---: | ---: | ---: |");
+            md.AppendLine(c, $"| float ANN (same layers, dense, once) | {e.AnnMacs:N0} | | {e.AnnMicrojoules:0.###} |");
+            md.AppendLine(c, $"| float SNN | {e.SnnMacs:N0} | {e.SopsFloat:N0} | {e.SnnFloatMicrojoules:0.###} |");
+            md.AppendLine(c, $"| quantized SNN (chosen) | {e.SnnMacs:N0} | {e.SopsQuantized:N0} | {e.SnnQuantizedMicrojoules:0.###} |");
         }
 
         md.AppendLine();

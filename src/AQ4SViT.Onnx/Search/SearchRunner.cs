@@ -53,6 +53,10 @@ public sealed record SearchJob
     public Action<CandidateRecord>? OnCandidate { get; init; }
     public IProgress<SearchProgress>? Progress { get; init; }
 
+    /// <summary>Stop the search once this much time has passed (<c>--time-limit</c>), ending with the best passing setting so
+    /// far. Not part of the search's identity: where it stops depends on the machine.</summary>
+    public TimeSpan? TimeLimit { get; init; }
+
     /// <summary>One-line status messages (loading, evaluating the test split, writing files).</summary>
     public Action<string>? Info { get; init; }
 
@@ -100,6 +104,16 @@ public static class SearchRunner
         if (catalog.Count == 0)
         {
             Throw.BadFile(job.ModelPath, "no quantizable weights (Conv, Gemm or MatMul with an initializer)");
+        }
+
+        var constraints = WeightConstraints.Resolve(catalog, options.Granularity, options.Keep, options.Pin);
+        var fixedBits = new Dictionary<int, int>();
+        for (int i = 0; i < catalog.Count; i++)
+        {
+            if (constraints.BitsOfGroup(WeightCatalog.GroupOf(catalog[i], options.Granularity)) is { } b)
+            {
+                fixedBits[i] = b;
+            }
         }
 
         if (job.Jobs < 1)
@@ -168,7 +182,7 @@ public static class SearchRunner
         // The float model's search accuracy first (the search's first full evaluation in any case): is the split large
         // enough for the budget? Said before any candidate is tried.
         double fpSearch = journal.EvaluateReference(BitVector.AllFloat(catalog.Count), cancellation).Accuracy;
-        var sampleCheck = SampleSizeCheck.Of(search.Count, fpSearch, options.MaxDrop, options.Guard);
+        var sampleCheck = SampleSizeCheck.Of(search.Count, fpSearch, options.WithBudgetFor(fpSearch).MaxDrop, options.Guard);
         string? sampleWarning = sampleCheck.Warning(DataSplits.Range(DataSplit.Search, job.Data.Count).Count);
         if (sampleWarning is not null)
         {
@@ -179,6 +193,8 @@ public static class SearchRunner
             ort is null ? backend.Score(set, setting, cancellation, couldStillPass) : ort.Accuracy(set, setting, couldStillPass, cancellation);
 
         SearchOutcome outcome;
+        var resolved = options; // with a relative --max-drop in points once the float accuracy is known
+        string? stoppedEarly;
         IReadOnlyList<Confirmation.Attempt> attempts = [];
         double confirmSeconds = 0;
         int loggedUpperBounds = 0;
@@ -193,17 +209,24 @@ public static class SearchRunner
                 job.OnCandidate?.Invoke(record);
             }
 
-            var context = new SearchContext(searchBackend, journal, options, OnCandidate, job.Progress, cancellation) { ProxyLog = OnCandidate };
+            var context = new SearchContext(searchBackend, journal, options, OnCandidate, job.Progress, cancellation) { ProxyLog = OnCandidate, FixedBits = fixedBits, TimeLimit = job.TimeLimit };
             try
             {
-                outcome = options.Strategy == SearchStrategy.Sensitivity
+                outcome = context.RunUntilLimit(() => options.Strategy == SearchStrategy.Sensitivity
                     ? new SensitivitySearch(context).Run()
-                    : new BeamSearch(context).Run();
+                    : new BeamSearch(context).Run());
             }
             finally
             {
                 journal.Checkpoint();
                 journal.StopClock();
+            }
+
+            resolved = context.Options;
+            stoppedEarly = context.StoppedEarly;
+            if (stoppedEarly is not null)
+            {
+                job.Info?.Invoke($"search stopped early: {stoppedEarly}; keeping the best passing setting found so far");
             }
 
             if (heldOut is not null && outcome.Best.Key != context.Fp32.Key)
@@ -215,7 +238,7 @@ public static class SearchRunner
                 var (images, floatHits) = floatHeldOut.HardestFirst() is { } hardest
                     ? (heldOut.Select(hardest.Order), hardest.Hits)
                     : (heldOut, floatHeldOut.Hits);
-                var confirmation = new Confirmation((s, couldStillPass) => Score(images, s, couldStillPass), floatHits, options, job.Jobs, cancellation);
+                var confirmation = new Confirmation((s, couldStillPass) => Score(images, s, couldStillPass), floatHits, resolved, job.Jobs, cancellation);
                 (var confirmed, attempts) = confirmation.Choose(outcome.Best, outcome.Passers, backend.WeightParams, context.Fp32, context.LogConfirmation);
                 confirmSeconds = watch.Elapsed.TotalSeconds;
                 double confirmedAccuracy = confirmed.Key == context.Fp32.Key
@@ -231,7 +254,13 @@ public static class SearchRunner
         double qTest = Score(test, outcome.Best).Accuracy;
 
         var granularity = options.Granularity;
-        var setting = ToSetting(catalog, outcome.Best, granularity, job.Quantization);
+        bool honoured = fixedBits.All(f => outcome.Best[f.Key] == f.Value);
+        if (!honoured)
+        {
+            job.Warn?.Invoke("the pinned widths alone already fail the budget: the float model is kept, pins not applied");
+        }
+
+        var setting = ToSetting(catalog, outcome.Best, granularity, job.Quantization, honoured ? constraints : null);
         setting.Save(Path.Combine(outDir, "setting.json"));
         job.Info?.Invoke("writing quantized.onnx and quantized.fakequant.onnx");
         var qdq = ModelEmitter.Write(model, setting, Path.Combine(outDir, "quantized.onnx"), EmitFormat.Qdq);
@@ -241,6 +270,10 @@ public static class SearchRunner
         var confirmedAttempt = attempts.Count > 0 && attempts[^1].Confirmed ? attempts[^1] : null; // only the last can be
         var spearman = Statistics.Spearman(outcome.Evaluated.Select(e => e.Drift).ToList(), outcome.Evaluated.Select(e => e.Drop).ToList());
         var groups = WeightCatalog.Groups(catalog, granularity);
+        job.Info?.Invoke($"energy estimate: operations and firing rates of the float and chosen models on {calibration.Count} calibration images");
+        var floatOps = backend.CountOperations(BitVector.AllFloat(catalog.Count));
+        var chosenOps = outcome.Best.Key == BitVector.AllFloat(catalog.Count).Key ? floatOps : backend.CountOperations(outcome.Best);
+        var energy = EnergyEstimate.From(floatOps, RatesOf(floatOps), RatesOf(chosenOps));
         string floatKey = BitVector.AllFloat(catalog.Count).Key;
         var plotted = ParetoPlot.Classify(outcome.Frontier.Where(p => p.Key != floatKey)); // the float model is drawn apart
         var report = new SearchReport
@@ -248,7 +281,17 @@ public static class SearchRunner
             Model = Path.GetFullPath(job.ModelPath),
             Strategy = StrategyName(options.Strategy),
             BeamWidth = options.EffectiveBeamWidth,
-            MaxDrop = options.MaxDrop,
+            MaxDrop = resolved.MaxDrop,
+            MaxDropPercent = options.MaxDropPercent,
+            StoppedEarly = stoppedEarly is not null,
+            StopReason = stoppedEarly,
+            MaxEvaluations = options.MaxEvaluations,
+            TimeLimitSeconds = job.TimeLimit?.TotalSeconds,
+            Keep = options.Keep,
+            Pin = options.Pin,
+            FixedGroupsApplied = honoured,
+            FixedGroups = [.. constraints.Groups.Select(c => new SearchReport.FixedGroup(c.Group, c.Kept ? "keep" : "pin", c.Bits, c.Pattern, c.Partial))],
+            Energy = energy,
             Guard = options.Guard,
             Granularity = Granularities.Name(granularity),
             BitChoices = options.LevelsDescending.Order().ToArray(),
@@ -312,7 +355,7 @@ public static class SearchRunner
         var chosen = (outcome.Best.TotalBits(backend.WeightParams), outcome.BestSearchAccuracy);
         try
         {
-            byte[] png = ParetoPlot.Render(outcome.Frontier, chosen, backend.WeightParams.Sum() * BitVector.Fp32, outcome.FpSearchAccuracy, options.MaxDrop, options.Guard, $"{report.Strategy}: {Path.GetFileName(Path.GetDirectoryName(report.Model))}");
+            byte[] png = ParetoPlot.Render(outcome.Frontier, chosen, backend.WeightParams.Sum() * BitVector.Fp32, outcome.FpSearchAccuracy, resolved.MaxDrop, options.Guard, $"{report.Strategy}: {Path.GetFileName(Path.GetDirectoryName(report.Model))}");
             AtomicFile.Write(Path.Combine(outDir, "pareto.png"), s => s.Write(png));
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException)
@@ -343,7 +386,7 @@ public static class SearchRunner
     };
 
     /// <summary>The search's per-weight bits as a setting over the groups of <paramref name="granularity"/>.</summary>
-    public static Setting ToSetting(IReadOnlyList<QuantizableWeight> catalog, BitVector bits, Granularity granularity, QuantizationOptions quantization)
+    public static Setting ToSetting(IReadOnlyList<QuantizableWeight> catalog, BitVector bits, Granularity granularity, QuantizationOptions quantization, WeightConstraints? constraints = null)
     {
         var perGroup = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < catalog.Count; i++)
@@ -352,8 +395,13 @@ public static class SearchRunner
             perGroup[group] = perGroup.TryGetValue(group, out int b) ? Math.Max(b, bits[i]) : bits[i];
         }
 
-        return Setting.Create(catalog, granularity, perGroup, quantization);
+        return constraints is null || (constraints.Keep.Count == 0 && constraints.Pin.Count == 0)
+            ? Setting.Create(catalog, granularity, perGroup, quantization)
+            : Setting.Create(catalog, granularity, perGroup, quantization, constraints);
     }
+
+    private static Dictionary<string, double> RatesOf(OperationCounter counts) =>
+        counts.Rates.Rates().ToDictionary(r => r.Layer, r => r.Rate, StringComparer.Ordinal);
 
     private static string PrepareOutDirectory(string path) => AtomicFile.RequireWritableFolder(path, $"--out {path}");
 

@@ -12,18 +12,19 @@ public sealed class SensitivitySearch(SearchContext context)
         var options = context.Options;
         int[] levels = options.LevelsDescending;
         context.EvaluateFloat();
-        var groups = context.Backend.Groups(options.Granularity);
+        var groups = context.Groups(options.Granularity);
+        var start = context.Start; // pinned weights at their widths, the rest float
         var chosen = new int[groups.Count];
         var dropAt = new Dictionary<(int Group, int Bits), double>();
 
         // The sweep's settings do not depend on each other's results: with --jobs they are evaluated at once.
-        context.Journal.PrefetchAccuracies(groups.SelectMany(g => levels.Select(bits => context.Fp32.With(g.Weights, bits))), context.Cancellation);
+        context.Journal.PrefetchAccuracies(groups.SelectMany(g => levels.Select(bits => start.With(g.Weights, bits))), context.Cancellation);
         for (int g = 0; g < groups.Count; g++)
         {
             chosen[g] = BitVector.Fp32;
             foreach (int bits in levels)
             {
-                var setting = context.Fp32.With(groups[g].Weights, bits);
+                var setting = start.With(groups[g].Weights, bits);
                 var (_, drop, passed) = context.Evaluate(setting, "sweep", g + 1, $"{groups[g].Name}={bits}", null, null);
                 dropAt[(g, bits)] = drop;
                 if (passed)
@@ -40,6 +41,12 @@ public sealed class SensitivitySearch(SearchContext context)
             rounds++;
             var combined = Combine(groups, chosen);
             var (accuracy, _, passed) = context.Evaluate(combined, "combine", rounds, "combination", null, null);
+            if (!passed && chosen.All(b => b == BitVector.Fp32))
+            {
+                // Only pins were left and they fail the budget: the float model.
+                (combined, accuracy) = (context.Fp32, context.FpAccuracy);
+            }
+
             if (passed || chosen.All(b => b == BitVector.Fp32))
             {
                 return new SearchOutcome
@@ -67,7 +74,7 @@ public sealed class SensitivitySearch(SearchContext context)
 
     private BitVector Combine(IReadOnlyList<SearchGroup> groups, int[] chosen)
     {
-        var setting = context.Fp32;
+        var setting = context.Start;
         for (int g = 0; g < groups.Count; g++)
         {
             setting = setting.With(groups[g].Weights, chosen[g]);

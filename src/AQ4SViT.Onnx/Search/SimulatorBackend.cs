@@ -99,6 +99,17 @@ public sealed class SimulatorBackend : ISearchBackend
 
     public int CalibrationImages => _calibration.Count;
 
+    /// <summary>
+    /// Runs the calibration images once with <paramref name="setting"/>'s weights, counting every weight layer's operations
+    /// and every LIF layer's firing rate (<see cref="EnergyEstimate"/>).
+    /// </summary>
+    public OperationCounter CountOperations(BitVector setting)
+    {
+        var counter = new OperationCounter(_simulator.Graph, [.. WeightNames]);
+        _simulator.Run(_calibrationInput, _calibration.Count, _weights.Overrides(setting.Bits), counter);
+        return counter;
+    }
+
     public IReadOnlyList<SearchGroup> Groups(Granularity granularity)
     {
         var index = WeightNames.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);

@@ -10,6 +10,9 @@ internal sealed class ExecContext(int threads)
     /// <summary>Null when nobody observes: the LIF kernel then records nothing.</summary>
     public IMembraneObserver? Observer { get; init; }
 
+    /// <summary>Sees each node's input and output shapes after it runs (<see cref="INodeObserver"/>); null: nothing is reported.</summary>
+    public INodeObserver? NodeObserver { get; init; }
+
     /// <summary>Whether a value is a graph constant (weights): ONNX Runtime pre-packs such GEMM operands, which changes its K-blocking.</summary>
     public Func<string, bool>? IsConstant { get; init; }
 
@@ -48,6 +51,7 @@ internal sealed class ExecContext(int threads)
     public ExecContext With(Graph.SpikingGraph graph) => new(Threads)
     {
         Observer = Observer,
+        NodeObserver = NodeObserver,
         BatchOffset = BatchOffset,
         IsConstant = graph.Constants.ContainsKey,
     };

@@ -71,6 +71,7 @@ internal static class GraphExecutor
             }
 
             arena.EndNode();
+            ctx.NodeObserver?.OnNode(i, input?.Shape[0] ?? 0, [.. inputs.Select(t => t?.Shape)], [.. outputs.Select(t => t.Shape)]);
             if (s_profile is not null)
             {
                 lock (s_profile)

@@ -45,3 +45,13 @@ public interface IMembraneComparer
     /// <summary>The sums of one (layer, step) over the <paramref name="neurons"/> values of this call.</summary>
     void OnCompared(LifLayer layer, int t, int batchStart, double squaredDifference, long mismatches, long neurons);
 }
+
+/// <summary>
+/// An observer (passed to the simulator as its <see cref="IMembraneObserver"/>) that also sees every node run: its index
+/// in <see cref="SpikingGraph.Nodes"/>, the images of this call and the shapes of the node's inputs and outputs. Chunks
+/// of a fixed-batch model may call it at once, so it must be thread-safe.
+/// </summary>
+public interface INodeObserver
+{
+    void OnNode(int node, int images, IReadOnlyList<int[]?> inputShapes, IReadOnlyList<int[]> outputShapes);
+}

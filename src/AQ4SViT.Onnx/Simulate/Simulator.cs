@@ -175,7 +175,7 @@ public sealed class Simulator
                 feed = Tensor.FromFloats(floats, InputAxes.WithBatch(Graph.InputDims, chunk));
             }
 
-            var ctx = new ExecContext(innerThreads) { Observer = safeObserver, BatchOffset = start };
+            var ctx = new ExecContext(innerThreads) { Observer = safeObserver, NodeObserver = observer as INodeObserver, BatchOffset = start };
             var result = GraphExecutor.Run(Graph, feed, overrides, ctx, record?[ci], resume is { } r ? (r.Node, r.From[ci]) : null);
             if (result.Length != chunk * Classes)
             {
