@@ -61,7 +61,7 @@ public sealed class OrtClassifier : IClassifier
     /// <summary>The device actually used (the CPU after a CUDA fallback).</summary>
     public ComputeDevice ActualDevice { get; }
 
-    /// <summary>The fixed batch of the model's input, or null when the batch dimension is dynamic.</summary>
+    /// <summary>The fixed batch of an image model's input, or null when it is dynamic (a frame input's batch axis is found per call, <see cref="Logits"/>).</summary>
     public int? FixedBatch => _inputDims[0] > 0 && _inputDims.Length == 4 ? _inputDims[0] : null;
 
     public int Channels => _inputDims[^3];
