@@ -178,23 +178,20 @@ internal static partial class NpyReader
 
         int n = array.Shape[0];
         var labels = new int[n];
-        ReadOnlySpan<byte> d = array.Data;
+        bool floats = array.Descr is "<f4" or "<f8";
+        if (!floats && !IsInteger(array.Descr))
+        {
+            Throw.BadInput($"{name}: labels of dtype '{array.Descr}' are not supported");
+        }
+
         for (int i = 0; i < n; i++)
         {
-            long v = array.Descr switch
+            double v = Element(array.Data, array.Descr, i);
+            if (floats && (v != Math.Floor(v) || !double.IsFinite(v)))
             {
-                "|u1" or "u1" or "|b1" => d[i],
-                "|i1" or "i1" => (sbyte)d[i],
-                "<u2" => BinaryPrimitives.ReadUInt16LittleEndian(d[(2 * i)..]),
-                "<i2" => BinaryPrimitives.ReadInt16LittleEndian(d[(2 * i)..]),
-                "<u4" => BinaryPrimitives.ReadUInt32LittleEndian(d[(4 * i)..]),
-                "<i4" => BinaryPrimitives.ReadInt32LittleEndian(d[(4 * i)..]),
-                "<i8" => BinaryPrimitives.ReadInt64LittleEndian(d[(8 * i)..]),
-                "<u8" => (long)Math.Min(BinaryPrimitives.ReadUInt64LittleEndian(d[(8 * i)..]), long.MaxValue),
-                "<f4" => IntegralOr(BinaryPrimitives.ReadSingleLittleEndian(d[(4 * i)..]), i, name),
-                "<f8" => IntegralOr(BinaryPrimitives.ReadDoubleLittleEndian(d[(8 * i)..]), i, name),
-                _ => Throw.BadInput<long>($"{name}: labels of dtype '{array.Descr}' are not supported"),
-            };
+                Throw.BadInput($"{name}: label {v} of image {i} is not an integer");
+            }
+
             if (v is < 0 or > int.MaxValue)
             {
                 Throw.BadFile(name, $"label {v} of image {i} is not a class index");
@@ -260,22 +257,9 @@ internal static partial class NpyReader
         int size = ItemSize(array.Descr, name);
         int n = array.Data.Length / size;
         var values = new float[n];
-        ReadOnlySpan<byte> d = array.Data;
         for (int i = 0; i < n; i++)
         {
-            double v = array.Descr switch
-            {
-                "|u1" or "u1" or "|b1" => d[i],
-                "|i1" or "i1" => (sbyte)d[i],
-                "<u2" => BinaryPrimitives.ReadUInt16LittleEndian(d[(2 * i)..]),
-                "<i2" => BinaryPrimitives.ReadInt16LittleEndian(d[(2 * i)..]),
-                "<u4" => BinaryPrimitives.ReadUInt32LittleEndian(d[(4 * i)..]),
-                "<i4" => BinaryPrimitives.ReadInt32LittleEndian(d[(4 * i)..]),
-                "<i8" => BinaryPrimitives.ReadInt64LittleEndian(d[(8 * i)..]),
-                "<u8" => BinaryPrimitives.ReadUInt64LittleEndian(d[(8 * i)..]),
-                "<f4" => BinaryPrimitives.ReadSingleLittleEndian(d[(4 * i)..]),
-                _ => BinaryPrimitives.ReadDoubleLittleEndian(d[(8 * i)..]),
-            };
+            double v = Element(array.Data, array.Descr, i);
             values[i] = (float)v;
             if (!float.IsFinite(values[i]))
             {
@@ -286,8 +270,22 @@ internal static partial class NpyReader
         return values;
     }
 
-    private static long IntegralOr(double v, int i, string name) =>
-        v == Math.Floor(v) && double.IsFinite(v) ? (long)v : Throw.BadInput<long>($"{name}: label {v} of image {i} is not an integer");
+    private static bool IsInteger(string descr) => descr is "|u1" or "u1" or "|b1" or "|i1" or "i1" or "<u2" or "<i2" or "<u4" or "<i4" or "<i8" or "<u8";
+
+    /// <summary>Element <paramref name="i"/> of a little-endian numeric array (a dtype <see cref="ItemSize"/> accepts), as a double.</summary>
+    private static double Element(ReadOnlySpan<byte> d, string descr, int i) => descr switch
+    {
+        "|u1" or "u1" or "|b1" => d[i],
+        "|i1" or "i1" => (sbyte)d[i],
+        "<u2" => BinaryPrimitives.ReadUInt16LittleEndian(d[(2 * i)..]),
+        "<i2" => BinaryPrimitives.ReadInt16LittleEndian(d[(2 * i)..]),
+        "<u4" => BinaryPrimitives.ReadUInt32LittleEndian(d[(4 * i)..]),
+        "<i4" => BinaryPrimitives.ReadInt32LittleEndian(d[(4 * i)..]),
+        "<i8" => BinaryPrimitives.ReadInt64LittleEndian(d[(8 * i)..]),
+        "<u8" => BinaryPrimitives.ReadUInt64LittleEndian(d[(8 * i)..]),
+        "<f4" => BinaryPrimitives.ReadSingleLittleEndian(d[(4 * i)..]),
+        _ => BinaryPrimitives.ReadDoubleLittleEndian(d[(8 * i)..]),
+    };
 
     [GeneratedRegex(@"'descr'\s*:\s*'([^']*)'")]
     private static partial Regex DescrPattern();
