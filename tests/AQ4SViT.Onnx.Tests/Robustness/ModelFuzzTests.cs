@@ -120,6 +120,42 @@ public sealed class ModelFuzzTests(ITestOutputHelper output)
         fuzz.AssertAllHeld();
     }
 
+    /// <summary>
+    /// <c>eval</c> reading damaged data, one file of one source at a time (truncations, flipped bits, garbage, insertions,
+    /// header bytes): IDX plain and gzip, a CIFAR-10 batch, a PNG class-folder tree, a .npy pair, a .npz, and event-frame
+    /// .npz files. It evaluates, or exits 3 with one line naming the file, within the allocation and heap budgets.
+    /// </summary>
+    [Fact]
+    public void Fuzz_DataFiles_Eval_RunOrExitThree()
+    {
+        using var dir = new TempDir();
+        var fuzz = new Fuzzer(dir, output, "data files", s_seed + 6);
+        var sources = DataFuzzSources.All();
+        var rng = new Random(s_seed + 6);
+        for (int i = 0; i < 12 * sources.Length * s_scale; i++)
+        {
+            var source = sources[rng.Next(sources.Length)];
+            int target = rng.Next(source.Files.Length);
+            byte[] bytes = source.Files[target].Bytes;
+            string how = ModelMutator.MutateBytes(rng, ref bytes);
+            var files = source.Files.Select((f, k) => k == target ? (f.Name, (byte[]?)bytes) : (f.Name, (byte[]?)f.Bytes)).ToArray();
+            string baseline = Path.Combine(dir.Path, "base-" + source.Name);
+            if (!Directory.Exists(baseline))
+            {
+                DataFuzzSources.Write(baseline, source.Files);
+            }
+
+            fuzz.TryFiles(
+                $"{source.Name}: {source.Files[target].Name}: {how}",
+                files,
+                folder => [source.Eval(Path.Combine(folder, source.Data))],
+                source.Name,
+                () => [source.Eval(Path.Combine(baseline, source.Data))]);
+        }
+
+        fuzz.AssertAllHeld();
+    }
+
     /// <summary>The smallest search there is (two images a split, network granularity, bits 2 and 8).</summary>
     private static string[] SearchArgs(string model, string data, string outDir, params string[] more) =>
         ["search", model, "--data", data, "--out", outDir, "--calib", "2", "--bits", "2,8", "--granularity", "network",
@@ -175,7 +211,9 @@ public sealed class ModelFuzzTests(ITestOutputHelper output)
             {
                 if (bytes is not null)
                 {
-                    File.WriteAllBytes(Path.Combine(folder, name), bytes);
+                    string path = Path.Combine(folder, name);
+                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                    File.WriteAllBytes(path, bytes);
                 }
             }
 
