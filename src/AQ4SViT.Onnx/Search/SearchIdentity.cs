@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using AQ4SViT.Onnx.Data;
@@ -183,6 +184,18 @@ public sealed record SearchIdentity
         var labels = new byte[set.Count * sizeof(int)];
         Buffer.BlockCopy(set.Labels, 0, labels, 0, labels.Length);
         hash.AppendData(labels);
+        if (set.IsFrames)
+        {
+            // Event frames: every sample's float32 values, with T in the size line.
+            hash.AppendData(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"T{set.TimeSteps}\0")));
+            for (int i = 0; i < set.Count; i++)
+            {
+                hash.AppendData(MemoryMarshal.AsBytes(set.Frames(i)));
+            }
+
+            return (Convert.ToHexStringLower(hash.GetHashAndReset()), HashOfPixels);
+        }
+
         if (!set.IsStreamed)
         {
             hash.AppendData(set.Pixels);

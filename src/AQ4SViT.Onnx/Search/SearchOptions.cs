@@ -54,7 +54,7 @@ public sealed record SearchOptions
         string number = relative ? t[..^1].Trim() : t;
         if (!double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value) || value < 0 || (relative && value > 100))
         {
-            Throw.BadInput($"--max-drop must be points (e.g. 1.5) or a percentage of the float accuracy (e.g. 1%), got '{text}'");
+            Throw.BadInput($"--max-drop must be non-negative points (e.g. 1.5) or a percentage of the float accuracy (e.g. 1%), got '{text}'");
         }
 
         return relative ? (0, value) : (value, null);

@@ -304,4 +304,21 @@ public sealed class ResumeIdentityTests
         Assert.NotEqual(hash, SearchIdentity.HashData(new ImageSet(set.Pixels, labels, 1, set.Rows, set.Cols, "x")).Sha256);
         Assert.Equal(SearchIdentity.HashOfPixels, SearchIdentity.HashData(set).HashOf);
     }
+
+    /// <summary>An event-frame set is hashed by its float values (it has no pixel bytes): one changed count changes it.</summary>
+    [Fact]
+    public void HashData_FrameSet_OneCountChangesTheHash()
+    {
+        var frames = Enumerable.Range(0, 3 * 4 * 2 * 2 * 2).Select(i => (float)(i % 5)).ToArray();
+        int[] labels = [0, 1, 2];
+        var set = ImageSet.FromFrames(frames, labels, 4, 2, 2, 2, "frames");
+        var changed = (float[])frames.Clone();
+        changed[^1] += 1;
+
+        string hash = SearchIdentity.HashData(set).Sha256;
+
+        Assert.Equal(hash, SearchIdentity.HashData(ImageSet.FromFrames((float[])frames.Clone(), labels, 4, 2, 2, 2, "copy")).Sha256);
+        Assert.NotEqual(hash, SearchIdentity.HashData(ImageSet.FromFrames(changed, labels, 4, 2, 2, 2, "x")).Sha256);
+        Assert.NotEqual(hash, SearchIdentity.HashData(ImageSet.FromFrames(frames, labels, 2, 4, 2, 2, "x")).Sha256); // T and C swapped
+    }
 }
