@@ -447,7 +447,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
             context.Output.WriteLine(string.Create(c, $"  no setting confirmed on {r.ConfirmImages} held-out search images ({r.ConfirmAttempts} tried): the float model is kept"));
         }
 
-        context.Output.WriteLine(string.Create(c, $"  test split:   float {r.FpAccuracyTest:P2} → {r.QAccuracyTest:P2} (drop {r.AccuracyDropTest:0.00} pts)"));
+        context.Output.WriteLine(string.Create(c, $"  test split:   float {r.FpAccuracyTest:P2} → {r.QAccuracyTest:P2} (drop {r.AccuracyDropTest:0.00} ± {r.DropStandardErrorTest:0.00} pts)"));
         context.Output.WriteLine(string.Create(c, $"  cost: {r.SearchSeconds:0.0} s, {r.FullEvaluations} full evaluations, {r.ProxyEvaluations} drift proxies{(r.ProxyCostRatio is { } q ? $" ({r.DriftKind}; each {q.ToString("0.0%", c)} of a full evaluation)" : "")}, {r.GatedOut} gated out{(r.ProxySpearman is { } s ? $"; drift–drop Spearman {s.ToString("0.00", c)}" : "")}"));
         foreach (var f in r.FixedGroups)
         {

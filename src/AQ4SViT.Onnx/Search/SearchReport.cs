@@ -62,6 +62,9 @@ public sealed record SearchReport
 
     /// <summary>Standard error of <see cref="AccuracyDropSearch"/>, from the images the chosen and the float model disagree on.</summary>
     public double DropStandardErrorSearch { get; init; }
+
+    /// <summary>Standard error of <see cref="AccuracyDropTest"/>, paired with the float model on the test images.</summary>
+    public double DropStandardErrorTest { get; init; }
     public long WeightParams { get; init; }
     public long Fp32WeightBytes { get; init; }
     public long QuantizedWeightBytes { get; init; }
@@ -187,7 +190,7 @@ public sealed record SearchReport
             md.AppendLine(c, $"| search + held-out ({SearchImages + ConfirmImages} images, confirmation) | | | {pooled:0.00} ± {DropStandardErrorConfirm:0.00} |");
         }
 
-        md.AppendLine(c, $"| test split ({TestImages} images) | {FpAccuracyTest:P2} | {QAccuracyTest:P2} | {AccuracyDropTest:0.00} |");
+        md.AppendLine(c, $"| test split ({TestImages} images) | {FpAccuracyTest:P2} | {QAccuracyTest:P2} | {AccuracyDropTest:0.00} ± {DropStandardErrorTest:0.00} |");
         md.AppendLine();
         md.AppendLine(c, $"Splits of {Data}: {SplitMethod}{(SplitSeed is { } seed ? $" (--split-seed {seed})" : "")}, {SplitSearchImages} search / {SplitTestImages} test images.");
         md.AppendLine();

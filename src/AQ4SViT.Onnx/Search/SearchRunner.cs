@@ -250,8 +250,11 @@ public static class SearchRunner
 
         double searchSeconds = journal.ElapsedSeconds + confirmSeconds; // the journal's clock stopped with the search
         job.Info?.Invoke($"evaluating float and chosen settings on the test split ({test.Count} images)");
-        double fpTest = Score(test, BitVector.AllFloat(catalog.Count)).Accuracy;
-        double qTest = Score(test, outcome.Best).Accuracy;
+        var fpTestScore = Score(test, BitVector.AllFloat(catalog.Count));
+        double fpTest = fpTestScore.Accuracy;
+        // Paired with the float model image by image, as on the search split, so the test drop carries its standard error.
+        var qTestScore = FullScore.Paired(Score(test, outcome.Best), fpTestScore.Hits);
+        double qTest = qTestScore.Accuracy;
 
         var granularity = options.Granularity;
         bool honoured = fixedBits.All(f => outcome.Best[f.Key] == f.Value);
@@ -309,6 +312,7 @@ public static class SearchRunner
             QAccuracyTest = qTest,
             AccuracyDropSearch = (outcome.FpSearchAccuracy - outcome.BestSearchAccuracy) * 100,
             AccuracyDropTest = (fpTest - qTest) * 100,
+            DropStandardErrorTest = qTestScore.DropStandardError,
             DropStandardErrorSearch = journal.Accuracy(outcome.Best, cancellation, out _).DropStandardError,
             WeightParams = memory.WeightParams,
             Fp32WeightBytes = memory.Fp32WeightBytes,
