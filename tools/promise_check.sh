@@ -38,8 +38,9 @@ for v in $VARIANTS; do for s in $SPLITS; do for m in $MODELS; do
   name=$m.$v.$s
   [ -f "$W/$name/report.json" ] && continue
   split=""; [ "$s" != first ] && split="--split-seed $s"
-  resume=""; [ -f "$W/$name/state.json" ] && resume="--resume"
-  echo "$name models/$m/model.onnx $(options "$v") $split --test-limit 0 --threads $THREADS --quiet $resume" >> "$jobs_file"
+  resume=""; [ -f "$W/$name/state.json" ] && resume=" --resume"
+  # One line per search and no trailing blank: xargs -L joins a line ending in a blank to the next.
+  echo "$name models/$m/model.onnx $(options "$v")${split:+ $split} --test-limit 0 --threads $THREADS --quiet$resume" >> "$jobs_file"
 done; done; done
 echo "promise: $(wc -l < "$jobs_file") searches to run, $JOBS at once, $THREADS threads each ($(nproc) cores)"
 run_one() { # name model options...
