@@ -39,6 +39,36 @@ public sealed class ModulePathNameCommandTests
     }
 
     [Fact]
+    public void Search_Layer_EveryOutputNamesGroupsByModulePath_SettingAppliesToDynamo()
+    {
+        using var dir = new TempDir();
+        string outDir = dir.File("out");
+        var catalog = WeightCatalog.Find(OnnxModelFile.Load(RepoPaths.Model("tests/spikformer-d64")));
+        string[] names = [.. catalog.Select(w => w.DisplayName)];
+
+        var r = CliRun.Run(TimeSpan.FromSeconds(300), "search", RepoPaths.Model("tests/spikformer-d64"), "--data", RepoPaths.FashionMnist, "--out", outDir,
+            "--search-limit", "100", "--test-limit", "100", "--calib", "8", "--granularity", "layer", "--bits", "2,4,8", "--threads", "1",
+            "--max-evaluations", "3", "--pin", "blocks.0.mlp.fc2=8", "--json");
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var report = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(names, report.RootElement.GetProperty("bits").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(8, report.RootElement.GetProperty("bits").GetProperty("blocks.0.mlp.fc2.linear").GetInt32());
+        Assert.Equal(names, Setting.Load(Path.Combine(outDir, "setting.json")).Bits.Keys);
+        foreach (string line in File.ReadLines(Path.Combine(outDir, "search.log.jsonl")))
+        {
+            using var logLine = JsonDocument.Parse(line);
+            Assert.Equal(names, logLine.RootElement.GetProperty("bits").EnumerateObject().Select(p => p.Name));
+        }
+
+        string md = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        Assert.Contains("- blocks.0.mlp.fc2.linear: 8 bits (--pin blocks.0.mlp.fc2)", md, StringComparison.Ordinal);
+        Assert.DoesNotContain("onnx::", md, StringComparison.Ordinal);
+        var apply = CliRun.Run("apply", RepoPaths.Model("tests/spikformer-d64-dynamo"), "--setting", Path.Combine(outDir, "setting.json"), "--out", dir.File("q.onnx"));
+        Assert.True(apply.ExitCode == 0, apply.ToString());
+    }
+
+    [Fact]
     public void Apply_SettingWrittenForTorchScript_OnDynamoExport_Succeeds()
     {
         using var dir = new TempDir();
