@@ -30,7 +30,9 @@ internal sealed class InspectCommand : ICommand
         var file = OnnxModelFile.Load(Model);
         var catalog = WeightCatalog.Find(file);
         var graph = GraphLoader.Load(file, releaseInitializerData: true);
-        var groupOf = catalog.ToDictionary(w => w.Name, w => w.Block, StringComparer.Ordinal);
+        var byInitializer = catalog.ToDictionary(w => w.Name, StringComparer.Ordinal);
+        // Users see a weight by its module path (as the search's groups name it); the initializer name stays a second field.
+        string NameOf(WeightTensor w) => byInitializer.GetValueOrDefault(w.Name)?.DisplayName ?? w.Name;
         long weightParams = graph.Weights.Sum(w => w.Params);
         if (Json)
         {
@@ -67,12 +69,13 @@ internal sealed class InspectCommand : ICommand
                 batch_one_only = graph.FixedBatch == 1,
                 weights = graph.Weights.Select(w => new
                 {
-                    name = w.Name,
+                    name = NameOf(w),
+                    initializer = w.Name,
                     shape = w.Shape,
                     @params = w.Params,
                     op = w.Op,
                     node = w.Node,
-                    group = groupOf.GetValueOrDefault(w.Name),
+                    group = byInitializer.GetValueOrDefault(w.Name)?.Block,
                 }),
                 weight_params = weightParams,
                 fp32_weight_bytes = weightParams * 4,
@@ -114,10 +117,10 @@ internal sealed class InspectCommand : ICommand
 
         o.WriteLine();
         o.WriteLine(string.Create(inv, $"{graph.Weights.Count} weight tensors, {weightParams:N0} params, {weightParams * 4:N0} bytes as fp32:"));
-        var weights = ConsoleUi.Table("name", "shape", "params>", "op", "node", "block group");
+        var weights = ConsoleUi.Table("name", "initializer", "shape", "params>", "op", "block group");
         foreach (var w in graph.Weights)
         {
-            weights.AddCells(w.Name, "[" + string.Join(",", w.Shape) + "]", w.Params.ToString("N0", inv), w.Op, w.Node, groupOf.GetValueOrDefault(w.Name) ?? "-");
+            weights.AddCells(NameOf(w), w.Name, "[" + string.Join(",", w.Shape) + "]", w.Params.ToString("N0", inv), w.Op, byInitializer.GetValueOrDefault(w.Name)?.Block ?? "-");
         }
 
         ConsoleUi.Write(context, weights);

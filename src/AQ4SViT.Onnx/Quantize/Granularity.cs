@@ -12,7 +12,7 @@ public enum Granularity
     /// </summary>
     Block,
 
-    /// <summary>One group per weight tensor, named after the initializer.</summary>
+    /// <summary>One group per weight tensor, named by its module path (<see cref="QuantizableWeight.DisplayName"/>).</summary>
     Layer,
 }
 

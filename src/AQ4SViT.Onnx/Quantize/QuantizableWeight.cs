@@ -21,7 +21,21 @@ public sealed record QuantizableWeight(string Name, long[] Shape, long Params, s
 
     /// <summary>The PyTorch module path the weight came from (<c>blocks.0.mlp.fc2.linear</c>), or null when the export does not say.</summary>
     public string? Module { get; init; }
+
+    /// <summary>
+    /// The name users see, and the weight's group name at <see cref="Granularity.Layer"/>: <see cref="Module"/>, else the
+    /// initializer name, made unique in graph order by <see cref="WeightCatalog.DisplayNames"/>
+    /// (<c>blocks.0.mlp.fc2.linear</c>, <c>head#2</c>).
+    /// </summary>
+    public string DisplayName
+    {
+        get => _displayName ?? Module ?? Name;
+        init => _displayName = value;
+    }
+
+    private readonly string? _displayName;
 }
 
-/// <summary>Weights that share one bit-width. <paramref name="Weights"/> are initializer names in graph order.</summary>
+/// <summary>Weights that share one bit-width. <paramref name="Name"/> is what users see (a module path, a block, "network");
+/// <paramref name="Weights"/> are initializer names in graph order.</summary>
 public sealed record WeightGroup(string Name, IReadOnlyList<string> Weights, long Params);

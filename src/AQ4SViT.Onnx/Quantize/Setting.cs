@@ -8,7 +8,9 @@ namespace AQ4SViT.Onnx.Quantize;
 /// <summary>
 /// Bits for every weight group (32 = FP32, left untouched). Immutable; <see cref="With"/> makes a changed copy.
 /// A setting is <em>bound</em> when it knows its groups' members (from a model's <see cref="WeightCatalog"/>); only a
-/// bound setting can answer <see cref="BitsOfWeight"/> at block granularity. Groups a setting does not name stay FP32.
+/// bound setting can answer <see cref="BitsOfWeight"/> at block or layer granularity. Groups a setting does not name stay FP32.
+/// Layer groups are named by module path (<see cref="QuantizableWeight.DisplayName"/>); binding also accepts their
+/// initializer names, as setting.json files written before that name them.
 /// <para>setting.json: <c>{ "granularity": "layer", "per_channel": true, "symmetric": true, "bits": { "&lt;group&gt;": 4, ... } }</c>,
 /// optionally with <c>"keep": ["head", "op:Conv"]</c> and <c>"pin": { "sps.convs.0": 8 }</c> (<see cref="WeightConstraints"/>):
 /// a bound setting gives the groups they match those bits, whatever <c>bits</c> says.</para>
@@ -36,8 +38,12 @@ public sealed class Setting
         Pin = pin ?? new Dictionary<string, int>(StringComparer.Ordinal);
         _bits = new Dictionary<string, int>(StringComparer.Ordinal);
         _order = [];
-        foreach (var (group, b) in bits)
+        var formerNames = groups is null ? null : FormerNames(granularity, groups);
+        foreach (var (given, b) in bits)
         {
+            // A setting.json written before layer groups were named by module path names them by initializer
+            // (onnx::MatMul_2286); bound to a model, either name means the group, and it is saved by the new one.
+            string group = formerNames?.GetValueOrDefault(given) ?? given;
             if (!IsAllowedBits(b))
             {
                 Throw.BadInput($"{source}: group '{group}': bits {b} not allowed (2–8, 16 or 32)");
@@ -45,7 +51,7 @@ public sealed class Setting
 
             if (!_bits.TryAdd(group, b))
             {
-                Throw.BadInput($"{source}: group '{group}' given twice");
+                Throw.BadInput(group == given ? $"{source}: group '{group}' given twice" : $"{source}: group '{group}' given twice (once as its initializer '{given}')");
             }
 
             _order.Add(group);
@@ -75,6 +81,23 @@ public sealed class Setting
             var rank = groups.Select((g, i) => (g.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
             _order.Sort((a, b) => rank[a].CompareTo(rank[b]));
         }
+    }
+
+    /// <summary>
+    /// At <see cref="Granularity.Layer"/>, each group's initializer name → its name (<see cref="QuantizableWeight.DisplayName"/>),
+    /// where they differ: the names setting.json files written before module-path names used. Other granularities kept their
+    /// names (blocks were always module paths; "network" is "network").
+    /// </summary>
+    private static Dictionary<string, string>? FormerNames(Granularity granularity, IReadOnlyList<WeightGroup> groups)
+    {
+        if (granularity != Granularity.Layer)
+        {
+            return null;
+        }
+
+        var names = groups.Select(g => g.Name).ToHashSet(StringComparer.Ordinal);
+        return groups.Where(g => g.Weights.Count == 1 && !names.Contains(g.Weights[0]))
+            .ToDictionary(g => g.Weights[0], g => g.Name, StringComparer.Ordinal);
     }
 
     public Granularity Granularity { get; }
@@ -111,12 +134,10 @@ public sealed class Setting
             return _groupOfWeight.TryGetValue(weightName, out string? group) ? BitsOfGroup(group) : Fp32;
         }
 
-        return Granularity switch
-        {
-            Granularity.Layer => BitsOfGroup(weightName),
-            Granularity.Network => BitsOfGroup(WeightCatalog.NetworkGroupName),
-            _ => throw new InvalidOperationException("a block-granularity setting must be bound to the model's weights (Bind) before asking a weight's bits"),
-        };
+        // Layer groups are named by module path, not by initializer: only binding knows which is which.
+        return Granularity == Granularity.Network
+            ? BitsOfGroup(WeightCatalog.NetworkGroupName)
+            : throw new InvalidOperationException($"a {Granularities.Name(Granularity)}-granularity setting must be bound to the model's weights (Bind) before asking a weight's bits");
     }
 
     /// <summary>Every group of <paramref name="weights"/> at <paramref name="granularity"/> set to <paramref name="bits"/>.</summary>

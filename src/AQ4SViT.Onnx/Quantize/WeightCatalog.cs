@@ -12,6 +12,8 @@ namespace AQ4SViT.Onnx.Quantize;
 /// <para>Blocks come from the PyTorch module path of the weight, read (first that works) from the initializer name
 /// (<c>blocks.0.attn.q.linear.weight</c>, dynamo), the consuming node's scope name (<c>/blocks.0/attn/q/linear/MatMul</c>,
 /// TorchScript) or its <c>pkg.torch.onnx.name_scopes</c> metadata (dynamo); see <see cref="BlockOf"/>.</para>
+/// <para>Users see a weight by its <see cref="QuantizableWeight.DisplayName"/>: the module path, so that the TorchScript and
+/// dynamo exports of one model name their weights and groups alike (<see cref="DisplayNames"/>).</para>
 /// </summary>
 public static partial class WeightCatalog
 {
@@ -58,7 +60,7 @@ public static partial class WeightCatalog
             }
         }
 
-        return found;
+        return DisplayNames(found);
 
         void Consider(NodeProto consumer, string input, Func<int, int> axisAtConsumer)
         {
@@ -105,8 +107,40 @@ public static partial class WeightCatalog
     }
 
     /// <summary>
+    /// <paramref name="weights"/> with their <see cref="QuantizableWeight.DisplayName"/>s: the module path, or the
+    /// initializer name where the export gives none; where several weights share one (or one is another's initializer
+    /// name), the second in graph order gets <c>#2</c>, the third <c>#3</c>, and so on.
+    /// </summary>
+    public static IReadOnlyList<QuantizableWeight> DisplayNames(IReadOnlyList<QuantizableWeight> weights)
+    {
+        var taken = new HashSet<string>(weights.Select(w => w.Name), StringComparer.Ordinal);
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        var named = new List<QuantizableWeight>(weights.Count);
+        foreach (var w in weights)
+        {
+            string name = w.Module ?? w.Name;
+            // An initializer name is never another weight's display name: an old setting.json naming it must mean one weight.
+            if (!used.Add(name) || (w.Module is not null && taken.Contains(name)))
+            {
+                int n = 2;
+                while (!used.Add($"{name}#{n}") || taken.Contains($"{name}#{n}"))
+                {
+                    n++;
+                }
+
+                name = $"{name}#{n}";
+            }
+
+            named.Add(w with { DisplayName = name });
+        }
+
+        return named;
+    }
+
+    /// <summary>
     /// The groups of <paramref name="weights"/> at a granularity, in graph order of their first weight.
-    /// Network: one group "network". Block: one per <see cref="QuantizableWeight.Block"/>. Layer: one per weight, named after it.
+    /// Network: one group "network". Block: one per <see cref="QuantizableWeight.Block"/>. Layer: one per weight, named by its
+    /// <see cref="QuantizableWeight.DisplayName"/>. A group's <see cref="WeightGroup.Weights"/> are initializer names.
     /// </summary>
     public static IReadOnlyList<WeightGroup> Groups(IReadOnlyList<QuantizableWeight> weights, Granularity granularity)
     {
@@ -115,7 +149,7 @@ public static partial class WeightCatalog
             case Granularity.Network:
                 return weights.Count == 0 ? [] : [new WeightGroup(NetworkGroupName, weights.Select(w => w.Name).ToList(), weights.Sum(w => w.Params))];
             case Granularity.Layer:
-                return weights.Select(w => new WeightGroup(w.Name, [w.Name], w.Params)).ToList();
+                return weights.Select(w => new WeightGroup(w.DisplayName, [w.Name], w.Params)).ToList();
             case Granularity.Block:
                 var order = new List<string>();
                 var members = new Dictionary<string, List<QuantizableWeight>>(StringComparer.Ordinal);
@@ -141,7 +175,7 @@ public static partial class WeightCatalog
     {
         Granularity.Network => NetworkGroupName,
         Granularity.Block => weight.Block,
-        Granularity.Layer => weight.Name,
+        Granularity.Layer => weight.DisplayName,
         _ => throw new ArgumentOutOfRangeException(nameof(granularity)),
     };
 

@@ -165,7 +165,7 @@ public sealed class WeightConstraints
             }
         }
 
-        return (w, group) => w is null ? Is(group) : Is(w.Name) || Is(w.Module) || Is(w.NodeName);
+        return (w, group) => w is null ? Is(group) : Is(w.DisplayName) || Is(w.Name) || Is(w.Module) || Is(w.NodeName);
     }
 
     /// <summary>

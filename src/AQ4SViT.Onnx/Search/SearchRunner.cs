@@ -277,6 +277,9 @@ public static class SearchRunner
         var floatOps = backend.CountOperations(BitVector.AllFloat(catalog.Count));
         var chosenOps = outcome.Best.Key == BitVector.AllFloat(catalog.Count).Key ? floatOps : backend.CountOperations(outcome.Best);
         var energy = EnergyEstimate.From(floatOps, RatesOf(floatOps), RatesOf(chosenOps));
+        // The report names each layer's weight as users see it (module path), not by initializer.
+        var displayName = catalog.ToDictionary(w => w.Name, w => w.DisplayName, StringComparer.Ordinal);
+        energy = energy with { Layers = [.. energy.Layers.Select(l => l with { Weight = displayName.GetValueOrDefault(l.Weight, l.Weight) })] };
         string floatKey = BitVector.AllFloat(catalog.Count).Key;
         var plotted = ParetoPlot.Classify(outcome.Frontier.Where(p => p.Key != floatKey)); // the float model is drawn apart
         var report = new SearchReport

@@ -86,7 +86,7 @@ public sealed class ModelEmitterTests
     {
         using var dir = new TempDir();
         var model = TestModels.Save(TestModels.ConvGemmMatMul(), dir.File("float.onnx"));
-        var setting = Setting.Create(WeightCatalog.Find(model), Granularity.Layer, new Dictionary<string, int> { ["conv.weight"] = 4, ["proj.weight"] = 8, ["onnx::MatMul_9"] = 16 });
+        var setting = Setting.Create(WeightCatalog.Find(model), Granularity.Layer, new Dictionary<string, int> { ["conv"] = 4, ["proj"] = 8, ["head"] = 16 });
 
         var result = QdqEmitter.Write(model, setting, dir.File("q.onnx"));
         var q = OnnxModelFile.Load(result.Path);

@@ -45,6 +45,22 @@ public sealed class SettingTests
     }
 
     [Fact]
+    public void Bind_LayerGroups_ByModulePath_OrByInitializerNameAsOldFilesHave()
+    {
+        QuantizableWeight[] named = [.. WeightCatalog.DisplayNames([.. s_weights.Select(w => w with { Module = WeightCatalog.ModulePathOfNode(new Import.Proto.NodeProto { Name = w.NodeName }) })])];
+
+        var current = Setting.Parse("""{ "granularity": "layer", "bits": { "blocks.0.attn.q.linear": 3, "head": 8 } }""", "new.json").Bind(named, "new.json");
+        var old = Setting.Parse("""{ "granularity": "layer", "bits": { "onnx::MatMul_2": 3, "onnx::MatMul_4": 8 } }""", "old.json").Bind(named, "old.json");
+
+        Assert.Equal(new[] { "sps.convs.0.0", "blocks.0.attn.q.linear", "blocks.0.attn.k.linear", "head" }, named.Select(w => w.DisplayName));
+        Assert.Equal(current.ToJson(), old.ToJson());
+        Assert.Equal(3, old.BitsOfWeight("onnx::MatMul_2"));
+        Assert.Equal(8, old.BitsOfWeight("onnx::MatMul_4"));
+        Assert.Equal(32, old.BitsOfWeight("onnx::MatMul_3"));
+        Assert.Throws<InvalidOperationException>(() => Setting.Parse("""{ "granularity": "layer", "bits": { "head": 8 } }""", "s.json").BitsOfWeight("onnx::MatMul_4"));
+    }
+
+    [Fact]
     public void With_ChangesOneGroup_LeavesOriginal()
     {
         var setting = Setting.Uniform(s_weights, Granularity.Network, 8);

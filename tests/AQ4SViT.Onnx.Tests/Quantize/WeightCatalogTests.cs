@@ -105,7 +105,30 @@ public sealed class WeightCatalogTests
         Assert.Equal("network", network.Single().Name);
         Assert.Equal(119, network.Single().Params);
         Assert.Equal(new[] { "conv", "fc", "proj", "head" }, block.Select(g => g.Name));
-        Assert.Equal(weights.Select(w => w.Name), layer.Select(g => g.Name));
+        Assert.Equal(new[] { "conv", "fc", "proj", "head" }, layer.Select(g => g.Name));      // module paths
+        Assert.Equal(weights.Select(w => w.Name), layer.Select(g => g.Weights.Single()));     // members: initializer names
+    }
+
+    [Fact]
+    public void Find_TwoWeightsOneModulePath_SecondInGraphOrderGetsSuffix()
+    {
+        var rng = new Random(1);
+        var g = new GraphProto();
+        g.Input.Add(TestModels.ValueInfo("x", [2, 4]));
+        g.Output.Add(TestModels.ValueInfo("y", [2, 4]));
+        g.Initializer.Add(TestModels.Floats("onnx::MatMul_7", [4, 4], rng));
+        g.Initializer.Add(TestModels.Floats("onnx::MatMul_8", [4, 4], rng));
+        g.Initializer.Add(TestModels.Floats("onnx::MatMul_9", [4, 4], rng));
+        g.Node.Add(TestModels.Node("MatMul", "/mix/MatMul", ["x", "onnx::MatMul_7"], ["a"]));
+        g.Node.Add(TestModels.Node("MatMul", "/mix/MatMul_1", ["a", "onnx::MatMul_8"], ["b"]));
+        g.Node.Add(TestModels.Node("MatMul", "MatMul_2", ["b", "onnx::MatMul_9"], ["y"]));   // no scope: the initializer name
+        var proto = new ModelProto { IrVersion = 8, Graph = g };
+        proto.OpsetImport.Add(new OperatorSetIdProto { Version = 17 });
+
+        var weights = WeightCatalog.Find(OnnxModelFile.FromProto(proto, "mem.onnx"));
+
+        Assert.Equal(new[] { "mix", "mix#2", "onnx::MatMul_9" }, weights.Select(w => w.DisplayName));
+        Assert.Equal(new[] { "mix", "mix#2", "onnx::MatMul_9" }, WeightCatalog.Groups(weights, Granularity.Layer).Select(x => x.Name));
     }
 
     [Fact]

@@ -66,6 +66,7 @@ public sealed class KeepPinCommandTests
         Assert.True(energy.GetProperty("sops_float").GetDouble() > 0);
         var layers = energy.GetProperty("layers").EnumerateArray().ToDictionary(l => l.GetProperty("node").GetString()!, l => l);
         Assert.Equal("Image", layers["/sps/convs.0/convs.0.0/Conv"].GetProperty("input").GetString());
+        Assert.Equal("sps.convs.0.0", layers["/sps/convs.0/convs.0.0/Conv"].GetProperty("weight").GetString()); // module path, not onnx::Conv_…
         Assert.Equal("Spikes", layers["/sps/convs.1/convs.1.0/Conv"].GetProperty("input").GetString());
         // q reads the residual sum of the patch splitter's and the RPE's spikes: two sources, their rates added.
         var q = layers["/blocks.0/attn/q/linear/MatMul"];
