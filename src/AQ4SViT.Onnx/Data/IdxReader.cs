@@ -140,6 +140,11 @@ public static class IdxReader
                 }
 
                 dims[d] = size;
+                if (size != 0 && total > long.MaxValue / size)
+                {
+                    Throw.BadFile(path, $"sizes {string.Join("x", dims[..(d + 1)])} declare more bytes than a 64-bit count holds");
+                }
+
                 total *= size;
             }
 

@@ -127,7 +127,13 @@ internal static partial class NpyReader
             .Select(d => int.TryParse(d, out int v) && v >= 0 ? v : Throw.BadInput<int>($"{name}: shape ({shapeText}) is not a tuple of sizes"))
             .ToArray();
         int itemSize = ItemSize(descr, name);
-        long total = shape.Aggregate((long)itemSize, (a, d) => a * d);
+        long total = itemSize;
+        foreach (int d in shape)
+        {
+            // A product past 2^63 would wrap (to a negative or small size); NumPy itself calls such an array too big.
+            total = d == 0 || total <= long.MaxValue / d ? total * d : Throw.BadInput<long>($"{name}: shape ({shapeText}) of {descr} declares more bytes than a 64-bit count holds");
+        }
+
         long available = length - prefixLength - headerLength;
         if (total > available)
         {
