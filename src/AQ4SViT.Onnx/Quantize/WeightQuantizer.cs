@@ -1,5 +1,4 @@
 using System.Buffers;
-using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Import;
 
 namespace AQ4SViT.Onnx.Quantize;
