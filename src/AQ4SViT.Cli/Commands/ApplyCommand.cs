@@ -1,5 +1,6 @@
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Emit;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Files;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Quantize;
 using CommandLine;

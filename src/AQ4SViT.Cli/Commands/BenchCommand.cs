@@ -1,5 +1,5 @@
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Models;
 using AQ4SViT.Onnx.Search;
 using AQ4SViT.Onnx.Validate;

@@ -1,5 +1,6 @@
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Simulate;
 using AQ4SViT.Onnx.Validate;
 

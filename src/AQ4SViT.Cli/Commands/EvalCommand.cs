@@ -1,6 +1,7 @@
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Models;
+using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Simulate;
 using AQ4SViT.Onnx.Validate;
 using CommandLine;

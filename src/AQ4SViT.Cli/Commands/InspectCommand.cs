@@ -2,6 +2,7 @@ using System.Globalization;
 using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Simulate;
 using CommandLine;
 using CommandLine.Text;
 

@@ -1,5 +1,4 @@
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Models;
 using AQ4SViT.Onnx.Validate;
 using CommandLine;

@@ -1,10 +1,10 @@
 using System.Globalization;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Models;
+using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Search;
-using AQ4SViT.Onnx.Validate;
 using CommandLine;
 using CommandLine.Text;
 using Spectre.Console;

@@ -1,11 +1,11 @@
 using System.Runtime.CompilerServices;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Emit;
-using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Models;
+using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
-using AQ4SViT.Onnx.Simulate;
 using AQ4SViT.Onnx.Validate;
 using CommandLine;
 using CommandLine.Text;

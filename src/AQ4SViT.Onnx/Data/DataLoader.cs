@@ -1,4 +1,5 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
+
 
 namespace AQ4SViT.Onnx.Data;
 

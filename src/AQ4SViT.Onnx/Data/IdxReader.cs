@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 
 namespace AQ4SViT.Onnx.Data;
 

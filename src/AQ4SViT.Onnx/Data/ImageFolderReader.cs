@@ -1,6 +1,6 @@
 using System.Globalization;
-using AQ4SViT.Onnx.Errors;
 using SkiaSharp;
+using AQ4SViT.Onnx.Core;
 
 namespace AQ4SViT.Onnx.Data;
 

@@ -1,4 +1,5 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
+
 
 namespace AQ4SViT.Onnx.Data;
 
@@ -46,7 +47,7 @@ public sealed record ImagePrep(int? Resize = null, int? Crop = null, bool RgbToG
         return Crop is { } c ? ImageTransform.CenterCrop(image, channels, rows, cols, c, c) : image;
     }
 
-    /// <summary>Every image of <paramref name="set"/> put through <see cref="Apply"/> (all have one size, so all come out at one).</summary>
+    /// <summary>Every image of <paramref name="set"/> put through <see cref="Apply(byte[], int, int, int)"/> (all have one size, so all come out at one).</summary>
     public ImageSet Apply(ImageSet set)
     {
         if (IsNone)

@@ -149,7 +149,7 @@ public static class ImageTransform
         }
     }
 
-    /// <summary>Per output pixel: first input and tap count (bounds), and fixed-point weights, <paramref name="taps"/> per pixel.</summary>
+    /// <summary>Per output pixel: first input and tap count (bounds), and fixed-point weights, <c>Taps</c> per pixel.</summary>
     private static (int[] Bounds, int[] Weights, int Taps) Coefficients(int inSize, int outSize)
     {
         double scale = (double)inSize / outSize;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 
 namespace AQ4SViT.Onnx.Data;
 

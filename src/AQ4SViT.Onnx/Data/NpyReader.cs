@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 using System.Text.RegularExpressions;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 
 namespace AQ4SViT.Onnx.Data;
 

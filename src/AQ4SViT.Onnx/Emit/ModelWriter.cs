@@ -1,3 +1,4 @@
+using AQ4SViT.Onnx.Files;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Import.Proto;
 using Google.Protobuf;

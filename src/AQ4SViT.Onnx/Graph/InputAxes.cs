@@ -1,4 +1,5 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
+
 
 namespace AQ4SViT.Onnx.Graph;
 
@@ -73,7 +74,7 @@ public sealed record InputAxes(int Batch, int? Time)
     }
 
     /// <summary>
-    /// Samples one after the other (<paramref name="batch"/> of <paramref name="perStep"/>·T floats each, time first) laid
+    /// Samples one after the other (<paramref name="batch"/> of <c>perStep</c>·T floats each, time first) laid
     /// out as the input takes them: unchanged for <c>[B, T, …]</c> and images, transposed to <c>[T, B, …]</c> when time leads.
     /// </summary>
     public void ToInputLayout(ReadOnlySpan<float> samples, int batch, int timeSteps, Span<float> destination)

@@ -1,4 +1,4 @@
-using AQ4SViT.Onnx.Simulate;
+using AQ4SViT.Onnx.Core;
 
 namespace AQ4SViT.Onnx.Graph;
 

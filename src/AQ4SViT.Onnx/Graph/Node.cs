@@ -1,6 +1,5 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Import.Proto;
-using AQ4SViT.Onnx.Simulate;
 
 namespace AQ4SViT.Onnx.Graph;
 

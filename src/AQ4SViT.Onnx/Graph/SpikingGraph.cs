@@ -1,4 +1,4 @@
-using AQ4SViT.Onnx.Simulate;
+using AQ4SViT.Onnx.Core;
 
 namespace AQ4SViT.Onnx.Graph;
 
@@ -112,7 +112,7 @@ public sealed class SpikingGraph
     public float[] InitializerFloats(string name) =>
         Constants.TryGetValue(name, out var t) && t.IsFloat
             ? t.Floats.ToArray()
-            : Errors.Throw.BadTensor<float[]>(name, $"{ModelPath}: no float initializer of this name in the prepared graph");
+            : Core.Throw.BadTensor<float[]>(name, $"{ModelPath}: no float initializer of this name in the prepared graph");
 
     /// <summary>Index of the first node that reads <paramref name="value"/> (e.g. a weight), or −1 when none does.</summary>
     public int FirstReader(string value)
@@ -136,12 +136,12 @@ public sealed class SpikingGraph
     {
         if (!Constants.TryGetValue(name, out var t) || !t.IsFloat)
         {
-            Errors.Throw.BadTensor(name, $"{ModelPath}: no float initializer of this name in the prepared graph");
+            Core.Throw.BadTensor(name, $"{ModelPath}: no float initializer of this name in the prepared graph");
         }
 
         if (values.Length != t.Length)
         {
-            Errors.Throw.BadTensor(name, $"{values.Length} values for an initializer of {t.Length}");
+            Core.Throw.BadTensor(name, $"{values.Length} values for an initializer of {t.Length}");
         }
 
         values.CopyTo(t.Floats);

@@ -1,4 +1,4 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Import.Proto;
 using Google.Protobuf;
 
@@ -73,7 +73,7 @@ public sealed class OnnxModelFile
         return new OnnxModelFile(proto, path);
     }
 
-    /// <summary>Wraps a model built in memory (tests, emitters); external data resolves against <paramref name="baseDirectory"/>.</summary>
+    /// <summary>Wraps a model built in memory (tests, emitters); external data resolves against <see cref="BaseDirectory"/> (the folder of <paramref name="pathForMessages"/>).</summary>
     public static OnnxModelFile FromProto(ModelProto proto, string pathForMessages) => new(proto, pathForMessages);
 
     /// <summary>Every initializer by name (graph initializers only; Constant nodes are ops).</summary>

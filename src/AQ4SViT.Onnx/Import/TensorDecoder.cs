@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Import.Proto;
 using DataType = AQ4SViT.Onnx.Import.Proto.TensorProto.Types.DataType;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 
 namespace AQ4SViT.Onnx.Models;
 

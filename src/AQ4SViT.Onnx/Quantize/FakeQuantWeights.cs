@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Import;
 
 namespace AQ4SViT.Onnx.Quantize;

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using AQ4SViT.Onnx.Emit;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
+using AQ4SViT.Onnx.Files;
 
 namespace AQ4SViT.Onnx.Quantize;
 
@@ -152,8 +152,8 @@ public sealed class Setting
         new(granularity, bits.Select(kv => (kv.Key, kv.Value)), options, WeightCatalog.Groups(weights, granularity), "setting");
 
     /// <summary>
-    /// As <see cref="Create"/>, recording <paramref name="constraints"/>' patterns in the setting and giving the groups they
-    /// fix their bits.
+    /// As <see cref="Create(IReadOnlyList{QuantizableWeight}, Granularity, IReadOnlyDictionary{string, int}, QuantizationOptions?)"/>,
+    /// recording <paramref name="constraints"/>' patterns in the setting and giving the groups they fix their bits.
     /// </summary>
     public static Setting Create(IReadOnlyList<QuantizableWeight> weights, Granularity granularity, IReadOnlyDictionary<string, int> bits, QuantizationOptions? options, WeightConstraints constraints) =>
         new Setting(granularity, bits.Select(kv => (kv.Key, kv.Value)), options, null, "setting", constraints.Keep, constraints.Pin).Bind(weights);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 
 namespace AQ4SViT.Onnx.Quantize;
 

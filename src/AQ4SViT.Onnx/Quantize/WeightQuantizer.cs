@@ -1,5 +1,4 @@
 using System.Buffers;
-using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Import;
 
 namespace AQ4SViT.Onnx.Quantize;
@@ -73,7 +72,7 @@ public static class WeightQuantizer
 
     /// <summary>
     /// Every weight of <paramref name="model"/> that <paramref name="setting"/> quantizes (below 32 bits), fake-quantized:
-    /// initializer name → FP32 values on the grid, exactly the weights <see cref="Emit.ModelEmitter"/> writes (and that
+    /// initializer name → FP32 values on the grid, exactly the weights <c>ModelEmitter</c> (Emit) writes (and that
     /// DequantizeLinear yields from the QDQ file). Feed them to the simulator as weight overrides.
     /// </summary>
     public static Dictionary<string, float[]> FakeQuantizeModel(OnnxModelFile model, Setting setting, IReadOnlyList<QuantizableWeight>? weights = null)

@@ -3,8 +3,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using AQ4SViT.Onnx.Emit;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
+using AQ4SViT.Onnx.Files;
 
 namespace AQ4SViT.Onnx.Search;
 

@@ -2,6 +2,7 @@ using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Emit;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Import.Proto;
+using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Validate;
 using Google.Protobuf;

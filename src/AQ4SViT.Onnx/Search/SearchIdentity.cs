@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Import.Proto;
 

@@ -1,4 +1,4 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Quantize;
 
 namespace AQ4SViT.Onnx.Search;

@@ -31,7 +31,7 @@ public sealed record SearchReport
     /// <summary>False when the pinned widths alone failed the budget and the float model was kept instead.</summary>
     public bool FixedGroupsApplied { get; init; } = true;
 
-    /// <summary>Synaptic operations and energy per image of the float ANN, the float SNN and the chosen model (<see cref="EnergyEstimate"/>).</summary>
+    /// <summary>Synaptic operations and energy per image of the float ANN, the float SNN and the chosen model (<see cref="Simulate.EnergyEstimate"/>).</summary>
     public Simulate.EnergyEstimate? Energy { get; init; }
 
     /// <summary>Standard errors added to a candidate's drop before the budget test (<c>--guard</c>).</summary>

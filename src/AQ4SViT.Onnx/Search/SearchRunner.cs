@@ -1,11 +1,12 @@
 using System.Text.Json;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Emit;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Files;
 using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Simulate;
-using AQ4SViT.Onnx.Validate;
 
 namespace AQ4SViT.Onnx.Search;
 

@@ -2,7 +2,6 @@ using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Simulate;
-using AQ4SViT.Onnx.Validate;
 
 namespace AQ4SViT.Onnx.Search;
 

@@ -1,3 +1,5 @@
+using AQ4SViT.Onnx.Core;
+
 namespace AQ4SViT.Onnx.Simulate;
 
 /// <summary>
@@ -39,7 +41,7 @@ internal readonly struct Broadcast
             int db = i - (rank - b.Length) >= 0 ? b[i - (rank - b.Length)] : 1;
             if (da != db && da != 1 && db != 1)
             {
-                Errors.Throw.BadInput($"{where()}: shapes [{string.Join(",", a)}] and [{string.Join(",", b)}] do not broadcast");
+                Core.Throw.BadInput($"{where()}: shapes [{string.Join(",", a)}] and [{string.Join(",", b)}] do not broadcast");
             }
 
             shape[i] = da == 1 ? db : da;

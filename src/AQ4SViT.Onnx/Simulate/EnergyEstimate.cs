@@ -14,7 +14,7 @@ public enum LayerInput
 /// <summary>One weight layer's share of <see cref="EnergyEstimate"/>.</summary>
 /// <param name="Node">The Conv/MatMul/Gemm node.</param>
 /// <param name="Weight">Its quantizable weight: the initializer name as <see cref="OperationCounter"/> counts it; the search's
-/// report gives its <see cref="Quantize.QuantizableWeight.DisplayName"/> instead.</param>
+/// report gives its <c>QuantizableWeight.DisplayName</c> (Quantize) instead.</param>
 /// <param name="Input">What feeds it.</param>
 /// <param name="SpikeSources">The LIF layers whose spikes feed it (for <see cref="LayerInput.Spikes"/>): one, or several when
 /// spike tensors are added on the way (Spikformer's residual sums), each spike then an event of its own.</param>

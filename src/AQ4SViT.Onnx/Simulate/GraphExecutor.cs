@@ -1,4 +1,4 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
 
 namespace AQ4SViT.Onnx.Simulate;
@@ -39,7 +39,7 @@ internal static class GraphExecutor
             ? new Dictionary<string, Tensor>(r.From.At(r.Node), StringComparer.Ordinal)
             : new Dictionary<string, Tensor>(StringComparer.Ordinal) { [graph.InputName] = input! };
         var nodes = graph.Nodes;
-        var arena = new TensorArena { MaxElements = TensorArena.Limit(graph, input?.Length ?? values.Values.Select(v => (long)v.Length).DefaultIfEmpty(0).Max()) };
+        var arena = new TensorArena { MaxElements = TensorArena.Limit(graph.Constants.Values, graph.TimeSteps, input?.Length ?? values.Values.Select(v => (long)v.Length).DefaultIfEmpty(0).Max()) };
         ctx = ctx.IsConstant is null ? ctx.With(graph) : ctx;
         using var scope = arena.Enter();
         for (int i = resume?.Node ?? 0; i < nodes.Count; i++)

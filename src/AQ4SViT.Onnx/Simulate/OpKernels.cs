@@ -1,4 +1,4 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Simulate.Ops;
 
@@ -29,7 +29,7 @@ internal static class OpKernels
     {
         Tensor In(int i) => i < inputs.Length && inputs[i] is { } t
             ? t
-            : Throw.BadNode<Tensor>(node, $"input {i} is missing");
+            : Throw.BadNode<Tensor>(node.OpType, node.DisplayName, $"input {i} is missing");
         Tensor? Opt(int i) => i < inputs.Length ? inputs[i] : null;
 
         string op = node.OpType;

@@ -1,6 +1,7 @@
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Graph;
+using AQ4SViT.Onnx.Ort;
 using Microsoft.ML.OnnxRuntime;
 
 namespace AQ4SViT.Onnx.Validate;

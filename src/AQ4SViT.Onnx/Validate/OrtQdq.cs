@@ -1,4 +1,5 @@
 using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Ort;
 using Microsoft.ML.OnnxRuntime;
 
 namespace AQ4SViT.Onnx.Validate;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Errors;
 
 namespace AQ4SViT.Onnx.Tests.Data;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Errors;
 
 namespace AQ4SViT.Onnx.Tests.Data;
 

@@ -1,5 +1,5 @@
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Errors;
 
 namespace AQ4SViT.Onnx.Tests.Data;
 

@@ -1,5 +1,5 @@
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Validate;
 using static AQ4SViT.Onnx.Tests.Data.DataFixtures;
 

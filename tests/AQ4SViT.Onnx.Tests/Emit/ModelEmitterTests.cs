@@ -1,7 +1,6 @@
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Emit;
-using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Import;
-using AQ4SViT.Onnx.Import.Proto;
 using AQ4SViT.Onnx.Quantize;
 using DataType = AQ4SViT.Onnx.Import.Proto.TensorProto.Types.DataType;
 

@@ -1,5 +1,6 @@
 using AQ4SViT.Onnx.Emit;
 using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Validate;
 

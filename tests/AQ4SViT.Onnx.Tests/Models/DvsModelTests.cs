@@ -172,7 +172,7 @@ public sealed class DvsModelTests
     [InlineData(new[] { 4, -1, 2, -1, 32 }, 4, "must be fixed except the batch")]
     public void InputAxes_UndecidableOrSymbolicTime_IsRefusedNamingTheInput(int[] dims, int steps, string message)
     {
-        var e = Assert.Throws<Errors.BadInputException>(() => InputAxes.Of(dims, steps, "frames", "m.onnx"));
+        var e = Assert.Throws<Core.BadInputException>(() => InputAxes.Of(dims, steps, "frames", "m.onnx"));
 
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
         Assert.Contains("frames", e.Message, StringComparison.Ordinal);

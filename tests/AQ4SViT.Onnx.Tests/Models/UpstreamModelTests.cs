@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using AQ4SViT.Onnx.Emit;
-using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Simulate;

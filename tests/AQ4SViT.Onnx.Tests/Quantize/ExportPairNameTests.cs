@@ -126,7 +126,7 @@ public sealed class ExportPairNameTests
         var weights = WeightCatalog.Find(OnnxModelFile.Load(RepoPaths.Model("spikformer-fmnist")));
         string json = """{ "granularity": "layer", "bits": { "blocks.0.mlp.fc2.linear": 4, "onnx::MatMul_2286": 3 } }""";
 
-        var e = Assert.Throws<Errors.BadInputException>(() => Setting.Parse(json, "both.json").Bind(weights, "both.json"));
+        var e = Assert.Throws<Core.BadInputException>(() => Setting.Parse(json, "both.json").Bind(weights, "both.json"));
 
         Assert.Contains("'blocks.0.mlp.fc2.linear' given twice", e.Message, StringComparison.Ordinal);
         Assert.Contains("onnx::MatMul_2286", e.Message, StringComparison.Ordinal);

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Search;

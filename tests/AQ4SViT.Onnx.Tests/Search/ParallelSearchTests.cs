@@ -103,7 +103,7 @@ public sealed class ParallelSearchTests
     [Fact]
     public void Journal_JobsBelowOne_IsBadInput()
     {
-        var e = Assert.Throws<AQ4SViT.Onnx.Errors.BadInputException>(() => new EvaluationJournal(Backend(), null, "x", false) { Jobs = 0 });
+        var e = Assert.Throws<Core.BadInputException>(() => new EvaluationJournal(Backend(), null, "x", false) { Jobs = 0 });
         Assert.Contains("--jobs", e.Message);
     }
 }

@@ -178,7 +178,7 @@ public sealed class SearchStrategyTests
         string state = dir.File("state.json");
         RunSearch(Backend(), new SearchOptions { Strategy = SearchStrategy.Greedy }, state);
 
-        var e = Assert.Throws<AQ4SViT.Onnx.Errors.BadInputException>(() =>
+        var e = Assert.Throws<Core.BadInputException>(() =>
             RunSearch(Backend(), new SearchOptions { Strategy = SearchStrategy.Greedy, MaxDrop = 0.5 }, state, resume: true));
         Assert.Contains("state.json", e.Message);
     }

@@ -1,4 +1,3 @@
-using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Simulate;
 using static AQ4SViT.Onnx.Tests.Simulate.ModelBuilder;

@@ -1,3 +1,4 @@
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Search;
 using AQ4SViT.Onnx.Simulate;
@@ -435,7 +436,7 @@ public sealed class KernelTests
         var model = mb.Build();
         var input = Values(rng, 3 * 7 * 20).Select(v => v * 4).ToArray();
 
-        var graph = Graph.GraphLoader.Load(Import.OnnxModelFile.FromProto(model, "bn.onnx"));
+        var graph = GraphLoader.Load(Import.OnnxModelFile.FromProto(model, "bn.onnx"));
         Assert.Equal([BatchNormLastFusion.OpType], graph.Nodes.Select(n => n.OpType));
         var (actual, shape) = Oracle.Sim(model, input, [3, 7, 20]);
         Assert.Equal([3, 7, 20], shape);
@@ -475,7 +476,7 @@ public sealed class KernelTests
         var model = mb.Build();
         var input = Values(rng, Batch * Tokens * K, density: spikes ? 0.1 : 1, spikes);
 
-        var graph = Graph.GraphLoader.Load(Import.OnnxModelFile.FromProto(model, "linear.onnx"));
+        var graph = GraphLoader.Load(Import.OnnxModelFile.FromProto(model, "linear.onnx"));
         Assert.Equal([LinearFusion.OpType], graph.Nodes.Select(n => n.OpType));
         var (actual, shape) = Oracle.Sim(model, input, [Batch, Tokens, K]);
         Assert.Equal([Batch, Tokens, N], shape);
@@ -501,7 +502,7 @@ public sealed class KernelTests
         var model = mb.Build();
         var input = Values(rng, 2 * 5 * K, density: 0.2, spikes: true);
 
-        var graph = Graph.GraphLoader.Load(Import.OnnxModelFile.FromProto(model, "shared.onnx"));
+        var graph = GraphLoader.Load(Import.OnnxModelFile.FromProto(model, "shared.onnx"));
         Assert.DoesNotContain(LinearFusion.OpType, graph.Nodes.Select(n => n.OpType));
         Assert.Equal(Oracle.Ort(model, input, [2, 5, K]), Oracle.Sim(model, input, [2, 5, K]).Values);
     }

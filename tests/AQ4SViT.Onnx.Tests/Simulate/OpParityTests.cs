@@ -1,6 +1,6 @@
-using AQ4SViT.Onnx.Errors;
-using AQ4SViT.Onnx.Graph;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Simulate;
 using static AQ4SViT.Onnx.Tests.Simulate.ModelBuilder;
 
 namespace AQ4SViT.Onnx.Tests.Simulate;

@@ -1,7 +1,8 @@
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Emit;
-using AQ4SViT.Onnx.Errors;
 using AQ4SViT.Onnx.Import;
+using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Search;
 using AQ4SViT.Onnx.Validate;

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
+using Tensor = AQ4SViT.Onnx.Core.Tensor;
 
 namespace AQ4SViT.Onnx.Simulate.Ops;
 

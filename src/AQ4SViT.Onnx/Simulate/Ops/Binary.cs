@@ -1,5 +1,7 @@
 using System.Numerics.Tensors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
+using Tensor = AQ4SViT.Onnx.Core.Tensor;
 
 namespace AQ4SViT.Onnx.Simulate.Ops;
 
@@ -149,7 +151,7 @@ internal static class Binary
                     "Add" => x + y,
                     "Sub" => x - y,
                     "Mul" => x * y,
-                    "Div" => y == 0 ? Errors.Throw.BadInput<long>($"node '{node.DisplayName}' (Div): integer division by zero") : FloorlessDiv(x, y),
+                    "Div" => y == 0 ? Core.Throw.BadInput<long>($"node '{node.DisplayName}' (Div): integer division by zero") : FloorlessDiv(x, y),
                     "Mod" => y == 0 ? 0 : x % y,
                     "Max" => Math.Max(x, y),
                     "Min" => Math.Min(x, y),
@@ -160,7 +162,7 @@ internal static class Binary
                     "Equal" => x == y ? 1 : 0,
                     "And" => x != 0 && y != 0 ? 1 : 0,
                     "Or" => x != 0 || y != 0 ? 1 : 0,
-                    _ => Errors.Throw.BadInput<long>($"node '{node.DisplayName}' ({node.OpType}): not supported on integers"),
+                    _ => Core.Throw.BadInput<long>($"node '{node.DisplayName}' ({node.OpType}): not supported on integers"),
                 };
             }
         }

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using AQ4SViT.Onnx.Core;
 
 namespace AQ4SViT.Onnx.Simulate.Ops;
 

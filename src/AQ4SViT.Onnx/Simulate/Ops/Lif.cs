@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
 
 namespace AQ4SViT.Onnx.Simulate.Ops;

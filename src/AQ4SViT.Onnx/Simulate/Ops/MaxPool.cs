@@ -1,5 +1,5 @@
 using System.Runtime.Intrinsics;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
 
 namespace AQ4SViT.Onnx.Simulate.Ops;
@@ -28,7 +28,7 @@ internal static class MaxPool
             Throw.BadNode("MaxPool", node.DisplayName, $"storage_order {storageOrder} is not 0 or 1");
         }
 
-        long[] k = node.Ints("kernel_shape") ?? Throw.BadNode<long[]>(node, "kernel_shape is required");
+        long[] k = node.Ints("kernel_shape") ?? Throw.BadNode<long[]>(node.OpType, node.DisplayName, "kernel_shape is required");
         long[] s = node.Ints("strides") ?? (x.Rank == 3 ? [1] : [1, 1]);
         long[] d = node.Ints("dilations") ?? (x.Rank == 3 ? [1] : [1, 1]);
         long[] pads = node.Ints("pads") ?? (x.Rank == 3 ? [0, 0] : [0, 0, 0, 0]);

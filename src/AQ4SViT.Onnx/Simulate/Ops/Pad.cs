@@ -1,4 +1,4 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
 
 namespace AQ4SViT.Onnx.Simulate.Ops;
@@ -23,12 +23,12 @@ internal static class Pad
         long[]? axes = null;
         if (node.Opset >= 11)
         {
-            pads = padsInput?.ToLongArray() ?? Throw.BadNode<long[]>(node, "input 'pads' is missing");
+            pads = padsInput?.ToLongArray() ?? Throw.BadNode<long[]>(node.OpType, node.DisplayName, "input 'pads' is missing");
             axes = node.Opset >= 18 ? axesInput?.ToLongArray() : null;
         }
         else
         {
-            pads = node.Ints("pads") ?? Throw.BadNode<long[]>(node, "attribute 'pads' is required");
+            pads = node.Ints("pads") ?? Throw.BadNode<long[]>(node.OpType, node.DisplayName, "attribute 'pads' is required");
         }
 
         int[] axisList = new int[axes?.Length ?? rank];

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using AQ4SViT.Onnx.Graph;
+using Tensor = AQ4SViT.Onnx.Core.Tensor;
 
 namespace AQ4SViT.Onnx.Simulate.Ops;
 
@@ -36,7 +37,7 @@ internal static class Reduce
                 long k = a < 0 ? a + rank : a;
                 if (k < 0 || k >= rank)
                 {
-                    Errors.Throw.BadNode(node.OpType, node.DisplayName, $"axis {a} out of range for input {x.ShapeText}");
+                    Core.Throw.BadNode(node.OpType, node.DisplayName, $"axis {a} out of range for input {x.ShapeText}");
                 }
 
                 reduce[k] = true;

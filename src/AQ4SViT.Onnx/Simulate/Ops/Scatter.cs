@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
+using Tensor = AQ4SViT.Onnx.Core.Tensor;
 
 namespace AQ4SViT.Onnx.Simulate.Ops;
 
@@ -176,7 +177,7 @@ internal static class Scatter
             "mul" when node.Opset >= 16 => Reduction.Mul,
             "max" when node.Opset >= 18 => Reduction.Max,
             "min" when node.Opset >= 18 => Reduction.Min,
-            _ => Throw.BadNode<Reduction>(node, $"reduction '{r}' is not supported at opset {node.Opset}"),
+            _ => Throw.BadNode<Reduction>(node.OpType, node.DisplayName, $"reduction '{r}' is not supported at opset {node.Opset}"),
         };
     }
 

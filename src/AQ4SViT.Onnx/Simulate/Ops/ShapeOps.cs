@@ -1,4 +1,4 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Import;
 
@@ -112,7 +112,7 @@ internal static class ShapeOps
     public static Tensor Unsqueeze(Node node, Tensor?[] inputs)
     {
         var x = inputs[0]!;
-        long[] axes = AxesOf(node, inputs, 1, 13) ?? Throw.BadNode<long[]>(node, "axes missing");
+        long[] axes = AxesOf(node, inputs, 1, 13) ?? Throw.BadNode<long[]>(node.OpType, node.DisplayName, "axes missing");
         int rank = x.Rank + axes.Length;
         var insert = new bool[rank];
         foreach (long a in axes)

@@ -1,3 +1,5 @@
+using AQ4SViT.Onnx.Core;
+
 namespace AQ4SViT.Onnx.Simulate.Ops;
 
 /// <summary>

@@ -1,5 +1,7 @@
 using System.Numerics.Tensors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
+using Tensor = AQ4SViT.Onnx.Core.Tensor;
 
 namespace AQ4SViT.Onnx.Simulate.Ops;
 
@@ -19,7 +21,7 @@ internal static class Unary
                     "Abs" => Math.Abs(l[i]),
                     "Sign" => Math.Sign(l[i]),
                     "Identity" => l[i],
-                    _ => Errors.Throw.BadInput<long>($"node '{node.DisplayName}' ({node.OpType}): not supported on integers"),
+                    _ => Core.Throw.BadInput<long>($"node '{node.DisplayName}' ({node.OpType}): not supported on integers"),
                 };
             }
 
@@ -122,7 +124,7 @@ internal static class Unary
         bool fromInputs = node.Opset >= 11;
         if ((minInput is { Length: not 1 }) || (maxInput is { Length: not 1 }))
         {
-            Errors.Throw.BadNode("Clip", node.DisplayName, $"min {minInput?.ShapeText ?? "-"} and max {maxInput?.ShapeText ?? "-"} must be scalars");
+            Core.Throw.BadNode("Clip", node.DisplayName, $"min {minInput?.ShapeText ?? "-"} and max {maxInput?.ShapeText ?? "-"} must be scalars");
         }
 
         if (!x.IsFloat)
@@ -180,7 +182,7 @@ internal static class Unary
             }
 
             default:
-                return Errors.Throw.BadInput<Tensor>($"node '{node.DisplayName}' (Cast): target type {to} is not supported");
+                return Core.Throw.BadInput<Tensor>($"node '{node.DisplayName}' (Cast): target type {to} is not supported");
         }
     }
 

@@ -1,7 +1,7 @@
-using AQ4SViT.Onnx.Errors;
 using Microsoft.ML.OnnxRuntime;
+using AQ4SViT.Onnx.Core;
 
-namespace AQ4SViT.Onnx.Validate;
+namespace AQ4SViT.Onnx.Ort;
 
 /// <summary>
 /// Opens ONNX Runtime sessions on a <see cref="ComputeDevice"/>. CUDA needs the GPU build (<c>-p:OrtGpu=true</c>, on

@@ -1,4 +1,4 @@
-namespace AQ4SViT.Onnx.Errors;
+namespace AQ4SViT.Onnx.Core;
 
 /// <summary>
 /// The user's input (model, data, setting, option) is wrong. The CLI prints <see cref="Exception.Message"/>

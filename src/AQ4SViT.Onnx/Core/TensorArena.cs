@@ -1,4 +1,4 @@
-namespace AQ4SViT.Onnx.Simulate;
+namespace AQ4SViT.Onnx.Core;
 
 /// <summary>
 /// Pools the float buffers of one graph run: kernels allocate through <see cref="Tensor.NewFloats"/>, which rents from
@@ -29,17 +29,17 @@ internal sealed class TensorArena
     public long MaxElements { get; init; } = int.MaxValue;
 
     /// <summary>
-    /// The most elements one value of a run of <paramref name="graph"/> on <paramref name="inputElements"/> input values
-    /// may need: input × T (at least 4) × the widest weight dimension. A layer of a vision transformer has at most as
+    /// The most elements one value of a run of a graph with <paramref name="constants"/> and <paramref name="timeSteps"/>
+    /// on <paramref name="inputElements"/> input values may need: input × T (at least 4) × the widest weight dimension. A layer of a vision transformer has at most as
     /// many channels as its widest weight and at most as many pixels or tokens as the image, repeated T times; the
     /// largest activation of every bundled and test model (Spikformer, SDT, TorchScript and dynamo exports) is 1/8 of
     /// this. A damaged repeat count or shape (Tile, Expand, ConstantOfShape, pads) outgrows it and is refused before
     /// its buffer is allocated, naming the node.
     /// </summary>
-    public static long Limit(Graph.SpikingGraph graph, long inputElements)
+    public static long Limit(IEnumerable<Tensor> constants, int timeSteps, long inputElements)
     {
         long widest = 1;
-        foreach (var constant in graph.Constants.Values)
+        foreach (var constant in constants)
         {
             foreach (int d in constant.Shape)
             {
@@ -48,7 +48,7 @@ internal sealed class TensorArena
         }
 
         // T at least 4: a model whose LIF layers were not recognised (T 0) still repeats its input over its steps.
-        double limit = (double)Math.Max(1, inputElements) * Math.Max(4, graph.TimeSteps) * widest;
+        double limit = (double)Math.Max(1, inputElements) * Math.Max(4, timeSteps) * widest;
         return (long)Math.Clamp(limit, MinLimit, int.MaxValue);
     }
 

@@ -1,8 +1,8 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Import.Proto;
 
-namespace AQ4SViT.Onnx.Graph;
+namespace AQ4SViT.Onnx.Simulate;
 
 /// <summary>
 /// Replaces each ONNX <c>Loop</c> whose trip count is a constant (and whose condition stays true) by its body repeated
@@ -69,14 +69,14 @@ internal static class LoopUnroller
     {
         string name = loop.Name.Length > 0 ? loop.Name : loop.Output.FirstOrDefault() ?? "Loop";
         var body = loop.Attribute.FirstOrDefault(a => a.Name == "body")?.G
-            ?? Throw.BadNode<GraphProto>(NodeFor(loop, name), "has no body graph");
+            ?? Throw.BadNode<GraphProto>(loop.OpType, name, "has no body graph");
         if (loop.Input.Count < 2 || loop.Input[0].Length == 0)
         {
             Throw.UnsupportedOp("Loop", name, "a Loop without a trip count (a while loop) cannot be unrolled");
         }
 
         long trips = ConstantInt(loop.Input[0], constants, baseDirectory) ?? probe?.TripCount(loop.Input[0], name)
-            ?? Throw.BadNode<long>(NodeFor(loop, name), "its trip count depends on the input's values, so it cannot be unrolled");
+            ?? Throw.BadNode<long>(loop.OpType, name, "its trip count depends on the input's values, so it cannot be unrolled");
         if (trips is < 1 or > MaxTrips)
         {
             Throw.BadNode(loop.OpType, name, $"trip count {trips} is outside 1–{MaxTrips}");
@@ -261,7 +261,4 @@ internal static class LoopUnroller
             Attribute = { new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = tensor } },
         };
     }
-
-    private static Node NodeFor(NodeProto n, string name) =>
-        new(n.OpType, name, n.Domain, 0, [.. n.Input], [.. n.Output], new Dictionary<string, AttributeProto>());
 }

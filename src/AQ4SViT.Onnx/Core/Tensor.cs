@@ -1,4 +1,4 @@
-namespace AQ4SViT.Onnx.Simulate;
+namespace AQ4SViT.Onnx.Core;
 
 /// <summary>Element type of a runtime tensor. Floats are float32; every integer type computes as int64; bools as 0/1 floats.</summary>
 public enum ElementKind

@@ -1,4 +1,4 @@
-namespace AQ4SViT.Onnx.Simulate;
+namespace AQ4SViT.Onnx.Core;
 
 /// <summary>
 /// The simulator's buffers: activations and kernel scratch. A returned array goes on one process-wide free list and the

@@ -1,8 +1,8 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
+using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Import.Proto;
-using AQ4SViT.Onnx.Simulate;
 
-namespace AQ4SViT.Onnx.Graph;
+namespace AQ4SViT.Onnx.Simulate;
 
 /// <summary>
 /// Reads a Loop trip count that the export computes from shapes (SpikingJelly 0.0.0.0.14 loops over

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace AQ4SViT.Onnx.Errors;
+namespace AQ4SViT.Onnx.Core;
 
 /// <summary>All throws of bad-input errors in one place, so messages stay uniform and name the culprit.</summary>
 public static class Throw
@@ -36,6 +36,6 @@ public static class Throw
         throw new BadInputException($"tensor '{tensorName}': {problem}");
 
     [DoesNotReturn]
-    public static T BadNode<T>(Graph.Node node, string problem) =>
-        throw new BadInputException($"node '{node.DisplayName}' ({node.OpType}): {problem}");
+    public static T BadNode<T>(string opType, string nodeName, string problem) =>
+        throw new BadInputException($"node '{nodeName}' ({opType}): {problem}");
 }

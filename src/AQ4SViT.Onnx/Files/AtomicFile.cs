@@ -1,4 +1,4 @@
-namespace AQ4SViT.Onnx.Emit;
+namespace AQ4SViT.Onnx.Files;
 
 /// <summary>
 /// Writes files so that readers never see a half-written one: into a temporary file in the same folder, flushed to
@@ -50,7 +50,7 @@ public static class AtomicFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
-            return Errors.Throw.BadInput<string>($"{what}: {folder} is not a writable folder ({e.Message})", e);
+            return Core.Throw.BadInput<string>($"{what}: {folder} is not a writable folder ({e.Message})", e);
         }
     }
 

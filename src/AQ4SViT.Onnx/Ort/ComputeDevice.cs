@@ -1,7 +1,7 @@
 using System.Globalization;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 
-namespace AQ4SViT.Onnx.Validate;
+namespace AQ4SViT.Onnx.Ort;
 
 /// <summary>Where ONNX Runtime runs a model: the CPU, or CUDA device <see cref="Index"/> (<c>--device cpu|cuda[:N]</c>).</summary>
 public readonly record struct ComputeDevice(bool IsCuda, int Index)

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
-using AQ4SViT.Onnx.Simulate;
 
-namespace AQ4SViT.Onnx.Validate;
+namespace AQ4SViT.Onnx.Core;
 
 /// <summary>
 /// Between the phases of a command that runs several large engines one after the other (<c>validate</c>: our simulator,

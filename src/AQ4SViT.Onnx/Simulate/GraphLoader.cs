@@ -1,10 +1,10 @@
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
+using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Import.Proto;
-using AQ4SViT.Onnx.Simulate;
 using AQ4SViT.Onnx.Simulate.Ops;
 
-namespace AQ4SViT.Onnx.Graph;
+namespace AQ4SViT.Onnx.Simulate;
 
 /// <summary>
 /// Builds the <see cref="SpikingGraph"/> from an ONNX file: decodes initializers once, folds Constant nodes, sorts
@@ -441,7 +441,7 @@ public static class GraphLoader
             catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or InvalidCastException or NullReferenceException or OverflowException or DivideByZeroException)
             {
                 // Folding runs the kernels on the model's own constants: a failure means they do not fit the op.
-                return Throw.BadNode<List<Node>>(n, $"cannot fold constant inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "-"))}: {e.Message}");
+                return Throw.BadNode<List<Node>>(n.OpType, n.DisplayName, $"cannot fold constant inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "-"))}: {e.Message}");
             }
 
             for (int k = 0; k < n.Outputs.Length && k < outputs.Length; k++)
