@@ -3,7 +3,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Errors;
+using AQ4SViT.Onnx.Core;
 using CsCheck;
 
 namespace AQ4SViT.Onnx.Tests.Robustness;
