@@ -132,7 +132,9 @@ public sealed class UpstreamModelTests
         Assert.Equal(w, Assert.Single(sim.Graph.Weights).Name);
         using var ort = new InferenceSession(emitted.Path);
         using var value = OrtValue.CreateTensorValueFromMemory(input, [4, 16]);
-        using var results = ort.Run(new RunOptions(), ["x"], [value], ["y"]);
+        // Kept alive past Run: Run passes only its native handle, and a finalized RunOptions crashed ORT inside Run.
+        using var runOptions = new RunOptions();
+        using var results = ort.Run(runOptions, ["x"], [value], ["y"]);
         Simulate.Oracle.AssertClose(results[0].GetTensorDataAsSpan<float>().ToArray(), quantized, 1e-5f, "MatMul(x, Transpose(w))");
         Assert.NotEqual(sim.Run(input, 4), quantized);
     }
@@ -168,7 +170,9 @@ public sealed class UpstreamModelTests
     private static float[] RunOrt(InferenceSession session, float[] input, int batch)
     {
         using var value = OrtValue.CreateTensorValueFromMemory(input, [batch, 3, 32, 32]);
-        using var results = session.Run(new RunOptions(), [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
+        // Kept alive past Run: Run passes only its native handle, and a finalized RunOptions crashed ORT inside Run.
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions, [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
         return results[0].GetTensorDataAsSpan<float>().ToArray();
     }
 

@@ -218,7 +218,9 @@ public sealed class LifTests
     {
         using var session = new InferenceSession(path);
         using var value = OrtValue.CreateTensorValueFromMemory(input, dims);
-        using var results = session.Run(new RunOptions(), [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
+        // Kept alive past Run: Run passes only its native handle, and a finalized RunOptions crashed ORT inside Run.
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions, [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
         return results[0].GetTensorDataAsSpan<float>().ToArray();
     }
 }

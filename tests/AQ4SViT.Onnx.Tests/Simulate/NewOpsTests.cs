@@ -22,7 +22,9 @@ public sealed class NewOpsTests
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         using var session = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(model), options);
         using var value = OrtValue.CreateTensorValueFromMemory(input, dims.Select(d => (long)d).ToArray());
-        using var results = session.Run(new RunOptions(), [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
+        // Kept alive past Run: Run passes only its native handle, and a finalized RunOptions crashed ORT inside Run.
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions, [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
         var info = results[0].GetTensorTypeAndShape();
         int[] shape = info.Shape.Select(d => (int)d).ToArray();
         float[] values = info.ElementDataType switch

@@ -16,7 +16,9 @@ internal static class Oracle
         using var value = OrtValue.CreateTensorValueFromMemory(input, dims);
         string inputName = session.InputMetadata.Keys.First();
         string outputName = session.OutputMetadata.Keys.First();
-        using var results = session.Run(new RunOptions(), [inputName], [value], [outputName]);
+        // Kept alive past Run: Run passes only its native handle, and a finalized RunOptions crashed ORT inside Run.
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions, [inputName], [value], [outputName]);
         var info = results[0].GetTensorTypeAndShape();
         return info.ElementDataType switch
         {
