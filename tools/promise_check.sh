@@ -7,7 +7,9 @@
 # .bench/pub.txz) or AQ=path/to/aq4svit.
 #   JOBS=4 THREADS=4 bash tools/promise_check.sh            results: $OUT/promise.tsv, $OUT/promise.md
 # Variants (name: options): greedy, greedy-confirm (--confirm 1000), beam, greedy-500 (--search-limit 500),
-# greedy-500-confirm (--search-limit 500 --confirm 500); VARIANTS="..." picks some, in that order.
+# greedy-500-confirm (--search-limit 500 --confirm 500), greedy-confirm-4000, beam-confirm-4000,
+# greedy-500-confirm-2000, default (no options), beam-default; VARIANTS="..." picks some, in that order.
+# PRUNE=1 deletes each search's .onnx files when it ends (keeps what the tables read small enough to bring back).
 # A second call on the same machine skips the runs that have a report.json and resumes the others from state.json.
 set -u
 OUT=${OUT:-$PWD/promise-out}
@@ -29,6 +31,11 @@ options() { # variant → search options
     beam) echo "--strategy beam" ;;
     greedy-500) echo "--strategy greedy --search-limit 500" ;;
     greedy-500-confirm) echo "--strategy greedy --search-limit 500 --confirm 500" ;;
+    greedy-confirm-4000) echo "--strategy greedy --confirm 4000" ;;
+    beam-confirm-4000) echo "--strategy beam --confirm 4000" ;;
+    greedy-500-confirm-2000) echo "--strategy greedy --search-limit 500 --confirm 2000" ;;
+    default) echo "" ;;
+    beam-default) echo "--strategy beam" ;;
     *) echo "unknown variant $1" >&2; return 1 ;;
   esac
 }
@@ -47,9 +54,11 @@ run_one() { # name model options...
   local name=$1; shift
   local start=$SECONDS
   "$AQ" search "$@" --out "$W/$name" > "$W/$name.txt" 2> "$W/$name.err"
-  echo "promise: $name rc=$? in $(( SECONDS - start )) s"
+  local rc=$?
+  [ "${PRUNE:-0}" = 1 ] && rm -f "$W/$name"/*.onnx
+  echo "promise: $name rc=$rc in $(( SECONDS - start )) s"
 }
-export -f run_one; export AQ W
+export -f run_one; export AQ W PRUNE
 xargs -P "$JOBS" -L 1 bash -c 'run_one "$@"' _ < "$jobs_file"
 python3 "$(dirname "$0")/promise_table.py" "$W" --max-drop 1.5 --tsv "$OUT/promise.tsv" > "$OUT/promise.md"
 cat "$OUT/promise.md"

@@ -27,7 +27,7 @@ for name in sorted(os.listdir(a.folder)):
 def f(x, fmt="{:.2f}"):
     return "–" if x is None else fmt.format(x)
 
-order = ["greedy", "greedy-confirm", "beam", "greedy-500", "greedy-500-confirm"]
+order = ["greedy", "greedy-confirm", "greedy-confirm-4000", "default", "beam", "beam-confirm-4000", "beam-default", "greedy-500", "greedy-500-confirm", "greedy-500-confirm-2000"]
 variants = sorted({r["variant"] for r in rows}, key=lambda v: (order.index(v) if v in order else 99, v))
 print(f"# The accuracy promise on unseen images\n")
 print(f"Budget {a.max_drop} points. A search is **over budget** when its setting's drop on the whole test split "

@@ -59,7 +59,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
     [Option("test-limit", Default = SearchDefaults.TestImages, HelpText = "Images of the test split for the final report; 0: all (5,000 for the bundled data).")]
     public int TestLimit { get; set; } = SearchDefaults.TestImages;
 
-    [Option("confirm", HelpText = "Held-out images of the search split (after the searched ones) the choice must also pass on, pooled with the search images; 0: no confirmation. Default: as many as --search-limit.")]
+    [Option("confirm", HelpText = "Held-out images of the search split (after the searched ones) the choice must also pass on, pooled with the search images; 0: no confirmation. Default: 4 × --search-limit, at most the rest of the search split.")]
     public int? Confirm { get; set; }
 
     [Option("per-tensor", HelpText = "One scale per tensor instead of per output channel.")]
