@@ -10,7 +10,7 @@ namespace AQ4SViT.Onnx.Emit;
 /// <summary>
 /// The drift proxy as one ONNX graph (issue 23): the float model and a candidate side by side on the same input, written
 /// from the prepared graph the simulator runs (<see cref="PreparedNodeWriter"/>, LIF layers as explicit steps), with the
-/// sums of <c>Search.MembraneDrift</c> as its only outputs, so that a few scalars per batch leave the device:
+/// sums of the search's <c>MembraneDrift</c> as its only outputs, so that a few scalars per batch leave the device:
 /// <list type="bullet">
 /// <item><see cref="DiffOutput"/> (double, L + 1): per LIF layer Σ_t ‖V_q[t] − V_fp[t]‖² (the difference in float, as the
 /// simulator takes it, squared and summed in double), then the logits' Σ (z_q − z_fp)²;</item>

@@ -4,7 +4,7 @@ using DataType = AQ4SViT.Onnx.Import.Proto.TensorProto.Types.DataType;
 namespace AQ4SViT.Onnx.Emit;
 
 /// <summary>
-/// The reductions of a <see cref="DriftGraph"/>: per LIF layer and the logits, the sums <c>Search.MembraneDrift</c> needs,
+/// The reductions of a <see cref="DriftGraph"/>: per LIF layer and the logits, the sums the search's <c>MembraneDrift</c> needs,
 /// each a double scalar, then joined into the graph's four outputs. Differences are taken in float and squared in double,
 /// as the simulator's comparison does; a side the candidate did not change contributes exact zeros without being computed.
 /// </summary>

@@ -16,8 +16,10 @@ public static class DeviceMemory
         "out of memory", "failed to allocate memory", "bad_alloc", "alloc_failed", "cudaerrormemoryallocation", "cannot allocate memory",
     ];
 
-    public static bool IsOutOfMemory(Exception e) =>
-        e is OutOfMemoryException || (e is OnnxRuntimeException && s_outOfMemory.Any(s => e.Message.Contains(s, StringComparison.OrdinalIgnoreCase)));
+    public static bool IsOutOfMemory(Exception e) => e is OutOfMemoryException || (e is OnnxRuntimeException && IsOutOfMemoryMessage(e.Message));
+
+    /// <summary>Whether an ONNX Runtime error message reports a failed allocation.</summary>
+    public static bool IsOutOfMemoryMessage(string message) => s_outOfMemory.Any(s => message.Contains(s, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The line for a run of <paramref name="batch"/> images that did not fit: half the batch, or the CPU at batch 1.</summary>
     public static string BatchMessage(string what, ComputeDevice device, int batch) => batch > 1
