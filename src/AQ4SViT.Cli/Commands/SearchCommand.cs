@@ -98,8 +98,11 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
     [Option("jobs", Default = 1, HelpText = "Candidates evaluated at once (beam candidates, drift proxies, sensitivity sweeps); the result is the same as with 1.")]
     public int Jobs { get; set; } = 1;
 
-    [Option("device", Default = "cpu", HelpText = "Full evaluations on cpu (our simulator) or cuda[:N] (ONNX Runtime; falls back to the CPU with a message).")]
+    [Option("device", Default = "cpu", HelpText = "Full evaluations on cpu (our simulator) or cuda[:N] (ONNX Runtime; falls back to the CPU with a message); cuda:0,cuda:1 or cuda:all places concurrent evaluations (--jobs) on several GPUs.")]
     public string Device { get; set; } = "cpu";
+
+    [Option("proxy-engine", Default = "auto", HelpText = "Drift proxies in sim (our simulator) or ort (ONNX Runtime on --device, the CPU provider with cpu); auto: ort on a CUDA device, else sim.")]
+    public string ProxyEngine { get; set; } = "auto";
 
     [Usage(ApplicationAlias = "aq4svit")]
     public static IEnumerable<Example> Examples =>
@@ -309,7 +312,14 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
             Throw.BadInput($"--jobs must be at least 1, got {Jobs}");
         }
 
-        var device = ComputeDevice.Parse(Device);
+        var devices = DevicePool.Parse(Device, CudaDevices.Count);
+        var proxyEngine = ProxyEngine.ToLowerInvariant() switch
+        {
+            "auto" => Onnx.Search.ProxyEngine.Auto,
+            "sim" => Onnx.Search.ProxyEngine.Sim,
+            "ort" => Onnx.Search.ProxyEngine.Ort,
+            _ => Throw.BadInput<Onnx.Search.ProxyEngine>($"--proxy-engine must be auto, sim or ort, got '{ProxyEngine}'"),
+        };
 
         string model = ResolveModel(Model);
         var card = ModelCard.TryLoadBeside(model);
@@ -339,7 +349,9 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
             Threads = Threads,
             Batch = Batch,
             Jobs = Jobs,
-            Device = device,
+            Device = devices[0],
+            Devices = devices,
+            ProxyEngine = proxyEngine,
             TimeLimit = TimeLimit is null ? null : ParseDuration(TimeLimit),
             Warn = line => context.Info($"aq4svit: {line}"),
             Caution = line => { if (!Quiet) { context.Info($"aq4svit: {line}"); } }, // --quiet: in the report only

@@ -68,6 +68,12 @@ public static class OrtSessions
                 {
                     return (Session(modelPath, modelBytes, options), device);
                 }
+                catch (OnnxRuntimeException e) when (DeviceMemory.IsOutOfMemory(e))
+                {
+                    // The weights alone do not fit: the CPU would be a silent change of machine, say so instead.
+                    options.Dispose();
+                    return Throw.BadInput<(InferenceSession, ComputeDevice)>($"{modelPath}: the model does not fit in the memory of {device} ({FirstLine(e.Message)}): use --device cpu", e);
+                }
                 catch (OnnxRuntimeException e)
                 {
                     reason = FirstLine(e.Message);

@@ -19,12 +19,15 @@ namespace AQ4SViT.Onnx.Search;
 /// supplied initializer that it places on the GPU ("Cannot use user supplied initializer"): on CUDA the search then
 /// evaluated float weights. Sessions run without graph optimizations, as the simulator's parity tests do; a test checks
 /// the logits against ONNX Runtime on the emitted fake-quant file.
-/// When CUDA turns out unusable the evaluator tells <paramref name="onFallback"/> once and stays on the CPU.
+/// When CUDA turns out unusable the evaluator tells <paramref name="onFallback"/> once and stays on the CPU. With several
+/// devices (<see cref="DevicePool"/>) each evaluation runs on the least busy one.
 /// </summary>
-public sealed class OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weights, InputScaling scaling, ComputeDevice device, int threads, int batch, Action<string>? onFallback = null)
+public sealed class OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weights, InputScaling scaling, DevicePool devices, int threads, int batch, Action<string>? onFallback = null)
 {
-    private readonly Lock _gate = new();
-    private ComputeDevice _device = device;
+    public OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weights, InputScaling scaling, ComputeDevice device, int threads, int batch, Action<string>? onFallback = null)
+        : this(model, weights, scaling, DevicePool.Of(device), threads, batch, onFallback)
+    {
+    }
 
     // The model with every tensor inline, read from disk once: evaluations copy it and swap in their weights.
     private readonly Lazy<ModelProto> _inline = new(() =>
@@ -34,17 +37,11 @@ public sealed class OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weigh
         return proto;
     });
 
-    /// <summary>The device evaluations run on (the CPU once CUDA failed).</summary>
-    public ComputeDevice Device
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _device;
-            }
-        }
-    }
+    /// <summary>The device evaluations run on (the first of several; the CPU once CUDA failed).</summary>
+    public ComputeDevice Device => devices.Devices[0];
+
+    /// <summary>Where evaluations run, e.g. <c>cuda:0,cuda:1</c>.</summary>
+    public DevicePool Devices => devices;
 
     /// <summary>Top-1 (0–1) of <paramref name="setting"/> on <paramref name="set"/>; stops early as <see cref="TopOneTally"/> says.</summary>
     public SplitScore Accuracy(ImageSet set, BitVector setting, Func<SplitScore, bool>? couldStillPass, CancellationToken cancellation)
@@ -82,16 +79,8 @@ public sealed class OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weigh
     /// <summary>Opens a session with <paramref name="setting"/>'s weights and hands it the split batch by batch while <paramref name="batchDone"/> says go on.</summary>
     private void Run(ImageSet set, BitVector setting, CancellationToken cancellation, Func<OrtClassifier, int, int, bool> batchDone)
     {
-        var requested = Device;
-        using var classifier = new OrtClassifier(model.Path, scaling, threads, requested, OnFallback, optimization: GraphOptimizationLevel.ORT_DISABLE_ALL, modelBytes: ModelBytes(setting));
-        if (classifier.ActualDevice != requested)
-        {
-            lock (_gate)
-            {
-                _device = classifier.ActualDevice;
-            }
-        }
-
+        using var lease = devices.Take();
+        using var classifier = new OrtClassifier(model.Path, scaling, threads, lease.Device, OnFallback, optimization: GraphOptimizationLevel.ORT_DISABLE_ALL, modelBytes: ModelBytes(setting));
         for (int start = 0; start < set.Count; start += batch)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -106,14 +95,13 @@ public sealed class OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weigh
     private byte[] ModelBytes(BitVector setting)
     {
         var proto = _inline.Value.Clone();
-        var overrides = weights.Overrides(setting.Bits);
+        var replaced = CandidateWeights.Initializers(weights, setting, n => n).ToDictionary(t => t.Name, StringComparer.Ordinal);
         var initializers = proto.Graph.Initializer;
         for (int i = 0; i < initializers.Count; i++)
         {
-            var source = initializers[i];
-            if (overrides.TryGetValue(source.Name, out float[]? values))
+            if (replaced.TryGetValue(initializers[i].Name, out var tensor))
             {
-                initializers[i] = QuantizedTensors.FloatTensor(source.Name, source.Dims.ToArray(), values);
+                initializers[i] = tensor;
             }
         }
 
@@ -122,36 +110,9 @@ public sealed class OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weigh
 
     private void OnFallback(string line)
     {
-        lock (_gate)
+        if (devices.FallBackToCpu())
         {
-            if (!_device.IsCuda)
-            {
-                return; // told already
-            }
-
-            _device = ComputeDevice.Cpu;
+            onFallback?.Invoke(line);
         }
-
-        onFallback?.Invoke(line);
     }
-}
-
-/// <summary>A search backend whose full evaluations run in an <see cref="OrtFullEvaluator"/>; groups and drift proxies come from <paramref name="inner"/>.</summary>
-public sealed class OrtEvaluatedBackend(ISearchBackend inner, OrtFullEvaluator evaluator, ImageSet search) : ISearchBackend
-{
-    private ImageSet _search = search;
-
-    public IReadOnlyList<string> WeightNames => inner.WeightNames;
-
-    public IReadOnlyList<long> WeightParams => inner.WeightParams;
-
-    public IReadOnlyList<SearchGroup> Groups(Granularity granularity) => inner.Groups(granularity);
-
-    public ProxyScore Proxy(BitVector setting, CancellationToken cancellation) => inner.Proxy(setting, cancellation);
-
-    public void HintParent(BitVector parent) => inner.HintParent(parent);
-
-    public SplitScore SearchAccuracy(BitVector setting, Func<SplitScore, bool>? couldStillPass, CancellationToken cancellation) => evaluator.Accuracy(_search, setting, couldStillPass, cancellation);
-
-    public void OrderSearch(IReadOnlyList<int> order) => _search = _search.Select(order);
 }

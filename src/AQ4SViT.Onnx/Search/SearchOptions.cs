@@ -18,6 +18,19 @@ public enum SearchStrategy
     GreedyUngated,
 }
 
+/// <summary>Where drift proxies run (<c>--proxy-engine</c>).</summary>
+public enum ProxyEngine
+{
+    /// <summary>ONNX Runtime when <c>--device</c> names a usable CUDA device, else the simulator.</summary>
+    Auto,
+
+    /// <summary>Our simulator on the CPU (the oracle).</summary>
+    Sim,
+
+    /// <summary>ONNX Runtime on <c>--device</c> (the CPU provider with <c>--device cpu</c>): <see cref="OrtDriftProxy"/>.</summary>
+    Ort,
+}
+
 /// <summary>Everything that decides a search's outcome; its <see cref="Fingerprint"/> guards <c>--resume</c>.</summary>
 public sealed record SearchOptions
 {

@@ -98,6 +98,9 @@ public sealed record SearchReport
     /// <summary>Where full evaluations ran: "sim" (our simulator, CPU) or "ort:cuda:N" / "ort:cpu" (ONNX Runtime).</summary>
     public string FullEvaluationEngine { get; init; } = "sim";
 
+    /// <summary>Where drift proxies ran: "sim" (our simulator, CPU) or "ort:cuda:N" / "ort:cpu" (ONNX Runtime, <see cref="OrtDriftProxy"/>).</summary>
+    public string ProxyEngine { get; init; } = "sim";
+
     /// <summary>Full evaluations computed ahead with --jobs that the serial order never used.</summary>
     public int SpeculativeUnused { get; init; }
 
@@ -215,6 +218,7 @@ public sealed record SearchReport
         md.AppendLine(c, $"Not quantized: {NotQuantized}.");
         md.AppendLine();
         md.AppendLine(c, $"Search cost: {SearchSeconds:0.0} s, {FullEvaluations} full evaluations, {ProxyEvaluations} drift proxies ({CalibrationImages} calibration images), {GatedOut} candidates gated out, {Rounds} rounds; one proxy {(ProxyCostRatio is { } q ? q.ToString("0.0%", c) : "n/a")} of a full evaluation's time.");
+        md.AppendLine(c, $"Where evaluations ran: drift proxies in {EngineName(ProxyEngine)} ({(ProxySecondsMean is { } proxy ? proxy.ToString("0.###", c) + " s" : "n/a")} each), full evaluations in {EngineName(FullEvaluationEngine)} ({(FullSecondsMean is { } full ? full.ToString("0.###", c) + " s" : "n/a")} each).");
         if (ConfirmImages > 0)
         {
             md.AppendLine(c, $"Confirmation on {ConfirmImages} held-out search-split images: {ConfirmAttempts} setting(s) tried in {ConfirmSeconds:0.0} s{(AccuracyDropConfirm is null && ConfirmAttempts > 0 ? ", none confirmed: the float model is kept" : "")}.");
@@ -248,4 +252,7 @@ public sealed record SearchReport
 
         return md.ToString();
     }
+
+    /// <summary>"the simulator (CPU)" or "ONNX Runtime on cuda:0,cuda:1" for an engine field.</summary>
+    private static string EngineName(string engine) => engine.StartsWith("ort:", StringComparison.Ordinal) ? $"ONNX Runtime on {engine[4..]}" : "the simulator (CPU)";
 }

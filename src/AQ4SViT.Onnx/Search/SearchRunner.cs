@@ -55,6 +55,13 @@ public sealed record SearchJob
     /// <summary>Where full evaluations run: the CPU (our simulator) or CUDA (ONNX Runtime, falling back to the simulator).</summary>
     public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
 
+    /// <summary>Several CUDA devices (<c>--device cuda:0,cuda:1</c>, <c>cuda:all</c>) that concurrent evaluations are placed on
+    /// (<see cref="DevicePool"/>); null: <see cref="Device"/> alone.</summary>
+    public IReadOnlyList<ComputeDevice>? Devices { get; init; }
+
+    /// <summary>Where drift proxies run (<c>--proxy-engine</c>); <see cref="Search.ProxyEngine.Auto"/>: ONNX Runtime on a CUDA device, else the simulator.</summary>
+    public ProxyEngine ProxyEngine { get; init; } = ProxyEngine.Auto;
+
     public Action<CandidateRecord>? OnCandidate { get; init; }
     public IProgress<SearchProgress>? Progress { get; init; }
 
@@ -128,7 +135,7 @@ public static class SearchRunner
 
         // Concurrent jobs share the cores: unless told otherwise each gets its share.
         int threads = job.Threads > 0 || job.Jobs == 1 ? job.Threads : Math.Max(1, Environment.ProcessorCount / job.Jobs);
-        var device = OrtSessions.Resolve(job.Device, job.Warn);
+        var devices = ResolveDevices(job.Devices ?? [job.Device], job.Warn);
         var simulator = Simulator.Load(job.ModelPath, threads);
         foreach (string d in simulator.Graph.LifDiagnostics)
         {
@@ -151,14 +158,14 @@ public static class SearchRunner
         var calibration = calibrationSource.Slice(0, Math.Min(options.CalibrationImages, calibrationSource.Count));
         job.Info?.Invoke($"float reference on {calibration.Count} calibration images; {catalog.Count} quantizable weights, {simulator.LifLayers.Count} LIF layers");
         var fakeQuant = new FakeQuantWeights(model, catalog, job.Quantization);
-        var backend = new SimulatorBackend(simulator, fakeQuant, calibration, search, job.Scaling, job.Batch) { KeptParents = options.EffectiveBeamWidth };
-        OrtFullEvaluator? ort = null;
-        ISearchBackend searchBackend = backend;
-        if (device.IsCuda)
+        bool ortProxies = job.ProxyEngine == ProxyEngine.Ort || (job.ProxyEngine == ProxyEngine.Auto && devices.AnyCuda);
+        var backend = new SimulatorBackend(simulator, fakeQuant, calibration, search, job.Scaling, job.Batch, proxies: !ortProxies) { KeptParents = options.EffectiveBeamWidth };
+        OrtFullEvaluator? ort = devices.AnyCuda ? new OrtFullEvaluator(model, fakeQuant, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
+        OrtDriftProxy? ortProxy = ortProxies ? new OrtDriftProxy(simulator.Graph, model, fakeQuant, calibration, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
+        ISearchBackend searchBackend = ort is null && ortProxy is null ? backend : new OrtEvaluatedBackend(backend, ort, search, ortProxy);
+        if (ort is not null || ortProxy is not null)
         {
-            ort = new OrtFullEvaluator(model, fakeQuant, job.Scaling, device, threads, job.Batch, job.Warn);
-            searchBackend = new OrtEvaluatedBackend(backend, ort, search);
-            job.Info?.Invoke($"full evaluations in ONNX Runtime on {device}; drift proxies in the simulator");
+            job.Info?.Invoke($"full evaluations {(ort is null ? "in the simulator" : $"in ONNX Runtime on {devices}")}; drift proxies {(ortProxy is null ? "in the simulator" : $"in ONNX Runtime on {devices}")}");
         }
 
         if (backend.DriftKind == "logit")
@@ -345,7 +352,8 @@ public static class SearchRunner
             AuditedWouldPass = outcome.AuditedWouldPass,
             Resumed = journal.Resumed,
             Jobs = job.Jobs,
-            FullEvaluationEngine = ort is null ? "sim" : $"ort:{ort.Device}",
+            FullEvaluationEngine = ort is null ? "sim" : $"ort:{ort.Devices}",
+            ProxyEngine = ortProxy is null ? "sim" : $"ort:{ortProxy.Devices}",
             SpeculativeUnused = journal.UnusedSpeculative,
             Data = job.Data.Source,
             CalibrationData = job.CalibrationData?.Source,
@@ -410,6 +418,23 @@ public static class SearchRunner
         return constraints is null || (constraints.Keep.Count == 0 && constraints.Pin.Count == 0)
             ? Setting.Create(catalog, granularity, perGroup, quantization)
             : Setting.Create(catalog, granularity, perGroup, quantization, constraints);
+    }
+
+    /// <summary>
+    /// The devices evaluations are placed on. CUDA that cannot be used (the CPU build, no library, no GPU) puts every
+    /// evaluation on the CPU, told in one line however many devices were named.
+    /// </summary>
+    private static DevicePool ResolveDevices(IReadOnlyList<ComputeDevice> requested, Action<string>? warn)
+    {
+        string? told = null;
+        var resolved = requested.Distinct().Select(d => OrtSessions.Resolve(d, line => told ??= line)).ToList();
+        if (told is not null)
+        {
+            warn?.Invoke(told);
+            return DevicePool.Of(ComputeDevice.Cpu);
+        }
+
+        return new DevicePool(requested);
     }
 
     private static Dictionary<string, double> RatesOf(OperationCounter counts) =>

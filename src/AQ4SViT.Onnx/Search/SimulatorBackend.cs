@@ -32,12 +32,15 @@ public sealed class SimulatorBackend : ISearchBackend
     private readonly List<KeptRun> _parents = [];
     private readonly KeptRun? _float;
     private readonly List<BitVector> _hints = [];
+    private readonly bool _proxies;
 
     /// <summary>Parents whose prefixes are kept: the beam's width (each kept run holds the calibration batch's activations).</summary>
     public int KeptParents { get; init; } = 4;
 
     /// <param name="reusePrefixes">False: every proxy runs the whole graph (for checking that reuse changes nothing).</param>
-    public SimulatorBackend(Simulator simulator, FakeQuantWeights weights, ImageSet calibration, ImageSet search, InputScaling scaling, int batch = 100, bool reusePrefixes = true)
+    /// <param name="proxies">False: drift proxies run elsewhere (<see cref="OrtDriftProxy"/>), so the float reference is not
+    /// recorded here and <see cref="Proxy"/> is not available.</param>
+    public SimulatorBackend(Simulator simulator, FakeQuantWeights weights, ImageSet calibration, ImageSet search, InputScaling scaling, int batch = 100, bool reusePrefixes = true, bool proxies = true)
     {
         _simulator = simulator;
         _weights = weights;
@@ -57,6 +60,12 @@ public sealed class SimulatorBackend : ISearchBackend
 
         // Starting at the first weight reader saves nothing: record before the later ones.
         _recordedNodes = _firstReader.Where(n => n >= 0).Distinct().Order().Skip(1).ToArray();
+        _proxies = proxies;
+        if (!proxies)
+        {
+            return;
+        }
+
         if (reusePrefixes && DriftKind == "membrane" && _recordedNodes.Length > 0)
         {
             // The float model against itself gives its terms: zero differences, but the norms and spike counts a
@@ -134,6 +143,11 @@ public sealed class SimulatorBackend : ISearchBackend
 
     public ProxyScore Proxy(BitVector setting, CancellationToken cancellation)
     {
+        if (!_proxies)
+        {
+            throw new InvalidOperationException("this backend was built without the float reference: drift proxies run in ONNX Runtime");
+        }
+
         var overrides = _weights.Overrides(setting.Bits);
         if (_float is not null && BestPrefix(setting) is { } start)
         {

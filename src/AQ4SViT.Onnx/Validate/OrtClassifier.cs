@@ -95,7 +95,7 @@ public sealed class OrtClassifier : IClassifier
 
             using var value = OrtValue.CreateTensorValueFromMemory(buffer, Array.ConvertAll(axes.WithBatch(_inputDims, feed), d => (long)d));
             using var runOptions = new RunOptions();
-            using var results = _session.Run(runOptions, [_inputName], [value], [_outputName]);
+            using var results = DeviceMemory.Guard(() => _session.Run(runOptions, [_inputName], [value], [_outputName]), _modelPath, ActualDevice, feed);
             ReadOnlySpan<float> output = results[0].GetTensorDataAsSpan<float>();
             output[..(n * Classes)].CopyTo(logits.Slice(done * Classes, n * Classes));
         }

@@ -1,0 +1,141 @@
+#!/bin/bash
+# Issue 23, point 4: the drift proxy, a full evaluation and a whole greedy search on one GPU (ONNX Runtime, CUDA) and
+# with our simulator on the machine's CPU cores, side by side, for a 224x224 Spikformer and SDT of at least 16 M
+# parameters, briefly trained so they fire like trained models. Writes $OUT/gpu-drift-bench.md (the table) and
+# $OUT/bench.tsv (raw numbers). Not run by the author (no device access): numbers come from whoever runs it.
+#
+# Runs on the device machine (no .NET): the self-contained GPU publish and the CUDA provider are staged first, as for
+# tools/cuda_check.sh, over calls to the same warm machine; every step below fits one call (10 minutes):
+#   STEP=pub (carry .bench/pub.txz), STEP=chunk CHUNK=chunk.NN (each piece)    exactly as tools/cuda_check.sh
+#   STEP=models              trains both models (TRAIN_SECONDS each on the GPU), exports them, makes the 224x224 set
+#   STEP=gpu   MODEL=spk|sdt a greedy search on cuda (proxies and full evaluations in ONNX Runtime), one full evaluation
+#                            on 10,000 images on cuda
+#   STEP=cpu   MODEL=spk|sdt the simulator on THREADS cores: one proxy (bench, CALIB_SIM images) and a full evaluation
+#                            on SIM_IMAGES images, both projected linearly (to 128 and 10,000 images)
+#   STEP=table               the Markdown table, into $OUT
+# The simulator's whole greedy search is projected, not run (it takes hours at this size): the GPU search's proxy and
+# full-evaluation counts times the simulator's per-proxy and per-image times. ImageNet: the search with 25,000 search
+# images (half of the 50,000 validation images), its full-evaluation time scaled by 25,000 / SEARCH_LIMIT.
+set -u
+S=/tmp/stage; B=$S/bench; mkdir -p "$B"
+THREADS=${THREADS:-16}; TRAIN_SECONDS=${TRAIN_SECONDS:-150}; DIM=${DIM:-512}; DEPTH=${DEPTH:-6}; HEADS=${HEADS:-8}
+SEARCH_LIMIT=${SEARCH_LIMIT:-5000}; CALIB_SIM=${CALIB_SIM:-32}; SIM_IMAGES=${SIM_IMAGES:-100}; BATCH=${BATCH:-64}
+AQ=$S/pub/aq4svit; DATA=$B/fmnist224; TSV=$B/bench.tsv
+
+cuda_env() { # the CUDA 13 / cuDNN 9 libraries the provider links against, wherever the machine has them
+  local LD=""
+  for d in /usr/local/cuda-13*/targets/x86_64-linux/lib /usr/local/cuda/lib64 /usr/lib/x86_64-linux-gnu \
+           $(python3 -c 'import nvidia,os;print(" ".join(os.path.join(p,q,"lib") for p in nvidia.__path__ for q in os.listdir(p)))' 2>/dev/null); do
+    [ -d "$d" ] && LD=${LD:+$LD:}$d
+  done
+  export LD_LIBRARY_PATH=$LD
+}
+row() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$TSV"; }   # MODEL KEY VALUE
+timed() { # KEY command... : wall seconds and peak host RSS of one command, peak GPU memory sampled meanwhile
+  local key=$1; shift
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 500 > "$B/$MODEL.$key.gpu" 2>/dev/null & local smi=$!
+  /usr/bin/time -f "%e %M" -o "$B/$MODEL.$key.time" "$@" > "$B/$MODEL.$key.out" 2> "$B/$MODEL.$key.err"
+  local rc=$?
+  kill $smi 2>/dev/null
+  read -r secs kb < "$B/$MODEL.$key.time"
+  row "$MODEL" "$key.seconds" "$secs"; row "$MODEL" "$key.host_mb" "$((kb / 1024))"
+  row "$MODEL" "$key.gpu_mb" "$(sort -n "$B/$MODEL.$key.gpu" 2>/dev/null | tail -1)"
+  [ $rc -eq 0 ] || { row "$MODEL" "$key.failed" "$rc"; echo "$key failed (exit $rc):"; grep -v "W:onnxruntime" "$B/$MODEL.$key.err" | tail -3; }
+  return $rc
+}
+json() { python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(d.get(sys.argv[2]))" "$1" "$2"; }
+
+case "${STEP:-table}" in
+pub|chunk) STEP=$STEP bash tools/cuda_check.sh ;;
+models)
+  # 10,000 test images enlarged 8x (224x224, grey; --grey-to-rgb is not needed: the models take one channel).
+  [ -f "$DATA/t10k-images-idx3-ubyte.gz" ] || python3 tools/upscale_idx.py --count 10000 --factor 8 --out "$DATA"
+  for arch in spikformer sdt; do
+    name=$arch-224-$DIM-$DEPTH
+    [ -f "$B/$name/model.onnx" ] && continue
+    # Brief training on the GPU: the Fashion-MNIST training set if the machine has it (TRAIN_DATA), else test images
+    # 5,000-9,999 (the test split: the accuracies are then not a result, the firing is what matters here).
+    python3 - "$arch" "$DIM" "$DEPTH" "$HEADS" "$TRAIN_SECONDS" "$B/$name-ckpt" "${TRAIN_DATA:-}" <<'PY' || exit 1
+import json, sys, time, torch, torch.nn.functional as F
+sys.path.insert(0, "tools")
+import svit, fmnist
+arch, dim, depth, heads, seconds, out, train_dir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6], sys.argv[7]
+try:
+    x, y, used = fmnist.load("train", train_dir or None)
+except Exception:
+    x, y, used = fmnist.load("t10k")
+    x, y, used = x[5000:], y[5000:], used + " (test images 5000-9999: no training set on this machine)"
+cfg = svit.make_config(arch, dim=dim, depth=depth, heads=heads, image_size=224, in_channels=1, num_classes=10, pools=4)
+model = svit.build_model(cfg).cuda().train()
+params = sum(p.numel() for p in model.parameters())
+opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.01)
+xs, ys = torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()
+torch.backends.cuda.matmul.allow_tf32 = True; torch.backends.cudnn.allow_tf32 = True
+start, steps = time.time(), 0
+while time.time() - start < seconds:
+    i = torch.randint(0, xs.shape[0], (32,), device="cuda")
+    logits = model(F.interpolate(xs[i], scale_factor=8, mode="nearest"))
+    loss = F.cross_entropy(logits, ys[i])
+    opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); steps += 1
+torch.save(model.state_dict(), out + ".pt")
+json.dump({"config": cfg, "params": params, "top1_torch": None, "train_steps": steps, "train_seconds": seconds,
+           "train_data": used, "last_loss": float(loss)}, open(out + ".json", "w"), indent=2)
+print("%s: %d params, %d steps, last loss %.3f, data %s" % (arch, params, steps, float(loss), used))
+PY
+    python3 tools/export.py --ckpt "$B/$name-ckpt" --exporter torchscript --name "$name" --out-root "$B" --check-images 2 || exit 1
+  done
+  ls -l "$B"/*/model.onnx ;;
+gpu|cpu)
+  MODEL=${MODEL:?MODEL=spk or sdt}; arch=$([ "$MODEL" = spk ] && echo spikformer || echo sdt)
+  M=$B/$arch-224-$DIM-$DEPTH/model.onnx
+  [ -d "$S/pub" ] && tar tf "$S/cuda.tar.xz" >/dev/null 2>&1 && [ ! -f "$S/pub/libonnxruntime_providers_cuda.so" ] && tar xJf "$S/cuda.tar.xz" -C "$S/pub"
+  cuda_env
+  row "$MODEL" params "$($AQ inspect "$M" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["weight_params"])')"
+  if [ "$STEP" = gpu ]; then
+    timed eval-gpu "$AQ" eval "$M" --data "$DATA" --split all --limit 10000 --engine ort --device cuda --batch "$BATCH" --json
+    timed search-gpu "$AQ" search "$M" --data "$DATA" --device cuda --calib 128 --search-limit "$SEARCH_LIMIT" --test-limit 1000 \
+      --batch "$BATCH" --granularity block --out "$B/$MODEL-search-gpu" --force --quiet --json
+    r=$B/$MODEL-search-gpu/report.json
+    for k in search_seconds proxy_seconds_mean full_seconds_mean proxy_evaluations full_evaluations proxy_engine full_evaluation_engine; do
+      row "$MODEL" "gpu.$k" "$(json "$r" $k)"
+    done
+  else
+    timed bench-cpu "$AQ" bench "$M" --data "$DATA" --threads "$THREADS" --images 8 --batch 8 --calib "$CALIB_SIM" --json
+    row "$MODEL" cpu.proxy_seconds_mean "$(json "$B/$MODEL.bench-cpu.out" proxy_seconds_mean)"
+    timed eval-cpu "$AQ" eval "$M" --data "$DATA" --split all --limit "$SIM_IMAGES" --engine sim --threads "$THREADS" --batch 25 --json
+  fi ;;
+table)
+  python3 - "$TSV" "$CALIB_SIM" "$SIM_IMAGES" "$SEARCH_LIMIT" > "$OUT/gpu-drift-bench.md" <<'PY'
+import sys
+tsv, calib_sim, sim_images, search = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+v = {}
+for line in open(tsv):
+    m, k, x = line.rstrip("\n").split("\t")
+    v.setdefault(m, {})[k] = x
+def f(m, k):
+    try: return float(v[m][k])
+    except (KeyError, ValueError): return None
+def s(x): return "n/a" if x is None else ("%.2f s" % x if x < 100 else "%.0f s (%.1f h)" % (x, x / 3600))
+print("| model | params | kind | GPU (H200, ONNX Runtime) | simulator (16 cores) | GPU peak memory | host peak |")
+print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
+for m in v:
+    params = "%.1f M" % (f(m, "params") / 1e6) if f(m, "params") else "?"
+    gproxy, gfull = f(m, "gpu.proxy_seconds_mean"), f(m, "eval-gpu.seconds")
+    cproxy = f(m, "cpu.proxy_seconds_mean"); cproxy = cproxy * 128 / calib_sim if cproxy else None
+    cimg = f(m, "eval-cpu.seconds"); cfull = cimg * 10000 / sim_images if cimg else None
+    gsearch, np_, nf = f(m, "gpu.search_seconds"), f(m, "gpu.proxy_evaluations"), f(m, "gpu.full_evaluations")
+    csearch = np_ * cproxy + nf * cfull * search / 10000 if None not in (np_, nf, cproxy, cfull) else None
+    gfullmean = f(m, "gpu.full_seconds_mean")
+    imagenet = gsearch - nf * gfullmean + nf * gfullmean * 25000 / search if None not in (gsearch, nf, gfullmean) else None
+    mem = lambda k: "%s MB" % v[m].get(k, "?")
+    print("| %s | %s | one proxy, 128 images | %s | %s (from %d) | | |" % (m, params, s(gproxy), s(cproxy), calib_sim))
+    print("| | | full evaluation, 10,000 images | %s | %s (from %d) | %s | %s |" % (s(gfull), s(cfull), sim_images, mem("eval-gpu.gpu_mb"), mem("eval-gpu.host_mb")))
+    print("| | | greedy search, %d search images (%s proxies, %s full) | %s | %s (projected) | %s | %s |" % (search, v[m].get("gpu.proxy_evaluations"), v[m].get("gpu.full_evaluations"), s(gsearch), s(csearch), mem("search-gpu.gpu_mb"), mem("search-gpu.host_mb")))
+    print("| | | greedy search projected to ImageNet (25,000 search images) | %s | | | |" % s(imagenet))
+    if gproxy and gfull:
+        print("| | | GPU proxy / GPU full evaluation | %.2f%% | | | |" % (100 * gproxy / gfull))
+print()
+print("Engines: %s." % "; ".join("%s proxies %s, full evaluations %s" % (m, v[m].get("gpu.proxy_engine"), v[m].get("gpu.full_evaluation_engine")) for m in v))
+PY
+  cat "$OUT/gpu-drift-bench.md" ;;
+esac
