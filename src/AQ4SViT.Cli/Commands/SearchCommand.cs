@@ -41,6 +41,9 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
     [Option("guard", Default = 1.0, HelpText = "A candidate passes when its drop plus this many standard errors of it (paired with the float model per image) is within --max-drop; 0: the raw budget.")]
     public double Guard { get; set; } = 1.0;
 
+    [Option("confirm-guard", Default = SearchOptions.DefaultConfirmGuard, HelpText = "The confirmation keeps a setting when its pooled drop plus this many standard errors is within --max-drop.")]
+    public double ConfirmGuard { get; set; } = SearchOptions.DefaultConfirmGuard;
+
     [Option("bits", Default = "2,3,4,5,6,8", HelpText = "Bit-widths to choose from (2–8 and 16).")]
     public string Bits { get; set; } = "2,3,4,5,6,8";
 
@@ -224,6 +227,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
             ["--pin"] = v => Pin = Text(v),
             ["--max-evaluations"] = v => MaxEvaluations = OptionalInt(v),
             ["--guard"] = v => Guard = Real(v),
+            ["--confirm-guard"] = v => ConfirmGuard = v.Length == 0 ? SearchOptions.DefaultConfirmGuard : Real(v),
             ["--bits"] = v => Bits = v,
             ["--granularity"] = v => Granularity = v,
             ["--calib"] = v => Calib = Int(v),
@@ -293,6 +297,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
             Keep = KeepPatterns(context),
             Pin = WeightConstraints.ParsePins(Occurrences(context, "--pin", Pin)),
             Guard = Guard,
+            ConfirmGuard = ConfirmGuard,
             Bits = ParseBits(Bits),
             Granularity = Granularities.TryParse(Granularity, out var g) ? g : Throw.BadInput<Granularity>($"--granularity must be network, block or layer, got '{Granularity}'"),
             CalibrationImages = Calib,
@@ -452,7 +457,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
         context.Output.WriteLine(string.Create(c, $"  search split: float {r.FpAccuracySearch:P2} → {r.QAccuracySearch:P2} (drop {r.AccuracyDropSearch:0.00} ± {r.DropStandardErrorSearch:0.00} pts, budget {r.MaxDrop:0.##}{(r.MaxDropPercent is { } percent ? $" = {percent:0.##}% of the float accuracy" : "")} with a guard of {r.Guard:0.##} SE)"));
         if (r.AccuracyDropConfirm is { } pooled)
         {
-            context.Output.WriteLine(string.Create(c, $"  confirmed on {r.ConfirmImages} held-out search images: pooled drop {pooled:0.00} ± {r.DropStandardErrorConfirm:0.00} pts ({r.ConfirmAttempts} setting(s) tried)"));
+            context.Output.WriteLine(string.Create(c, $"  confirmed on {r.ConfirmImages} held-out search images: pooled drop {pooled:0.00} ± {r.DropStandardErrorConfirm:0.00} pts, guard {r.ConfirmGuard:0.##} SE ({r.ConfirmAttempts} setting(s) tried)"));
         }
         else if (r.ConfirmAttempts > 0)
         {

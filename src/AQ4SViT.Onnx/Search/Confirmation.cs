@@ -8,7 +8,7 @@ namespace AQ4SViT.Onnx.Search;
 /// passed with drop 0.60 ± 0.75 on 1,000 search images and lost 1.52 points on the test split.
 /// <para>
 /// A setting is confirmed when, pooled over the search and the held-out images (lost and gained images added up), its
-/// drop still meets the constraint: drop + guard·SE ≤ max-drop. The choice is tried first, then the other passing
+/// drop still meets the constraint with the confirmation's own, wider guard: drop + confirm-guard·SE ≤ max-drop. The choice is tried first, then the other passing
 /// settings by increasing memory; when none is confirmed the float model is kept. Pooling keeps the search's evidence but
 /// halves its selection bias when as many images are held out as were searched.
 /// </para>
@@ -71,7 +71,7 @@ public sealed class Confirmation(Func<BitVector, Func<SplitScore, bool>, SplitSc
         bool Confirms(FullScore heldOut)
         {
             var pooled = searchScore.Pool(heldOut);
-            return options.WithinBudget(pooled.Drop, pooled.DropStandardError);
+            return options.WithinConfirmBudget(pooled.Drop, pooled.DropStandardError);
         }
 
         var heldOut = FullScore.Paired(score(setting, partial => FullScore.CouldStillPass(partial, floatHits, Confirms)), floatHits);

@@ -94,6 +94,11 @@ public sealed record SearchIdentity
             options["--pin"] = Quantize.WeightConstraints.FormatPins(o.Pin);
         }
 
+        if (o.ConfirmGuard != SearchOptions.DefaultConfirmGuard)
+        {
+            options["--confirm-guard"] = o.ConfirmGuard.ToString("R", c);
+        }
+
         if (o.MaxEvaluations is { } n)
         {
             options["--max-evaluations"] = n.ToString(c);

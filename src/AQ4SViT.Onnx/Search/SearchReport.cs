@@ -36,6 +36,9 @@ public sealed record SearchReport
 
     /// <summary>Standard errors added to a candidate's drop before the budget test (<c>--guard</c>).</summary>
     public double Guard { get; init; }
+
+    /// <summary>Standard errors added to the pooled drop before the confirmation's budget test (<c>--confirm-guard</c>).</summary>
+    public double ConfirmGuard { get; init; }
     public string Granularity { get; init; } = "";
     public IReadOnlyList<int> BitChoices { get; init; } = [];
     public int CalibrationImages { get; init; }
@@ -221,7 +224,7 @@ public sealed record SearchReport
         md.AppendLine(c, $"Where evaluations ran: drift proxies in {EngineName(ProxyEngine)} ({(ProxySecondsMean is { } proxy ? proxy.ToString("0.###", c) + " s" : "n/a")} each), full evaluations in {EngineName(FullEvaluationEngine)} ({(FullSecondsMean is { } full ? full.ToString("0.###", c) + " s" : "n/a")} each).");
         if (ConfirmImages > 0)
         {
-            md.AppendLine(c, $"Confirmation on {ConfirmImages} held-out search-split images: {ConfirmAttempts} setting(s) tried in {ConfirmSeconds:0.0} s{(AccuracyDropConfirm is null && ConfirmAttempts > 0 ? ", none confirmed: the float model is kept" : "")}.");
+            md.AppendLine(c, $"Confirmation on {ConfirmImages} held-out search-split images, pooled with the search images, guard {ConfirmGuard:0.##} SE: {ConfirmAttempts} setting(s) tried in {ConfirmSeconds:0.0} s{(AccuracyDropConfirm is null && ConfirmAttempts > 0 ? ", none confirmed: the float model is kept" : "")}.");
         }
 
         md.AppendLine(c, $"Spearman correlation of drift ({DriftKind}) with accuracy drop over fully evaluated candidates: {(ProxySpearman is { } r ? r.ToString("0.000", c) : "n/a")}.");

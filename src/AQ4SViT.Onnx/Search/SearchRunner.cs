@@ -148,7 +148,7 @@ public static class SearchRunner
 
         var search = DataSplits.Select(job.Data, DataSplit.Search, job.SearchLimit);
         var test = DataSplits.Select(job.Data, DataSplit.Test, job.TestLimit);
-        var heldOut = DataSplits.HeldOut(job.Data, search.Count, job.ConfirmLimit ?? (DefaultConfirmPerSearchImage * search.Count));
+        var heldOut = DataSplits.HeldOut(job.Data, search.Count, job.ConfirmLimit ?? (SearchJob.DefaultConfirmPerSearchImage * search.Count));
         if (job.CalibrationData is { } calibrationData)
         {
             job.Scaling.CheckFits(calibrationData, simulator.Graph.InputName, imageDims);
@@ -311,6 +311,7 @@ public static class SearchRunner
             FixedGroups = [.. constraints.Groups.Select(c => new SearchReport.FixedGroup(c.Group, c.Kept ? "keep" : "pin", c.Bits, c.Pattern, c.Partial))],
             Energy = energy,
             Guard = options.Guard,
+            ConfirmGuard = options.ConfirmGuard,
             Granularity = Granularities.Name(granularity),
             BitChoices = options.LevelsDescending.Order().ToArray(),
             CalibrationImages = calibration.Count,
