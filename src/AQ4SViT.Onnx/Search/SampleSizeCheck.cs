@@ -55,4 +55,19 @@ public sealed record SampleSizeCheck(int Images, double FpAccuracy, double MaxDr
                 : string.Create(c, $"{n} search images would make it reachable, more than the split's {available} (raise --max-drop or lower --guard)");
         return string.Create(c, $"{Images} search images are too few for --max-drop {MaxDrop:0.##} with --guard {Guard:0.##}: at the float model's {FpAccuracy:P1} the drop's standard error is about {StandardError:0.00} points (100·√(2p(1−p)/n)), so {Guard:0.##} SE ≥ {MaxDrop:0.##} and candidates fail on noise; {need}");
     }
+
+    /// <summary>
+    /// The same rule for the confirmation (<see cref="Images"/> = search + held-out images, <see cref="Guard"/> = the
+    /// confirmation's): the one-line warning that no setting is likely to be confirmed, or null.
+    /// </summary>
+    public string? ConfirmationWarning()
+    {
+        if (!TooSmall)
+        {
+            return null;
+        }
+
+        var c = CultureInfo.InvariantCulture;
+        return string.Create(c, $"{Images} search and held-out images are too few to confirm a setting with --confirm-guard {Guard:0.##} at --max-drop {MaxDrop:0.##}: the pooled drop's standard error is about {StandardError:0.00} points, so the float model is likely kept; {(ImagesNeeded is { } n ? $"{n} images would do (raise --confirm or --search-limit), or " : "")}lower --confirm-guard");
+    }
 }

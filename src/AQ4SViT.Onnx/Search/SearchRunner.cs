@@ -201,6 +201,15 @@ public static class SearchRunner
             (job.Caution ?? job.Warn)?.Invoke("warning: " + sampleWarning);
         }
 
+        if (sampleWarning is null && heldOut is not null)
+        {
+            sampleWarning = SampleSizeCheck.Of(search.Count + heldOut.Count, fpSearch, options.WithBudgetFor(fpSearch).MaxDrop, options.ConfirmGuard).ConfirmationWarning();
+            if (sampleWarning is not null)
+            {
+                (job.Caution ?? job.Warn)?.Invoke("warning: " + sampleWarning);
+            }
+        }
+
         SplitScore Score(ImageSet set, BitVector setting, Func<SplitScore, bool>? couldStillPass = null) =>
             ort is null ? backend.Score(set, setting, cancellation, couldStillPass) : ort.Accuracy(set, setting, couldStillPass, cancellation);
 

@@ -7,12 +7,12 @@ namespace AQ4SViT.Onnx.Tests.Search;
 /// <summary>
 /// The held-out confirmation, with hand-counted images: 100 search and 100 held-out images, ordered hardest first as the
 /// runner orders them: the float model wrong on the first 10 held-out ones, right on the other 90; budget 1.5 points with a
-/// guard of 1 standard error. Held-out evaluations reveal 10 images at a time and stop when told no result can pass.
+/// confirmation guard of 1 standard error. Held-out evaluations reveal 10 images at a time and stop when told no result can pass.
 /// </summary>
 public sealed class ConfirmationTests
 {
     private static readonly long[] s_params = [10, 10];
-    private static readonly SearchOptions s_options = new() { MaxDrop = 1.5, Guard = 1 };
+    private static readonly SearchOptions s_options = new() { MaxDrop = 1.5, Guard = 1, ConfirmGuard = 1 };
     private static readonly BitVector s_float = BitVector.AllFloat(2);
     private static readonly BitVector s_small = new([2, 2]);
     private static readonly BitVector s_medium = new([4, 2]);
@@ -104,8 +104,21 @@ public sealed class ConfirmationTests
         Assert.Equal(1.5, attempts[0].Drop, 9);
         Assert.False(attempts[0].Confirmed);
 
-        var raw = new Confirmation(Revealing(_ => 2, seenBy), FloatHits(), s_options with { Guard = 0 });
+        // The confirmation's own guard decides, not the search's.
+        var searchGuardOff = new Confirmation(Revealing(_ => 2, seenBy), FloatHits(), s_options with { Guard = 0 });
+        Assert.Equal(s_float, searchGuardOff.Choose(s_small, [(s_small, Search(1))], s_params, s_float).Setting);
+        var raw = new Confirmation(Revealing(_ => 2, seenBy), FloatHits(), s_options with { ConfirmGuard = 0 });
         Assert.Equal(s_small, raw.Choose(s_small, [(s_small, Search(1))], s_params, s_float).Setting);
+    }
+
+    [Fact]
+    public void TheDefaultConfirmationGuard_IsTwoStandardErrors()
+    {
+        // Medium as above: drop 0.5, SE 0.49875. Two SE: 1.4975 ≤ 1.5, confirmed; 2.1 SE: 1.547, not.
+        var defaults = new SearchOptions { MaxDrop = 1.5 };
+        Assert.Equal(2.0, defaults.ConfirmGuard);
+        Assert.Equal(s_medium, new Confirmation(Revealing(_ => 1, new()), FloatHits(), defaults).Choose(s_medium, [(s_medium, Search(0))], s_params, s_float).Setting);
+        Assert.Equal(s_float, new Confirmation(Revealing(_ => 1, new()), FloatHits(), defaults with { ConfirmGuard = 2.1 }).Choose(s_medium, [(s_medium, Search(0))], s_params, s_float).Setting);
     }
 
     [Fact]

@@ -105,6 +105,20 @@ public sealed class HonestOutputTests
         Assert.Null(SampleSizeCheck.Of(50, 0.9, 0, 1.0).ImagesNeeded);
     }
 
+    [Fact]
+    public void SampleSize_ConfirmationWarning_ByTheConfirmationGuard()
+    {
+        // p 0.92: 2p(1−p) = 0.1472. 1,000 images: SE 100·√(0.1472/1000) = 1.213, 2 SE ≥ 1.5; needed: ⌊0.1472·(200/1.5)²⌋ + 1 = 2,617.
+        // 5,000 images (the default: 1,000 searched + 4,000 held out): SE 0.543, 2 SE = 1.085 < 1.5.
+        string? warning = SampleSizeCheck.Of(1000, 0.92, 1.5, 2.0).ConfirmationWarning();
+
+        Assert.NotNull(warning);
+        Assert.Contains("1000 search and held-out images are too few to confirm a setting with --confirm-guard 2 at --max-drop 1.5", warning);
+        Assert.Contains("about 1.21 points", warning);
+        Assert.Contains("2617 images would do", warning);
+        Assert.Null(SampleSizeCheck.Of(5000, 0.92, 1.5, 2.0).ConfirmationWarning());
+    }
+
     private static SyntheticBackend Backend(int delayMs = 0) => new(
         parameters: [200, 5000, 8000, 8000, 20000, 20000, 3000, 1000],
         sensitivity: [40, 20, 4, 4, 2, 3, 6, 30],

@@ -83,7 +83,7 @@ public sealed class SearchRunnerTests
     {
         using var dir = new TempDir();
         var report = SearchRunner.Run(SmallJob(dir.Path), CancellationToken.None);
-        Assert.Equal(200, report.ConfirmImages); // every strategy confirms on as many held-out images as it searched
+        Assert.Equal(4 * 200, report.ConfirmImages); // by default every strategy confirms on 4× as many held-out images as it searched
         var test = DataSplits.Select(s_fashion.Value, DataSplit.Test, 200);
 
         // Exact dequantization: ORT's default fuses DequantizeLinear→MatMul into MatMulNBits with int8 activations.
