@@ -59,22 +59,18 @@ public sealed class ImageSet
     }
 
     private ImageSet(Func<int, byte[]> decode, int[] labels, int channels, int rows, int cols, string source, string[]? itemNames, SplitInfo split, int[]? origins)
-    {
-        _decode = decode;
-        Labels = labels;
-        Channels = channels;
-        Rows = rows;
-        Cols = cols;
-        Source = source;
-        ItemNames = itemNames;
-        Split = split;
-        _origins = origins;
-    }
+        : this(labels, channels, rows, cols, source, itemNames, split, origins) => _decode = decode;
 
     private ImageSet(float[] frames, int[] labels, int timeSteps, int channels, int rows, int cols, string source, string[]? itemNames, SplitInfo split, int[]? origins)
+        : this(labels, channels, rows, cols, source, itemNames, split, origins)
     {
         _frames = frames;
         TimeSteps = timeSteps;
+    }
+
+    /// <summary>What every kind of set has (the pixels, frames or decoder are the caller's to set).</summary>
+    private ImageSet(int[] labels, int channels, int rows, int cols, string source, string[]? itemNames, SplitInfo split, int[]? origins)
+    {
         Labels = labels;
         Channels = channels;
         Rows = rows;
