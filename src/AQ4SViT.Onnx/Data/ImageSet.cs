@@ -32,6 +32,7 @@ public sealed class ImageSet
     }
 
     public ImageSet(byte[] pixels, int[] labels, int channels, int rows, int cols, string source, string[]? itemNames = null, SplitInfo? split = null)
+        : this(labels, channels, rows, cols, source, itemNames, split ?? SplitInfo.Halves, origins: null)
     {
         if (channels <= 0 || rows <= 0 || cols <= 0)
         {
@@ -49,13 +50,6 @@ public sealed class ImageSet
         }
 
         _pixels = pixels;
-        Labels = labels;
-        Channels = channels;
-        Rows = rows;
-        Cols = cols;
-        Source = source;
-        ItemNames = itemNames;
-        Split = split ?? SplitInfo.Halves;
     }
 
     private ImageSet(Func<int, byte[]> decode, int[] labels, int channels, int rows, int cols, string source, string[]? itemNames, SplitInfo split, int[]? origins)
