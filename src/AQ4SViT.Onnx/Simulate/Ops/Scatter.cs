@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
@@ -172,19 +173,9 @@ internal static class Scatter
         return l;
     }
 
-    private static void Combine(Span<float> dst, ReadOnlySpan<float> src, Reduction reduction)
-    {
-        switch (reduction)
-        {
-            case Reduction.None: src.CopyTo(dst); break;
-            case Reduction.Add: TensorPrimitives.Add(dst, src, dst); break;
-            case Reduction.Mul: TensorPrimitives.Multiply(dst, src, dst); break;
-            case Reduction.Max: TensorPrimitives.Max(dst, src, dst); break;
-            default: TensorPrimitives.Min(dst, src, dst); break;
-        }
-    }
-
-    private static void Combine(Span<long> dst, ReadOnlySpan<long> src, Reduction reduction)
+    /// <summary>Writes <paramref name="src"/> into <paramref name="dst"/> by <paramref name="reduction"/> (float and long data).</summary>
+    private static void Combine<T>(Span<T> dst, ReadOnlySpan<T> src, Reduction reduction)
+        where T : INumber<T>
     {
         switch (reduction)
         {
