@@ -77,12 +77,7 @@ internal sealed class BenchCommand : ModelOptions, ICommand
             maxDiff = Math.Max(maxDiff, Math.Abs(simResult.Logits[i] - ortResult.Logits[i]));
         }
 
-        int agree = 0;
-        int classes = simResult.Classes;
-        for (int i = 0; i < images.Count; i++)
-        {
-            agree += Accuracy.ArgMax(simResult.Logits.AsSpan(i * classes, classes)) == Accuracy.ArgMax(ortResult.Logits.AsSpan(i * classes, classes)) ? 1 : 0;
-        }
+        int agree = Accuracy.CountSameTopOne(simResult.Logits, ortResult.Logits, simResult.Classes, images.Count);
 
         double agreement = images.Count == 0 ? 1 : (double)agree / images.Count;
         int searchSplit = DataSplits.Select(data, DataSplit.Search).Count;

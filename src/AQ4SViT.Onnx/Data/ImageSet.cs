@@ -32,6 +32,7 @@ public sealed class ImageSet
     }
 
     public ImageSet(byte[] pixels, int[] labels, int channels, int rows, int cols, string source, string[]? itemNames = null, SplitInfo? split = null)
+        : this(labels, channels, rows, cols, source, itemNames, split ?? SplitInfo.Halves, origins: null)
     {
         if (channels <= 0 || rows <= 0 || cols <= 0)
         {
@@ -49,32 +50,21 @@ public sealed class ImageSet
         }
 
         _pixels = pixels;
-        Labels = labels;
-        Channels = channels;
-        Rows = rows;
-        Cols = cols;
-        Source = source;
-        ItemNames = itemNames;
-        Split = split ?? SplitInfo.Halves;
     }
 
     private ImageSet(Func<int, byte[]> decode, int[] labels, int channels, int rows, int cols, string source, string[]? itemNames, SplitInfo split, int[]? origins)
-    {
-        _decode = decode;
-        Labels = labels;
-        Channels = channels;
-        Rows = rows;
-        Cols = cols;
-        Source = source;
-        ItemNames = itemNames;
-        Split = split;
-        _origins = origins;
-    }
+        : this(labels, channels, rows, cols, source, itemNames, split, origins) => _decode = decode;
 
     private ImageSet(float[] frames, int[] labels, int timeSteps, int channels, int rows, int cols, string source, string[]? itemNames, SplitInfo split, int[]? origins)
+        : this(labels, channels, rows, cols, source, itemNames, split, origins)
     {
         _frames = frames;
         TimeSteps = timeSteps;
+    }
+
+    /// <summary>What every kind of set has (the pixels, frames or decoder are the caller's to set).</summary>
+    private ImageSet(int[] labels, int channels, int rows, int cols, string source, string[]? itemNames, SplitInfo split, int[]? origins)
+    {
         Labels = labels;
         Channels = channels;
         Rows = rows;
@@ -230,22 +220,13 @@ public sealed class ImageSet
 
     internal ImageSet Select(IReadOnlyList<int> indices, SplitInfo split)
     {
+        int[] labels = [.. indices.Select(i => Labels[i])];
+        string[]? names = ItemNames is null ? null : [.. indices.Select(i => ItemNames[i])];
+        int[] origins = [.. indices.Select(Origin)];
         if (_decode is not null)
         {
             // Streamed: only the bookkeeping moves; images stay in their files.
-            return new ImageSet(
-                _decode,
-                indices.Select(i => Labels[i]).ToArray(),
-                Channels,
-                Rows,
-                Cols,
-                Source,
-                ItemNames is null ? null : indices.Select(i => ItemNames[i]).ToArray(),
-                split,
-                indices.Select(Origin).ToArray())
-            {
-                LabelsFile = LabelsFile,
-            };
+            return new ImageSet(_decode, labels, Channels, Rows, Cols, Source, names, split, origins) { LabelsFile = LabelsFile };
         }
 
         if (_frames is not null)
@@ -256,39 +237,13 @@ public sealed class ImageSet
                 Frames(indices[i]).CopyTo(frames.AsSpan(i * ValuesPerSample, ValuesPerSample));
             }
 
-            return new ImageSet(
-                frames,
-                indices.Select(i => Labels[i]).ToArray(),
-                TimeSteps,
-                Channels,
-                Rows,
-                Cols,
-                Source,
-                ItemNames is null ? null : indices.Select(i => ItemNames[i]).ToArray(),
-                split,
-                indices.Select(Origin).ToArray())
-            {
-                LabelsFile = LabelsFile,
-            };
+            return new ImageSet(frames, labels, TimeSteps, Channels, Rows, Cols, Source, names, split, origins) { LabelsFile = LabelsFile };
         }
 
         var pixels = new byte[(long)indices.Count * PixelsPerImage];
-        var labels = new int[indices.Count];
-        string[]? names = ItemNames is null ? null : new string[indices.Count];
         for (int i = 0; i < indices.Count; i++)
         {
             Image(indices[i]).CopyTo(pixels.AsSpan(i * PixelsPerImage, PixelsPerImage));
-            labels[i] = Labels[indices[i]];
-            if (names is not null)
-            {
-                names[i] = ItemNames![indices[i]];
-            }
-        }
-
-        var origins = new int[indices.Count];
-        for (int i = 0; i < origins.Length; i++)
-        {
-            origins[i] = Origin(indices[i]);
         }
 
         return new ImageSet(pixels, labels, Channels, Rows, Cols, Source, names, split) { LabelsFile = LabelsFile, _origins = origins };

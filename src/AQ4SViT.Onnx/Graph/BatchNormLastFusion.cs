@@ -11,25 +11,15 @@ internal static class BatchNormLastFusion
 
     public static List<Node> Fuse(List<Node> nodes, string graphOutput)
     {
-        var producer = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int i = 0; i < nodes.Count; i++)
-        {
-            foreach (string output in nodes[i].Outputs)
-            {
-                producer[output] = i;
-            }
-        }
-
-        var readers = new ValueReaders(nodes, graphOutput);
-
+        var index = new GraphIndex(nodes, graphOutput);
         var removed = new HashSet<int>();
         var replaced = new Dictionary<int, Node>();
         for (int i = 0; i < nodes.Count; i++)
         {
             var bn = nodes[i];
             if (bn.OpType != "BatchNormalization" || bn.Inputs.Length != 5 || bn.Outputs.Length != 1 || bn.Int("training_mode", 0) != 0
-                || !producer.TryGetValue(bn.Inputs[0], out int before) || !IsSwapLastTwo(nodes[before])
-                || readers.OnlyReader(bn.Inputs[0]) is null || readers.OnlyReader(bn.Outputs[0]) is not int after
+                || index.ProducerAt(bn.Inputs[0]) is not int before || !IsSwapLastTwo(nodes[before])
+                || index.OnlyReader(bn.Inputs[0]) is null || index.OnlyReader(bn.Outputs[0]) is not int after
                 || !IsSwapLastTwo(nodes[after]) || removed.Contains(before))
             {
                 continue;

@@ -45,27 +45,6 @@ internal static class GraphRewrites
         return kept;
     }
 
-    /// <summary>Each value's producer, and the nodes that read it (each node once).</summary>
-    internal static (Dictionary<string, Node> Producer, Dictionary<string, List<Node>> Readers) Index(IEnumerable<Node> nodes)
-    {
-        var producer = new Dictionary<string, Node>(StringComparer.Ordinal);
-        var readers = new Dictionary<string, List<Node>>(StringComparer.Ordinal);
-        foreach (var n in nodes)
-        {
-            foreach (string o in n.Outputs.Where(o => o.Length > 0))
-            {
-                producer.TryAdd(o, n);
-            }
-
-            foreach (string i in n.Inputs.Where(i => i.Length > 0).Distinct())
-            {
-                (readers.TryGetValue(i, out var l) ? l : readers[i] = []).Add(n);
-            }
-        }
-
-        return (producer, readers);
-    }
-
     private static string Resolve(Dictionary<string, string> alias, string value) => alias.TryGetValue(value, out var to) ? to : value;
 
     /// <summary>
@@ -75,11 +54,11 @@ internal static class GraphRewrites
     /// </summary>
     public static void ShapesThroughScatter(List<Node> nodes)
     {
-        var (producer, readers) = Index(nodes);
+        var index = new GraphIndex(nodes);
 
         string Start(string value)
         {
-            for (int hops = 0; hops < 100_000 && producer.TryGetValue(value, out var p) && p.OpType is "ScatterND" or "ScatterElements" && p.Inputs.Length > 0; hops++)
+            for (int hops = 0; hops < 100_000 && index.Producer(value) is { OpType: "ScatterND" or "ScatterElements", Inputs.Length: > 0 } p; hops++)
             {
                 value = p.Inputs[0];
             }
@@ -90,7 +69,7 @@ internal static class GraphRewrites
         foreach (var n in nodes)
         {
             bool shapeOnly = n.OpType == "Shape" ||
-                (n.OpType is "Gather" or "Slice" && n.Outputs.Length == 1 && (!readers.TryGetValue(n.Outputs[0], out var r) || r.All(x => x.OpType == "Shape")));
+                (n.OpType is "Gather" or "Slice" && n.Outputs.Length == 1 && index.Readers(n.Outputs[0]).All(x => x.OpType == "Shape"));
             if (shapeOnly && n.Inputs.Length > 0)
             {
                 n.Inputs[0] = Start(n.Inputs[0]);
@@ -106,7 +85,7 @@ internal static class GraphRewrites
     /// </summary>
     public static List<Node> JoinScatteredSteps(List<Node> nodes, Dictionary<string, Tensor> constants)
     {
-        var (producer, readers) = Index(nodes);
+        var index = new GraphIndex(nodes);
 
         static bool IsScatter(Node n) => n.OpType is "ScatterND" or "ScatterElements" && n.Inputs.Length == 3 && (n.String("reduction") ?? "none") == "none";
 
@@ -115,14 +94,14 @@ internal static class GraphRewrites
         foreach (var last in nodes.Where(IsScatter))
         {
             // The chain's end: no scatter of the same kind continues from it.
-            if (readers.TryGetValue(last.Outputs[0], out var next) && next.Any(r => IsScatter(r) && r.OpType == last.OpType && r.Inputs[0] == last.Outputs[0]))
+            if (index.Readers(last.Outputs[0]).Any(r => IsScatter(r) && r.OpType == last.OpType && r.Inputs[0] == last.Outputs[0]))
             {
                 continue;
             }
 
             var chain = new List<Node> { last };
-            while (producer.TryGetValue(chain[0].Inputs[0], out var p) && IsScatter(p) && p.OpType == last.OpType &&
-                   readers[p.Outputs[0]].Count == 1)
+            while (index.Producer(chain[0].Inputs[0]) is { } p && IsScatter(p) && p.OpType == last.OpType &&
+                   index.Readers(p.Outputs[0]).Count == 1)
             {
                 chain.Insert(0, p);
             }

@@ -40,7 +40,7 @@ public static partial class LifRecognizer
         /// <summary>Scalar constants the export used (candidates for the kernel's exact constants).</summary>
         public List<float> Constants { get; } = [];
 
-        public static StepExpression? Build(string root, string[] leaves, Ctx c, HashSet<Node> used, out string? input, out string? why)
+        public static StepExpression? Build(string root, string[] leaves, GraphMatcher c, HashSet<Node> used, out string? input, out string? why)
         {
             var e = new StepExpression(leaves.Length);
             string? x = null;
@@ -76,22 +76,22 @@ public static partial class LifRecognizer
                     e.Constants.Add(k);
                     term = new Term(Kind.Const, 0, 0, k);
                 }
-                else if (c.InitialFill(value, nodes) is { } fill)
+                else if (InitialFill(c, value, nodes) is { } fill)
                 {
                     term = new Term(Kind.Const, 0, 0, fill);
                 }
-                else if (c.Producer.TryGetValue(value, out var p) && p.OpType is "Add" or "Sub" or "Mul" or "Div" && p.Inputs.Length == 2)
+                else if (c.Index.Producer(value) is { OpType: "Add" or "Sub" or "Mul" or "Div", Inputs.Length: 2 } p)
                 {
                     nodes.Add(p);
                     int a = Visit(p.Inputs[0], depth + 1);
                     int b = Visit(p.Inputs[1], depth + 1);
                     term = new Term(p.OpType switch { "Add" => Kind.Add, "Sub" => Kind.Sub, "Mul" => Kind.Mul, _ => Kind.Div }, a, b, 0f);
                 }
-                else if (c.Producer.TryGetValue(value, out p) && p.OpType is "Neg" or "Identity" && p.Inputs.Length == 1)
+                else if (c.Index.Producer(value) is { OpType: "Neg" or "Identity", Inputs.Length: 1 } q)
                 {
-                    nodes.Add(p);
-                    int a = Visit(p.Inputs[0], depth + 1);
-                    if (p.OpType == "Identity")
+                    nodes.Add(q);
+                    int a = Visit(q.Inputs[0], depth + 1);
+                    if (q.OpType == "Identity")
                     {
                         e._seen[value] = a;
                         return a;

@@ -16,92 +16,40 @@ public static partial class LifRecognizer
     /// <summary>Op type of fused LIF nodes (domain "aq4svit").</summary>
     public const string OpType = "AQ4SViT.Lif";
 
-    private sealed class Ctx
+    /// <summary>The fill of an initial membrane made at run time: ConstantOfShape, or Expand of a scalar constant (with
+    /// the Shape it reads, usually of x₀); the nodes join <paramref name="used"/>.</summary>
+    private static float? InitialFill(GraphMatcher c, string value, HashSet<Node> used)
     {
-        public Ctx(List<Node> nodes, Dictionary<string, Tensor> constants)
+        void TakeShapeOf(Node fill, int input)
         {
-            (Producer, Readers) = GraphRewrites.Index(nodes);
-            Constants = constants;
+            used.Add(fill);
+            if (fill.HasInput(input) && c.Op(fill.Inputs[input], "Shape") is { } shape)
+            {
+                used.Add(shape);
+            }
         }
 
-        public Dictionary<string, Node> Producer { get; }
-
-        public Dictionary<string, List<Node>> Readers { get; }
-
-        public Dictionary<string, Tensor> Constants { get; }
-
-        private readonly Dictionary<string, float?> _scalars = new(StringComparer.Ordinal);
-
-        /// <summary>The value of a constant whose elements are all equal, or null (cached: exports fold full-size fills).</summary>
-        public float? Scalar(string value)
+        if (c.Op(value, "ConstantOfShape") is { } cos)
         {
-            if (_scalars.TryGetValue(value, out var known))
-            {
-                return known;
-            }
-
-            string name = value;
-
-            // Exporters may wrap Python scalars in CastLike/Cast/Identity of a constant (dynamo's onnxscript does).
-            for (int hops = 0; hops < 3 && !Constants.ContainsKey(value) && Producer.TryGetValue(value, out var wrap) &&
-                 wrap.OpType is "CastLike" or "Cast" or "Identity" && wrap.HasInput(0); hops++)
-            {
-                if (wrap.OpType == "Cast" && wrap.Int("to", 1) != 1)
-                {
-                    return _scalars[name] = null;
-                }
-
-                value = wrap.Inputs[0];
-            }
-
-            float? result = null;
-            if (Constants.TryGetValue(value, out var t) && t.Length > 0 && t.IsFloat)
-            {
-                var f = t.FloatData!;
-                float first = f[0];
-                result = f.AsSpan().IndexOfAnyExcept(first) < 0 ? first : null;
-            }
-
-            return _scalars[name] = result;
+            var fill = cos.TensorAttribute("value");
+            TakeShapeOf(cos, 0);
+            return fill is null ? 0f : Import.TensorDecoder.ToFloats(fill, ".")[0];
         }
 
-        /// <summary>The fill of an initial membrane made at run time: ConstantOfShape, or Expand of a scalar constant (with
-        /// the Shape it reads, usually of x₀); the nodes join <paramref name="used"/>.</summary>
-        public float? InitialFill(string value, HashSet<Node> used)
+        if (c.Op(value, "Expand") is { } expand && c.Scalar(expand.Inputs[0]) is { } e)
         {
-            void TakeShapeOf(Node fill, int input)
-            {
-                used.Add(fill);
-                if (fill.HasInput(input) && Op(fill.Inputs[input], "Shape") is { } shape)
-                {
-                    used.Add(shape);
-                }
-            }
-
-            if (Op(value, "ConstantOfShape") is { } cos)
-            {
-                var fill = cos.TensorAttribute("value");
-                TakeShapeOf(cos, 0);
-                return fill is null ? 0f : Import.TensorDecoder.ToFloats(fill, ".")[0];
-            }
-
-            if (Op(value, "Expand") is { } expand && Scalar(expand.Inputs[0]) is { } e)
-            {
-                TakeShapeOf(expand, 1);
-                return e;
-            }
-
-            return null;
+            TakeShapeOf(expand, 1);
+            return e;
         }
 
-        public Node? Op(string value, string opType) => Producer.TryGetValue(value, out var n) && n.OpType == opType ? n : null;
+        return null;
     }
 
     /// <param name="diagnostics">Receives one line per spiking-looking structure that was not recognised, naming the node
     /// and the rule it broke.</param>
     public static List<Node> Fuse(List<Node> nodes, Dictionary<string, Tensor> constants, List<LifLayer> layers, List<string>? diagnostics = null)
     {
-        var ctx = new Ctx(nodes, constants);
+        var ctx = new GraphMatcher(new GraphIndex(nodes), constants);
         var removed = new HashSet<Node>();
         var replacement = new Dictionary<Node, Node>();
         foreach (var concat in nodes.Where(n => n.OpType == "Concat"))
@@ -127,7 +75,7 @@ public static partial class LifRecognizer
 
         // Threshold steps left as plain ops: Cast(GreaterOrEqual) to float that no recognised layer took.
         int loose = nodes.Count(n => n.OpType is "GreaterOrEqual" or "Greater" && !removed.Contains(n) &&
-            ctx.Readers.TryGetValue(n.Outputs[0], out var r) && r.Any(x => x.OpType == "Cast" && x.Int("to", 0) == 1));
+            ctx.Index.Readers(n.Outputs[0]).Any(x => x.OpType == "Cast" && x.Int("to", 0) == 1));
         if (loose > 0)
         {
             diagnostics?.Add($"{loose} threshold step(s) (Cast of GreaterOrEqual or Greater) are not part of a recognised LIF layer and run as plain ops" +
@@ -161,7 +109,7 @@ public static partial class LifRecognizer
         return candidate;
     }
 
-    private static (LifLayer Layer, HashSet<Node> Nodes)? TryMatch(Node concat, Ctx c, out string? why)
+    private static (LifLayer Layer, HashSet<Node> Nodes)? TryMatch(Node concat, GraphMatcher c, out string? why)
     {
         why = null;
         if (concat.Int("axis", -1) != 0 || concat.Inputs.Length < 1)
@@ -185,7 +133,7 @@ public static partial class LifRecognizer
                 return null;
             }
 
-            var ge = c.Producer[c.Op(spike, "Cast")!.Inputs[0]];
+            var ge = c.Index.Producer(c.Op(spike, "Cast")!.Inputs[0])!;
             if (ge.OpType != "GreaterOrEqual")
             {
                 why = $"step {t} fires on a strict '{ge.OpType}' ('{ge.DisplayName}'); SpikingJelly's Heaviside fires at v − v_threshold ≥ 0";
@@ -263,7 +211,7 @@ public static partial class LifRecognizer
 
             foreach (string o in n.Outputs)
             {
-                if (c.Readers.TryGetValue(o, out var readers) && readers.FirstOrDefault(r => !used.Contains(r)) is { } outside)
+                if (c.Index.Readers(o).FirstOrDefault(r => !used.Contains(r)) is { } outside)
                 {
                     why = $"'{o}' of {n.OpType} '{n.DisplayName}' is also read outside the neuron, by {outside.OpType} '{outside.DisplayName}'";
                     return null;
@@ -296,7 +244,7 @@ public static partial class LifRecognizer
     /// from an unrolled Loop's ScatterND, a Reshape to a constant [1, ...] (optionally of an Expand to the same constant
     /// shape, a no-op the export adds). Returns the Cast's output.
     /// </summary>
-    private static string? StepSpike(string value, Ctx c, HashSet<Node> used, ref long[]? stepShape)
+    private static string? StepSpike(string value, GraphMatcher c, HashSet<Node> used, ref long[]? stepShape)
     {
         var path = new List<Node>();
         if (c.Op(value, "Unsqueeze") is { } unsq && UnsqueezesAxis0(unsq, c))
@@ -304,12 +252,11 @@ public static partial class LifRecognizer
             path.Add(unsq);
             value = unsq.Inputs[0];
         }
-        else if (c.Op(value, "Reshape") is { } reshape && c.Constants.TryGetValue(reshape.Inputs[1], out var target) &&
-                 target.ToLongArray() is [1, .. var rest] && rest.All(d => d > 0))
+        else if (c.Op(value, "Reshape") is { } reshape && c.Longs(reshape.Inputs[1]) is [1, .. var rest] && rest.All(d => d > 0))
         {
             path.Add(reshape);
             value = reshape.Inputs[0];
-            if (c.Op(value, "Expand") is { } expand && c.Constants.TryGetValue(expand.Inputs[1], out var to) && to.ToLongArray().SequenceEqual(rest))
+            if (c.Op(value, "Expand") is { } expand && c.Longs(expand.Inputs[1]) is { } to && to.SequenceEqual(rest))
             {
                 path.Add(expand);
                 value = expand.Inputs[0];
@@ -338,27 +285,27 @@ public static partial class LifRecognizer
         return value;
     }
 
-    private static bool UnsqueezesAxis0(Node unsq, Ctx c)
+    private static bool UnsqueezesAxis0(Node unsq, GraphMatcher c)
     {
-        long[]? axes = unsq.HasInput(1) && c.Constants.TryGetValue(unsq.Inputs[1], out var t) ? t.ToLongArray() : unsq.Ints("axes");
+        long[]? axes = (unsq.HasInput(1) ? c.Longs(unsq.Inputs[1]) : null) ?? unsq.Ints("axes");
         return axes is [0];
     }
 
     /// <summary>x_t must be step t of one (T, ...) tensor: Gather(X, t, axis 0), or Squeeze(Slice(X, t, t+1, axis 0), 0).</summary>
-    private static string? StepSource(string xt, int t, Ctx c, HashSet<Node> used)
+    private static string? StepSource(string xt, int t, GraphMatcher c, HashSet<Node> used)
     {
         if (c.Op(xt, "Gather") is { } gather && gather.Int("axis", 0) == 0 &&
-            c.Constants.TryGetValue(gather.Inputs[1], out var idx) && idx.Rank == 0 && idx.ToLongArray()[0] == t)
+            c.Constant(gather.Inputs[1], out var idx) && idx.Rank == 0 && idx.ToLongArray()[0] == t)
         {
             used.Add(gather);
             return gather.Inputs[0];
         }
 
         if (c.Op(xt, "Squeeze") is { } squeeze && c.Op(squeeze.Inputs[0], "Slice") is { } slice && slice.Inputs.Length >= 4 &&
-            c.Constants.TryGetValue(slice.Inputs[1], out var starts) && c.Constants.TryGetValue(slice.Inputs[2], out var ends) &&
-            c.Constants.TryGetValue(slice.Inputs[3], out var axes) &&
+            c.Constant(slice.Inputs[1], out var starts) && c.Constant(slice.Inputs[2], out var ends) &&
+            c.Constant(slice.Inputs[3], out var axes) &&
             starts.ToLongArray() is [var s] && s == t && ends.ToLongArray() is [var e] && e == t + 1 && axes.ToLongArray() is [0] &&
-            (!squeeze.HasInput(1) || (c.Constants.TryGetValue(squeeze.Inputs[1], out var sq) && sq.ToLongArray() is [0])))
+            (!squeeze.HasInput(1) || (c.Constant(squeeze.Inputs[1], out var sq) && sq.ToLongArray() is [0])))
         {
             used.UnionWith([squeeze, slice]);
             return slice.Inputs[0];

@@ -15,7 +15,7 @@ internal static class LinearFusion
 
     public static List<Node> Fuse(List<Node> nodes, IReadOnlyDictionary<string, Tensor> constants, string graphOutput)
     {
-        var readers = new ValueReaders(nodes, graphOutput);
+        var readers = new GraphIndex(nodes, graphOutput);
         var removed = new HashSet<int>();
         var replaced = new Dictionary<int, Node>();
         for (int i = 0; i < nodes.Count; i++)

@@ -173,16 +173,8 @@ public sealed class SearchContext
         }
 
         _frontier.Add(new PlotPoint(setting.Key, setting.TotalBits(Backend.WeightParams), accuracy, score.Complete, passed));
-        Log?.Invoke(new CandidateRecord
+        Log?.Invoke(CandidateLine(setting, phase, round, move, proxy) with
         {
-            Index = ++_logIndex,
-            Phase = phase,
-            Round = round,
-            Move = move,
-            Bits = NamedBits(setting),
-            MemorySaving = Saving(setting),
-            Drift = proxy?.Drift,
-            SpikeMismatch = Known(proxy?.SpikeMismatch),
             Decision = decision,
             Accuracy = accuracy,
             Drop = drop,
@@ -277,6 +269,19 @@ public sealed class SearchContext
 
     private void WriteProxy(CandidateRecord line) => ProxyLog?.Invoke(line with { Index = ++_logIndex });
 
+    /// <summary>What every candidate line of the log has: its number, where the search is, the setting and its drift.</summary>
+    private CandidateRecord CandidateLine(BitVector setting, string phase, int round, string move, ProxyScore? proxy) => new()
+    {
+        Index = ++_logIndex,
+        Phase = phase,
+        Round = round,
+        Move = move,
+        Bits = NamedBits(setting),
+        MemorySaving = Saving(setting),
+        Drift = proxy?.Drift,
+        SpikeMismatch = Known(proxy?.SpikeMismatch),
+    };
+
     /// <summary>An estimated drift has no spike mismatch (NaN): logged as absent.</summary>
     private static double? Known(double? value) => value is { } v && double.IsFinite(v) ? v : null;
 
@@ -288,16 +293,8 @@ public sealed class SearchContext
             CheckLimits();
         }
 
-        Log?.Invoke(new CandidateRecord
+        Log?.Invoke(CandidateLine(setting, phase, round, move, proxy) with
         {
-            Index = ++_logIndex,
-            Phase = phase,
-            Round = round,
-            Move = move,
-            Bits = NamedBits(setting),
-            MemorySaving = Saving(setting),
-            Drift = proxy.Drift,
-            SpikeMismatch = Known(proxy.SpikeMismatch),
             Decision = estimated ? "gated-estimate" : "gated",
             GateThreshold = double.IsFinite(gate) ? gate : null,
         });

@@ -53,19 +53,7 @@ public sealed class TopOneTally(ImageSet set, Func<SplitScore, bool>? couldStill
     public void Add(int start, int count, ReadOnlySpan<float> logits)
     {
         int classes = logits.Length / Math.Max(1, count);
-        for (int i = 0; i < count; i++)
-        {
-            var image = logits.Slice(i * classes, classes);
-            int label = set.Labels[start + i];
-            if (Validate.Accuracy.ArgMax(image) == label)
-            {
-                _hits[start + i] = true;
-                _correct++;
-            }
-
-            _margins[start + i] = Margin(image, label);
-        }
-
+        _correct += Validate.Accuracy.CountTopOne(logits, classes, set.Labels.AsSpan(start, count), _hits, _margins, start);
         _seen += count;
     }
 
@@ -77,18 +65,4 @@ public sealed class TopOneTally(ImageSet set, Func<SplitScore, bool>? couldStill
 
     /// <summary>The accuracy (exact once every image was seen; the upper bound after an early stop), the hits and margins so far.</summary>
     public SplitScore Result => new(UpperBound, _hits, _seen, _margins);
-
-    private static float Margin(ReadOnlySpan<float> logits, int label)
-    {
-        float other = float.NegativeInfinity;
-        for (int c = 0; c < logits.Length; c++)
-        {
-            if (c != label)
-            {
-                other = Math.Max(other, logits[c]);
-            }
-        }
-
-        return label < logits.Length ? logits[label] - other : float.NegativeInfinity;
-    }
 }

@@ -12,9 +12,7 @@ namespace AQ4SViT.Onnx.Tests.Data;
 /// </summary>
 internal static class DataFixtures
 {
-    private static readonly Lazy<ImageSet> s_fashion = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
-
-    public static ImageSet Fashion => s_fashion.Value;
+    public static ImageSet Fashion => SharedData.FashionMnist;
 
     /// <summary>The first <paramref name="count"/> Fashion-MNIST test images (grey, 28×28).</summary>
     public static ImageSet First(int count) => Fashion.Slice(0, count);

@@ -50,7 +50,7 @@ public sealed class SvitEmitTests
         var model = OnnxModelFile.Load(path);
         var setting = Setting.Uniform(WeightCatalog.Find(model), Granularity.Block, bits);
         var qdq = QdqEmitter.Write(model, setting, dir.File("q.onnx"), new EmitOptions(int2 ? StorageWidths.Int2 : StorageWidths.Int4));
-        var set = Onnx.Data.DataSplits.Select(Onnx.Data.IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist), Onnx.Data.DataSplit.Test, 32);
+        var set = Onnx.Data.DataSplits.Select(SharedData.FashionMnist, Onnx.Data.DataSplit.Test, 32);
         var overrides = WeightQuantizer.FakeQuantizeModel(model, setting);
 
         using var ort = OrtQdq.OpenExact(qdq.Path, Onnx.Data.InputScaling.PixelOver255, threads: 1, ComputeDevice.Cpu);
@@ -146,7 +146,7 @@ public sealed class SvitEmitTests
 
         using var ortQ = OrtQdq.OpenExact(qdq.Path, Onnx.Data.InputScaling.PixelOver255, threads: 1, ComputeDevice.Cpu);
         using var ortF = new OrtClassifier(fake.Path, Onnx.Data.InputScaling.PixelOver255, threads: 1);
-        var set = Onnx.Data.DataSplits.Select(Onnx.Data.IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist), Onnx.Data.DataSplit.Test, 20);
+        var set = Onnx.Data.DataSplits.Select(SharedData.FashionMnist, Onnx.Data.DataSplit.Test, 20);
         var comparison = LogitComparison.Compare(Accuracy.Evaluate(ortQ, set, 20), Accuracy.Evaluate(ortF, set, 20));
         Assert.True(comparison.MaxAbsLogitDiff < 1e-3, $"max |diff| {comparison.MaxAbsLogitDiff}");
         Assert.True(comparison.ArgmaxAgreement >= 0.98, $"argmax agreement {comparison.ArgmaxAgreement}");

@@ -124,7 +124,7 @@ internal static class TestModels
     /// <summary>Fashion-MNIST-like input for the 28×28 SViT fixtures: the first images of the bundled test set, pixel/255.</summary>
     public static float[] FashionImages(int count, int offset = 5000)
     {
-        var set = Onnx.Data.IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist);
+        var set = SharedData.FashionMnist;
         var x = new float[count * 28 * 28];
         Onnx.Data.InputScaling.PixelOver255.Fill(set, offset, count, 1, x);
         return x;

@@ -8,8 +8,6 @@ namespace AQ4SViT.Onnx.Tests.Models;
 /// <summary>The bundled models run in ONNX Runtime and reproduce what PyTorch measured when they were exported.</summary>
 public sealed class ReferenceModelTests
 {
-    private static readonly Lazy<ImageSet> s_fashion = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
-
     public static TheoryData<string> Bundled => RepoPaths.BundledModels;
 
     [Theory]
@@ -34,7 +32,7 @@ public sealed class ReferenceModelTests
         using var ort = new OrtClassifier(RepoPaths.Model(name), InputScaling.PixelOver255, threads: 2);
         var logits = new float[reference.Length * ort.Classes];
 
-        ort.Logits(s_fashion.Value, 0, reference.Length, logits);
+        ort.Logits(SharedData.FashionMnist, 0, reference.Length, logits);
 
         Assert.Equal(100, reference.Length);
         for (int i = 0; i < reference.Length; i++)
@@ -54,7 +52,7 @@ public sealed class ReferenceModelTests
         var card = ModelCard.TryLoadBeside(RepoPaths.Model(name))!;
         using var ort = new OrtClassifier(RepoPaths.Model(name), InputScaling.PixelOver255, threads: 2);
 
-        var result = Accuracy.Evaluate(ort, s_fashion.Value, batch: 100);
+        var result = Accuracy.Evaluate(ort, SharedData.FashionMnist, batch: 100);
 
         Assert.Equal(10_000, result.Images);
         double top1 = card.Top1Torch ?? double.NaN;

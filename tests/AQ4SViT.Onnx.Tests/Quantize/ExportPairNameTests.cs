@@ -12,8 +12,6 @@ namespace AQ4SViT.Onnx.Tests.Quantize;
 /// </summary>
 public sealed class ExportPairNameTests
 {
-    private static readonly Lazy<ImageSet> s_fashion = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
-
     /// <summary>Every TorchScript/dynamo pair in models/: the bundled pair, the d64 test models and the upstream fixtures.</summary>
     public static TheoryData<string, string> Pairs()
     {
@@ -90,7 +88,7 @@ public sealed class ExportPairNameTests
         Assert.Equal(tsWeights.Select(w => w.DisplayName), dyWeights.Select(w => w.DisplayName));
         Assert.Equal(tsWeights.Select(w => onTs.BitsOfWeight(w.Name)), dyWeights.Select(w => onDynamo.BitsOfWeight(w.Name)));
         Assert.Contains(dyWeights, w => onDynamo.BitsOfWeight(w.Name) == 2);
-        var set = s_fashion.Value.Slice(0, 24);
+        var set = SharedData.FashionMnist.Slice(0, 24);
         using var simTs = QuantizedSimulator.Create(tsPath, onTs, InputScaling.PixelOver255, 2);
         using var simDynamo = QuantizedSimulator.Create(dyPath, onDynamo, InputScaling.PixelOver255, 2);
         using var ortDynamo = new OrtClassifier(FakeQuantEmitter.Write(OnnxModelFile.Load(dyPath), onDynamo, dir.File("fq-dynamo.onnx")).Path, InputScaling.PixelOver255, threads: 2);

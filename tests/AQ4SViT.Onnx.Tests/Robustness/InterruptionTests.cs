@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Search;
 using AQ4SViT.Onnx.Tests.Cli;
@@ -14,7 +13,6 @@ namespace AQ4SViT.Onnx.Tests.Robustness;
 [Collection("Console")]
 public sealed class InterruptionTests
 {
-    private static readonly Lazy<ImageSet> s_fashion = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
     private static readonly string[] s_finalOutputs = ["quantized.onnx", "quantized.fakequant.onnx", "setting.json", "report.json", "report.md", "pareto.png"];
 
     private static string SmallModel => Path.Combine(RepoPaths.Models, "tests", "spikformer-d64", "model.onnx");
@@ -22,7 +20,7 @@ public sealed class InterruptionTests
     private static SearchJob Job(string outDir) => new()
     {
         ModelPath = SmallModel,
-        Data = s_fashion.Value,
+        Data = SharedData.FashionMnist,
         OutDirectory = outDir,
         // Sensitivity fully evaluates every block group at every width: many checkpoints, each cheap on 10 images.
         Options = new SearchOptions { Strategy = SearchStrategy.Sensitivity, Granularity = Granularity.Block, Bits = [2, 8], CalibrationImages = 4, MaxDrop = 1.5 },

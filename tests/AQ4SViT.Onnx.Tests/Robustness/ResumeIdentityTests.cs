@@ -291,7 +291,7 @@ public sealed class ResumeIdentityTests
     [Fact]
     public void HashData_OnePixelOrOneLabel_ChangesTheHash()
     {
-        var set = IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist).Slice(0, 20);
+        var set = SharedData.FashionMnist.Slice(0, 20);
         var pixels = (byte[])set.Pixels.Clone();
         pixels[^1] ^= 1;
         var labels = (int[])set.Labels.Clone();

@@ -5,12 +5,10 @@ namespace AQ4SViT.Onnx.Tests.Robustness;
 /// <summary>Small IDX datasets written to a temporary folder: the first images of the bundled Fashion-MNIST test set, or made-up ones.</summary>
 internal static class TinyDataset
 {
-    private static readonly Lazy<ImageSet> s_fashion = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
-
     /// <summary>Writes the first <paramref name="count"/> Fashion-MNIST test images and labels into <paramref name="directory"/>.</summary>
     public static string FashionMnist(string directory, int count)
     {
-        var set = s_fashion.Value;
+        var set = SharedData.FashionMnist;
         Directory.CreateDirectory(directory);
         Data.IdxReaderTests.WriteIdx(Path.Combine(directory, IdxReader.TestImagesName), [count, set.Rows, set.Cols], set.Pixels[..(count * set.PixelsPerImage)], gzip: false);
         Data.IdxReaderTests.WriteIdx(Path.Combine(directory, IdxReader.TestLabelsName), [count], Array.ConvertAll(set.Labels[..count], l => (byte)l), gzip: false);

@@ -9,8 +9,6 @@ namespace AQ4SViT.Onnx.Tests.Search;
 /// <summary>A full evaluation stops once a candidate cannot pass, and decides exactly as a whole evaluation does.</summary>
 public sealed class EarlyStopTests
 {
-    private static readonly Lazy<ImageSet> s_fashion = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
-
     [Fact]
     public void Tally_HandCounted_StopsWhenEvenAPerfectRestFails()
     {
@@ -38,7 +36,7 @@ public sealed class EarlyStopTests
         var model = RepoPaths.Model("tests/spikformer-d64");
         var file = OnnxModelFile.Load(model);
         var weights = new FakeQuantWeights(file, WeightCatalog.Find(file), new QuantizationOptions());
-        var search = DataSplits.Select(s_fashion.Value, DataSplit.Search, 300);
+        var search = DataSplits.Select(SharedData.FashionMnist, DataSplit.Search, 300);
         var backend = new SimulatorBackend(Simulator.Load(model, 2), weights, search, search, InputScaling.PixelOver255, batch: 50);
         var twoBit = BitVector.AllFloat(backend.WeightNames.Count).With(Enumerable.Range(0, backend.WeightNames.Count).ToArray(), 2);
 
@@ -75,7 +73,7 @@ public sealed class EarlyStopTests
         var model = RepoPaths.Model("spikformer-fmnist");
         var file = OnnxModelFile.Load(model);
         var weights = new FakeQuantWeights(file, WeightCatalog.Find(file), new QuantizationOptions());
-        var search = DataSplits.Select(s_fashion.Value, DataSplit.Search, Trained);
+        var search = DataSplits.Select(SharedData.FashionMnist, DataSplit.Search, Trained);
         var backend = new SimulatorBackend(Simulator.Load(model, 2), weights, search.Slice(0, 8), search, InputScaling.PixelOver255, batch: 50);
         var all = Enumerable.Range(0, backend.WeightNames.Count).ToArray();
         var fp32 = BitVector.AllFloat(all.Length);

@@ -9,13 +9,11 @@ namespace AQ4SViT.Onnx.Tests.Search;
 /// <summary>Proxies that start from a kept prefix give exactly what a whole run gives.</summary>
 public sealed class PrefixReuseTests
 {
-    private static readonly Lazy<ImageSet> s_fashion = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
-
     private static SimulatorBackend Backend(string model, bool reuse)
     {
         var file = OnnxModelFile.Load(RepoPaths.Model(model));
         var weights = new FakeQuantWeights(file, WeightCatalog.Find(file), new QuantizationOptions());
-        var calibration = DataSplits.Select(s_fashion.Value, DataSplit.Search, 12);
+        var calibration = DataSplits.Select(SharedData.FashionMnist, DataSplit.Search, 12);
         return new SimulatorBackend(Simulator.Load(RepoPaths.Model(model), 2), weights, calibration, calibration, InputScaling.PixelOver255, reusePrefixes: reuse);
     }
 
@@ -82,7 +80,7 @@ public sealed class PrefixReuseTests
         var simulator = Simulator.Load(RepoPaths.Model(model), 2);
         var file = OnnxModelFile.Load(RepoPaths.Model(model));
         var weights = new FakeQuantWeights(file, WeightCatalog.Find(file), new QuantizationOptions());
-        var calibration = DataSplits.Select(s_fashion.Value, DataSplit.Search, 12);
+        var calibration = DataSplits.Select(SharedData.FashionMnist, DataSplit.Search, 12);
         var input = new float[calibration.Count * simulator.ImageSize];
         InputScaling.PixelOver255.Fill(calibration, 0, calibration.Count, simulator.ImageDims[0], input);
         var n = backend.WeightNames.Count;

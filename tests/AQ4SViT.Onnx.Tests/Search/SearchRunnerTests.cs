@@ -11,12 +11,10 @@ namespace AQ4SViT.Onnx.Tests.Search;
 /// <summary>A whole search on the bundled Spikformer, on small slices so it stays quick.</summary>
 public sealed class SearchRunnerTests
 {
-    private static readonly Lazy<ImageSet> s_fashion = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
-
     private static SearchJob SmallJob(string outDir, SearchStrategy strategy = SearchStrategy.Greedy) => new()
     {
         ModelPath = RepoPaths.Model("spikformer-fmnist"),
-        Data = s_fashion.Value,
+        Data = SharedData.FashionMnist,
         OutDirectory = outDir,
         Options = new SearchOptions
         {
@@ -84,7 +82,7 @@ public sealed class SearchRunnerTests
         using var dir = new TempDir();
         var report = SearchRunner.Run(SmallJob(dir.Path), CancellationToken.None);
         Assert.Equal(4 * 200, report.ConfirmImages); // by default every strategy confirms on 4× as many held-out images as it searched
-        var test = DataSplits.Select(s_fashion.Value, DataSplit.Test, 200);
+        var test = DataSplits.Select(SharedData.FashionMnist, DataSplit.Test, 200);
 
         // Exact dequantization: ORT's default fuses DequantizeLinear→MatMul into MatMulNBits with int8 activations.
         using var ort = OrtQdq.OpenExact(dir.File("quantized.onnx"), InputScaling.PixelOver255, threads: 2, ComputeDevice.Cpu);

@@ -11,11 +11,9 @@ public sealed class ModelParityTests
 {
     private static string Fixture(string name) => Path.Combine(RepoPaths.Models, "tests", name, "model.onnx");
 
-    private static readonly Lazy<ImageSet> s_images = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
-
     private static (float MaxDiff, int Disagree) Compare(string model, int images, int batch)
     {
-        var set = s_images.Value.Slice(0, images);
+        var set = SharedData.FashionMnist.Slice(0, images);
         using var sim = new SimClassifier(model, InputScaling.PixelOver255, threads: 2);
         // The oracle runs the graph as written: ONNX Runtime's extended fusions (MatMul+Add → Gemm) round differently
         // and flip a spike now and then (spikformer-fmnist: 1 image in 1,000 differs by 0.03 between its own levels).
@@ -77,7 +75,7 @@ public sealed class ModelParityTests
         var weight = sim.Weights[1];
         float[] scaled = sim.Graph.InitializerFloats(weight.Name).Select(v => v * 0.75f).ToArray();
         var input = new float[4 * sim.ImageSize];
-        InputScaling.PixelOver255.Fill(s_images.Value, 0, 4, 1, input);
+        InputScaling.PixelOver255.Fill(SharedData.FashionMnist, 0, 4, 1, input);
 
         float[] before = sim.Run(input, 4);
         float[] overridden = sim.Run(input, 4, new Dictionary<string, float[]> { [weight.Name] = scaled });
@@ -115,7 +113,7 @@ public sealed class ModelParityTests
         float[][] reference = Models.ReferenceModelTests.ReadReferenceLogits(name);
         using var sim = new SimClassifier(RepoPaths.Model(name), InputScaling.PixelOver255, threads: 2);
 
-        var result = Accuracy.Evaluate(sim, s_images.Value.Slice(0, reference.Length), 50);
+        var result = Accuracy.Evaluate(sim, SharedData.FashionMnist.Slice(0, reference.Length), 50);
 
         for (int i = 0; i < reference.Length; i++)
         {

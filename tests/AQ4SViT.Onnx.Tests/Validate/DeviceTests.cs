@@ -16,8 +16,6 @@ namespace AQ4SViT.Onnx.Tests.Validate;
 /// </summary>
 public sealed class DeviceTests
 {
-    private static readonly Lazy<ImageSet> s_fashion = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
-
     [Theory]
     [InlineData("cpu", false, 0)]
     [InlineData("CPU", false, 0)]
@@ -44,7 +42,7 @@ public sealed class DeviceTests
     public void OrtClassifier_CudaMissing_FallsBackWithOneLineAndCpuLogits()
     {
         string model = RepoPaths.Model("tests/spikformer-d64");
-        var set = s_fashion.Value.Slice(0, 16);
+        var set = SharedData.FashionMnist.Slice(0, 16);
         var messages = new List<string>();
 
         using var cpu = new OrtClassifier(model, InputScaling.PixelOver255, 1, ComputeDevice.Cpu);
@@ -85,7 +83,7 @@ public sealed class DeviceTests
         var catalog = WeightCatalog.Find(model);
         var setting = Setting.Uniform(catalog, Granularity.Block, bits);
         var vector = new BitVector(catalog.Select(w => setting.BitsOfWeight(w.Name)));
-        var set = s_fashion.Value.Slice(0, 12);
+        var set = SharedData.FashionMnist.Slice(0, 12);
         var emitted = FakeQuantEmitter.Write(model, setting, dir.File("fq.onnx"));
         var evaluator = new OrtFullEvaluator(model, new FakeQuantWeights(model, catalog, QuantizationOptions.Default), InputScaling.PixelOver255, ComputeDevice.Cpu, threads: 1, batch: 5);
 
@@ -106,7 +104,7 @@ public sealed class DeviceTests
         var model = OnnxModelFile.Load(path);
         var catalog = WeightCatalog.Find(model);
         var weights = new FakeQuantWeights(model, catalog, QuantizationOptions.Default);
-        var set = s_fashion.Value.Slice(0, 10);
+        var set = SharedData.FashionMnist.Slice(0, 10);
         var messages = new List<string>();
         var cpu = new OrtFullEvaluator(model, weights, InputScaling.PixelOver255, ComputeDevice.Cpu, 1, 10);
         var cuda = new OrtFullEvaluator(model, weights, InputScaling.PixelOver255, ComputeDevice.Cuda(1), 1, 10, messages.Add);

@@ -10,8 +10,6 @@ namespace AQ4SViT.Onnx.Tests.Validate;
 /// <summary><c>validate --reference</c>'s simulator quantizes the weights in place (one copy of the weights); it must compute what overrides and the emitted file compute.</summary>
 public sealed class QuantizedSimulatorTests
 {
-    private static readonly Lazy<ImageSet> s_fashion = new(() => IdxReader.LoadEvaluationSet(RepoPaths.FashionMnist));
-
     [Theory]
     [InlineData("tests/spikformer-d64", 3)]
     [InlineData("tests/sdt-d64-dynamo", 4)]
@@ -21,7 +19,7 @@ public sealed class QuantizedSimulatorTests
         string path = RepoPaths.Model(name);
         var model = OnnxModelFile.Load(path);
         var setting = Setting.Uniform(WeightCatalog.Find(model), Granularity.Layer, bits);
-        var set = s_fashion.Value.Slice(100, 16);
+        var set = SharedData.FashionMnist.Slice(100, 16);
 
         using var inPlace = QuantizedSimulator.Create(path, setting, InputScaling.PixelOver255, 1);
         using var overrides = new SimClassifier(Simulator.Load(path, 1), InputScaling.PixelOver255, WeightQuantizer.FakeQuantizeModel(model, setting));

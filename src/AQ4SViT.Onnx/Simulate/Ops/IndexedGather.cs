@@ -32,38 +32,7 @@ internal static class IndexedGather
             }
         }
 
-        long[] indices = indicesTensor.ToLongArray();
-        long[] strides = StridedCopy.Dense(data.Shape);
-        int dim = data.Shape[axis];
-        var sources = new int[indices.Length];
-        Span<int> index = stackalloc int[rank];
-        for (int e = 0; e < indices.Length; e++)
-        {
-            long idx = indices[e];
-            long at = idx < 0 ? idx + dim : idx;
-            if (at < 0 || at >= dim)
-            {
-                Throw.BadNode(node.OpType, node.DisplayName, $"index {idx} out of range for axis {axis} of data {data.ShapeText} (indices element {e})");
-            }
-
-            long offset = 0;
-            for (int i = 0; i < rank; i++)
-            {
-                offset += (i == axis ? at : index[i]) * strides[i];
-            }
-
-            sources[e] = (int)offset;
-            for (int i = rank - 1; i >= 0; i--)
-            {
-                if (++index[i] < indicesTensor.Shape[i])
-                {
-                    break;
-                }
-
-                index[i] = 0;
-            }
-        }
-
+        int[] sources = ElementOffsets.Along(node, data, indicesTensor, axis);
         return Read(data, sources, 1, indicesTensor.Shape);
     }
 

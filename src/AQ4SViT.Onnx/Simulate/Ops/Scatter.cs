@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
@@ -112,38 +113,7 @@ internal static class Scatter
         }
 
         CheckKinds(node, data, updates);
-        long[] indices = indicesTensor.ToLongArray();
-        long[] dataStrides = StridedCopy.Dense(data.Shape);
-        int dim = data.Shape[axis];
-        var targets = new int[indices.Length];
-        Span<int> index = stackalloc int[rank];
-        for (int e = 0; e < indices.Length; e++)
-        {
-            long idx = indices[e];
-            long at = idx < 0 ? idx + dim : idx;
-            if (at < 0 || at >= dim)
-            {
-                Throw.BadNode(node.OpType, node.DisplayName, $"index {idx} out of range for axis {axis} of data {data.ShapeText} (indices element {e})");
-            }
-
-            long offset = 0;
-            for (int i = 0; i < rank; i++)
-            {
-                offset += (i == axis ? at : index[i]) * dataStrides[i];
-            }
-
-            targets[e] = (int)offset;
-            for (int i = rank - 1; i >= 0; i--)
-            {
-                if (++index[i] < indicesTensor.Shape[i])
-                {
-                    break;
-                }
-
-                index[i] = 0;
-            }
-        }
-
+        int[] targets = ElementOffsets.Along(node, data, indicesTensor, axis);
         var result = Copy(data);
         if (result.IsFloat)
         {
@@ -203,19 +173,9 @@ internal static class Scatter
         return l;
     }
 
-    private static void Combine(Span<float> dst, ReadOnlySpan<float> src, Reduction reduction)
-    {
-        switch (reduction)
-        {
-            case Reduction.None: src.CopyTo(dst); break;
-            case Reduction.Add: TensorPrimitives.Add(dst, src, dst); break;
-            case Reduction.Mul: TensorPrimitives.Multiply(dst, src, dst); break;
-            case Reduction.Max: TensorPrimitives.Max(dst, src, dst); break;
-            default: TensorPrimitives.Min(dst, src, dst); break;
-        }
-    }
-
-    private static void Combine(Span<long> dst, ReadOnlySpan<long> src, Reduction reduction)
+    /// <summary>Writes <paramref name="src"/> into <paramref name="dst"/> by <paramref name="reduction"/> (float and long data).</summary>
+    private static void Combine<T>(Span<T> dst, ReadOnlySpan<T> src, Reduction reduction)
+        where T : INumber<T>
     {
         switch (reduction)
         {
