@@ -195,19 +195,11 @@ public static class SearchRunner
         // enough for the budget? Said before any candidate is tried.
         double fpSearch = journal.EvaluateReference(BitVector.AllFloat(catalog.Count), cancellation).Accuracy;
         var sampleCheck = SampleSizeCheck.Of(search.Count, fpSearch, options.WithBudgetFor(fpSearch).MaxDrop, options.Guard);
-        string? sampleWarning = sampleCheck.Warning(DataSplits.Range(DataSplit.Search, job.Data.Count).Count);
+        string? sampleWarning = sampleCheck.Warning(DataSplits.Range(DataSplit.Search, job.Data.Count).Count)
+            ?? (heldOut is null ? null : SampleSizeCheck.Of(search.Count + heldOut.Count, fpSearch, options.WithBudgetFor(fpSearch).MaxDrop, options.ConfirmGuard).ConfirmationWarning());
         if (sampleWarning is not null)
         {
             (job.Caution ?? job.Warn)?.Invoke("warning: " + sampleWarning);
-        }
-
-        if (sampleWarning is null && heldOut is not null)
-        {
-            sampleWarning = SampleSizeCheck.Of(search.Count + heldOut.Count, fpSearch, options.WithBudgetFor(fpSearch).MaxDrop, options.ConfirmGuard).ConfirmationWarning();
-            if (sampleWarning is not null)
-            {
-                (job.Caution ?? job.Warn)?.Invoke("warning: " + sampleWarning);
-            }
         }
 
         SplitScore Score(ImageSet set, BitVector setting, Func<SplitScore, bool>? couldStillPass = null) =>
