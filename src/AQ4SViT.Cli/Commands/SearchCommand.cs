@@ -4,6 +4,7 @@ using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Models;
 using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Runners;
 using AQ4SViT.Onnx.Search;
 using CommandLine;
 using CommandLine.Text;
@@ -289,7 +290,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
         var (maxDrop, maxDropPercent) = SearchOptions.ParseMaxDrop(MaxDrop);
         var options = new SearchOptions
         {
-            Strategy = SearchRunner.ParseStrategy(Strategy),
+            Strategy = SearchStrategies.Parse(Strategy),
             BeamWidth = BeamWidth,
             MaxDrop = maxDrop,
             MaxDropPercent = maxDropPercent,

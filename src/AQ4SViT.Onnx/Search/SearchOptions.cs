@@ -27,7 +27,7 @@ public enum ProxyEngine
     /// <summary>Our simulator on the CPU (the oracle).</summary>
     Sim,
 
-    /// <summary>ONNX Runtime on <c>--device</c> (the CPU provider with <c>--device cpu</c>): <see cref="OrtDriftProxy"/>.</summary>
+    /// <summary>ONNX Runtime on <c>--device</c> (the CPU provider with <c>--device cpu</c>): <c>OrtDriftProxy</c>.</summary>
     Ort,
 }
 
