@@ -1,3 +1,4 @@
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
@@ -75,4 +76,21 @@ public sealed record SearchJob
     /// <see cref="Warn"/>.
     /// </summary>
     public Action<string>? Caution { get; init; }
+
+    /// <summary>
+    /// Checks the limits as given on the command line, before anything is loaded: image counts (<c>--search-limit</c>,
+    /// <c>--test-limit</c>, <c>--confirm</c> when given; 0 means none or all) ≥ 0, <c>--batch</c> and <c>--jobs</c> ≥ 1.
+    /// </summary>
+    public static void CheckLimits(int searchLimit, int testLimit, int? confirm, int batch, int jobs)
+    {
+        if (searchLimit < 0 || testLimit < 0 || confirm < 0 || batch < 1)
+        {
+            Throw.BadInput($"--search-limit, --test-limit and --confirm must be ≥ 0 and --batch ≥ 1 (got {searchLimit}, {testLimit}, {confirm}, {batch})");
+        }
+
+        if (jobs < 1)
+        {
+            Throw.BadInput($"--jobs must be at least 1, got {jobs}");
+        }
+    }
 }
