@@ -4,6 +4,7 @@ using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Models;
 using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Runners;
 using AQ4SViT.Onnx.Search;
 using CommandLine;
 using CommandLine.Text;
@@ -289,7 +290,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
         var (maxDrop, maxDropPercent) = SearchOptions.ParseMaxDrop(MaxDrop);
         var options = new SearchOptions
         {
-            Strategy = SearchRunner.ParseStrategy(Strategy),
+            Strategy = SearchStrategies.Parse(Strategy),
             BeamWidth = BeamWidth,
             MaxDrop = maxDrop,
             MaxDropPercent = maxDropPercent,
@@ -298,7 +299,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
             Pin = WeightConstraints.ParsePins(Occurrences(context, "--pin", Pin)),
             Guard = Guard,
             ConfirmGuard = ConfirmGuard,
-            Bits = ParseBits(Bits),
+            Bits = SearchOptions.ParseBits(Bits),
             Granularity = Granularities.TryParse(Granularity, out var g) ? g : Throw.BadInput<Granularity>($"--granularity must be network, block or layer, got '{Granularity}'"),
             CalibrationImages = Calib,
             GateMargin = GateMargin,
@@ -307,15 +308,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
             Seed = Seed,
         };
         options.Validate();
-        if (SearchLimit < 0 || TestLimit < 0 || Confirm < 0 || Batch < 1)
-        {
-            Throw.BadInput($"--search-limit, --test-limit and --confirm must be ≥ 0 and --batch ≥ 1 (got {SearchLimit}, {TestLimit}, {Confirm}, {Batch})");
-        }
-
-        if (Jobs < 1)
-        {
-            Throw.BadInput($"--jobs must be at least 1, got {Jobs}");
-        }
+        SearchJob.CheckLimits(SearchLimit, TestLimit, Confirm, Batch, Jobs);
 
         var devices = DevicePool.Parse(Device, CudaDevices.Count);
         var proxyEngine = ProxyEngine.ToLowerInvariant() switch
@@ -535,22 +528,6 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
         return double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v) && v > 0 && v * unit < TimeSpan.MaxValue.TotalSeconds
             ? TimeSpan.FromSeconds(v * unit)
             : Throw.BadInput<TimeSpan>($"--time-limit must be a duration such as 90s, 20m, 1h or a number of seconds, got '{text}'");
-    }
-
-    private static int[] ParseBits(string text)
-    {
-        var bits = new List<int>();
-        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int b) || !(b is >= 2 and <= 8 or 16))
-            {
-                Throw.BadInput($"--bits: '{part}' is not a bit-width in 2–8 or 16");
-            }
-
-            bits.Add(b);
-        }
-
-        return bits.Count > 0 ? bits.ToArray() : Throw.BadInput<int[]>("--bits: give at least one bit-width");
     }
 }
 

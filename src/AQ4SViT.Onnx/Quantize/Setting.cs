@@ -121,7 +121,7 @@ public sealed class Setting
 
     public bool IsBound => Groups is not null;
 
-    public static bool IsAllowedBits(int bits) => bits is >= 2 and <= 8 or 16 or Fp32;
+    public static bool IsAllowedBits(int bits) => WeightQuantizer.IsSupportedBits(bits) || bits == Fp32;
 
     /// <summary>Bits of a group (32 when the setting does not name it).</summary>
     public int BitsOfGroup(string group) => _bits.TryGetValue(group, out int b) ? b : Fp32;
@@ -280,7 +280,7 @@ public sealed class Setting
 
                 foreach (var p in pinElement.EnumerateObject())
                 {
-                    if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int b) || !(b is >= 2 and <= 8 or 16))
+                    if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int b) || !WeightQuantizer.IsSupportedBits(b))
                     {
                         return Throw.BadInput<Setting>($"{source}: pin '{p.Name}': bits must be an integer 2–8 or 16, got {p.Value.GetRawText()}");
                     }

@@ -223,7 +223,7 @@ public sealed class WeightConstraints
         {
             int at = pin.LastIndexOf('=');
             int bits = 0;
-            if (at <= 0 || !int.TryParse(pin[(at + 1)..].Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out bits) || !(bits is >= 2 and <= 8 or 16))
+            if (at <= 0 || !int.TryParse(pin[(at + 1)..].Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out bits) || !WeightQuantizer.IsSupportedBits(bits))
             {
                 Throw.BadInput($"--pin '{pin}': give PATTERN=BITS with BITS 2–8 or 16 (e.g. --pin head=8)");
             }

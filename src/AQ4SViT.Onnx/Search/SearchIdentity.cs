@@ -64,7 +64,7 @@ public sealed record SearchIdentity
         var c = CultureInfo.InvariantCulture;
         var options = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
-            ["--strategy"] = SearchRunner.StrategyName(o.Strategy),
+            ["--strategy"] = SearchStrategies.Name(o.Strategy),
             ["--beam-width"] = o.BeamWidth.ToString(c),
             ["--max-drop"] = o.MaxDropText,
             ["--guard"] = o.Guard.ToString("R", c),

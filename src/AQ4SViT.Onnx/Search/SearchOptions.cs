@@ -1,3 +1,4 @@
+using System.Globalization;
 using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Quantize;
 
@@ -27,7 +28,7 @@ public enum ProxyEngine
     /// <summary>Our simulator on the CPU (the oracle).</summary>
     Sim,
 
-    /// <summary>ONNX Runtime on <c>--device</c> (the CPU provider with <c>--device cpu</c>): <see cref="OrtDriftProxy"/>.</summary>
+    /// <summary>ONNX Runtime on <c>--device</c> (the CPU provider with <c>--device cpu</c>): <c>OrtDriftProxy</c>.</summary>
     Ort,
 }
 
@@ -133,13 +134,30 @@ public sealed record SearchOptions
     /// <summary>Bits sorted from widest to narrowest.</summary>
     public int[] LevelsDescending => Bits.Distinct().OrderDescending().ToArray();
 
+    /// <summary>Parses <c>--bits</c>: comma-separated widths, each one <see cref="WeightQuantizer.IsSupportedBits"/> accepts.</summary>
+    public static int[] ParseBits(string text)
+    {
+        var bits = new List<int>();
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int b) || !WeightQuantizer.IsSupportedBits(b))
+            {
+                Throw.BadInput($"--bits: '{part}' is not a bit-width in 2–8 or 16");
+            }
+
+            bits.Add(b);
+        }
+
+        return bits.Count > 0 ? bits.ToArray() : Throw.BadInput<int[]>("--bits: give at least one bit-width");
+    }
+
     public void Validate()
     {
         foreach (int b in Bits)
         {
-            if (b is < 2 or > 16)
+            if (!WeightQuantizer.IsSupportedBits(b))
             {
-                Throw.BadInput($"--bits: {b} is outside 2–16");
+                Throw.BadInput($"--bits: {b} is not a bit-width in 2–8 or 16");
             }
         }
 

@@ -101,7 +101,7 @@ public sealed record SearchReport
     /// <summary>Where full evaluations ran: "sim" (our simulator, CPU) or "ort:cuda:N" / "ort:cpu" (ONNX Runtime).</summary>
     public string FullEvaluationEngine { get; init; } = "sim";
 
-    /// <summary>Where drift proxies ran: "sim" (our simulator, CPU) or "ort:cuda:N" / "ort:cpu" (ONNX Runtime, <see cref="OrtDriftProxy"/>).</summary>
+    /// <summary>Where drift proxies ran: "sim" (our simulator, CPU) or "ort:cuda:N" / "ort:cpu" (ONNX Runtime, <c>OrtDriftProxy</c>).</summary>
     public string ProxyEngine { get; init; } = "sim";
 
     /// <summary>Full evaluations computed ahead with --jobs that the serial order never used.</summary>

@@ -38,7 +38,7 @@ public sealed class SimulatorBackend : ISearchBackend
     public int KeptParents { get; init; } = 4;
 
     /// <param name="reusePrefixes">False: every proxy runs the whole graph (for checking that reuse changes nothing).</param>
-    /// <param name="proxies">False: drift proxies run elsewhere (<see cref="OrtDriftProxy"/>), so the float reference is not
+    /// <param name="proxies">False: drift proxies run elsewhere (<c>OrtDriftProxy</c>), so the float reference is not
     /// recorded here and <see cref="Proxy"/> is not available.</param>
     public SimulatorBackend(Simulator simulator, FakeQuantWeights weights, ImageSet calibration, ImageSet search, InputScaling scaling, int batch = 100, bool reusePrefixes = true, bool proxies = true)
     {

@@ -20,7 +20,8 @@ public sealed partial class LayeringTests(ITestOutputHelper output)
         ["Quantize"],                           // settings, weight catalogue, fake-quant weights
         ["Emit", "Ort"],                        // QDQ / fake-quant ONNX; ONNX Runtime hosting (sessions, devices)
         ["Validate"],                           // classifiers (ORT, simulator), accuracy
-        ["Search"],                             // the search and its runner
+        ["Search"],                             // the search: strategies, backends, journal, report
+        ["Runners"],                            // the pipelines the CLI verbs call: SearchRunner, the ONNX Runtime evaluators
     ];
 
     private static string Library => Path.Combine(RepoPaths.Root, "src", "AQ4SViT.Onnx");

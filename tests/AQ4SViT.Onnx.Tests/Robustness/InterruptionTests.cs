@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Runners;
 using AQ4SViT.Onnx.Search;
 using AQ4SViT.Onnx.Tests.Cli;
 

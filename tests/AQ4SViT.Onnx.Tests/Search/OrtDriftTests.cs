@@ -3,6 +3,7 @@ using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Runners;
 using AQ4SViT.Onnx.Search;
 using AQ4SViT.Onnx.Simulate;
 using Xunit.Abstractions;

@@ -3,6 +3,7 @@ using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Runners;
 using AQ4SViT.Onnx.Search;
 using AQ4SViT.Onnx.Validate;
 

@@ -5,10 +5,11 @@ using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Search;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 
-namespace AQ4SViT.Onnx.Search;
+namespace AQ4SViT.Onnx.Runners;
 
 /// <summary>
 /// The drift proxy on any ONNX Runtime execution provider (<c>--proxy-engine ort</c>, the default with

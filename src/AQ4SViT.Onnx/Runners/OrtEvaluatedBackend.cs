@@ -1,7 +1,8 @@
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Search;
 
-namespace AQ4SViT.Onnx.Search;
+namespace AQ4SViT.Onnx.Runners;
 
 /// <summary>
 /// A search backend that sends work to ONNX Runtime: full evaluations to <paramref name="evaluator"/> and drift proxies to

@@ -1,8 +1,9 @@
 using AQ4SViT.Onnx.Emit;
 using AQ4SViT.Onnx.Import.Proto;
 using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Search;
 
-namespace AQ4SViT.Onnx.Search;
+namespace AQ4SViT.Onnx.Runners;
 
 /// <summary>
 /// A setting's weights as ONNX Runtime gets them, for full evaluations (<see cref="OrtFullEvaluator"/>) and drift proxies

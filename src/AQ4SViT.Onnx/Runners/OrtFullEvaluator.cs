@@ -4,11 +4,12 @@ using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Import.Proto;
 using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
+using AQ4SViT.Onnx.Search;
 using AQ4SViT.Onnx.Validate;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 
-namespace AQ4SViT.Onnx.Search;
+namespace AQ4SViT.Onnx.Runners;
 
 /// <summary>
 /// Full evaluations in ONNX Runtime (<c>search --device cuda[:N]</c>): the float model with a setting's fake-quantized
