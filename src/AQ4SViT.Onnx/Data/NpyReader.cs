@@ -123,7 +123,9 @@ internal static partial class NpyReader
         }
 
         string shapeText = Field(ShapePattern(), header, name, "shape");
-        int[] shape = shapeText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        // A Python tuple: "(5,)" ends in a comma, "()" is a scalar; an empty entry anywhere else ("(1, , 4)") is not a tuple.
+        string[] entries = shapeText.Split(',', StringSplitOptions.TrimEntries);
+        int[] shape = entries.Where((d, i) => !(d.Length == 0 && i == entries.Length - 1))
             .Select(d => int.TryParse(d, out int v) && v >= 0 ? v : Throw.BadInput<int>($"{name}: shape ({shapeText}) is not a tuple of sizes"))
             .ToArray();
         int itemSize = ItemSize(descr, name);

@@ -214,6 +214,23 @@ public sealed class DataHeaderPropertyTests
         Assert.Equal($"{path}: shape ({string.Join(", ", shape)}) of {descr} declares more bytes than a 64-bit count holds", e.Message);
     }
 
+    /// <summary>
+    /// Found by CI's CsCheck seed 3CpL_z6AOEn1: a shape with an empty entry, "(1, 4, , 1)", is no Python tuple, yet the reader
+    /// dropped the entry and read (1, 4, 1). Only a trailing comma ("(5,)") may leave an entry empty.
+    /// </summary>
+    [Fact]
+    public void Npy_ShapeWithAnEmptyEntry_IsBadInputNamingTheFile()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("images.npy");
+        File.WriteAllBytes(path, new NpyFile("\x93NUMPY", 1, "|u1", "False", ["1", "4", "", "1"], [true, true, true], HeaderDelta: 0, DataLength: 4, Cut: -1, Fill: 2).Bytes());
+
+        var e = Assert.Throws<BadInputException>(() => NpyReader.ReadFile(path));
+
+        Assert.StartsWith($"{path}: shape (", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith(") is not a tuple of sizes", e.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>The set, or null when loading it was bad input naming one of <paramref name="files"/>; either way within the allocation bound.</summary>
     private static ImageSet? LoadOrBadInput(Func<ImageSet> load, long fileBytes, params string[] files)
     {
