@@ -57,7 +57,7 @@ internal sealed class ApplyCommand : ICommand
         var weights = WeightCatalog.Find(model);
         var setting = Setting.Load(SettingPath, weights);
         // The model is read for this call only: the emitter may rewrite it in place (one copy of the weights at a time).
-        long sourceBytes = SourceBytes(model);
+        long sourceBytes = model.FileBytes();
         var options = EmitOptions.Default with { Widths = Int2 ? StorageWidths.Int2 : StorageWidths.Int4, ConsumeSource = true };
         var result = ModelEmitter.Write(model, setting, Out, format, options);
         var m = result.Memory;
@@ -90,19 +90,5 @@ internal sealed class ApplyCommand : ICommand
         }
 
         return ExitCodes.Success;
-    }
-
-    private static long SourceBytes(OnnxModelFile model)
-    {
-        long bytes = new FileInfo(model.Path).Length;
-        foreach (string data in model.Graph.Initializer.Where(TensorDecoder.IsExternal)
-                     .Select(t => t.ExternalData.FirstOrDefault(e => e.Key == "location")?.Value)
-                     .OfType<string>().Distinct(StringComparer.Ordinal))
-        {
-            string path = Path.Combine(model.BaseDirectory, data);
-            bytes += File.Exists(path) ? new FileInfo(path).Length : 0;
-        }
-
-        return bytes;
     }
 }

@@ -199,24 +199,9 @@ internal sealed class ValidateCommand : DataFileOptions, ICommand
     private static (ModelCard? Card, Setting? Setting, long FileBytes) ReadEmitted(string path)
     {
         var file = OnnxModelFile.Load(path);
-        return (ModelEmitter.EmbeddedCard(file), ModelEmitter.EmbeddedSetting(file), FileBytes(file));
+        return (ModelEmitter.EmbeddedCard(file), ModelEmitter.EmbeddedSetting(file), file.FileBytes());
     }
 
     /// <summary>The model file plus its external data file(s).</summary>
-    private static long FileBytes(string path) => FileBytes(OnnxModelFile.Load(path));
-
-    private static long FileBytes(OnnxModelFile model)
-    {
-        string path = model.Path;
-        long bytes = new FileInfo(path).Length;
-        foreach (string data in model.Graph.Initializer.Where(TensorDecoder.IsExternal)
-                     .Select(t => t.ExternalData.FirstOrDefault(e => e.Key == "location")?.Value)
-                     .OfType<string>().Distinct(StringComparer.Ordinal))
-        {
-            string file = Path.Combine(model.BaseDirectory, data);
-            bytes += File.Exists(file) ? new FileInfo(file).Length : 0;
-        }
-
-        return bytes;
-    }
+    private static long FileBytes(string path) => OnnxModelFile.Load(path).FileBytes();
 }

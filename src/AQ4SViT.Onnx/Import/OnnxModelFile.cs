@@ -76,6 +76,21 @@ public sealed class OnnxModelFile
     /// <summary>Wraps a model built in memory (tests, emitters); external data resolves against <see cref="BaseDirectory"/> (the folder of <paramref name="pathForMessages"/>).</summary>
     public static OnnxModelFile FromProto(ModelProto proto, string pathForMessages) => new(proto, pathForMessages);
 
+    /// <summary>Bytes on disk: the .onnx file plus each distinct external-data file its initializers name (a missing one counts 0).</summary>
+    public long FileBytes()
+    {
+        long bytes = new FileInfo(Path).Length;
+        foreach (string data in Graph.Initializer.Where(TensorDecoder.IsExternal)
+                     .Select(t => t.ExternalData.FirstOrDefault(e => e.Key == "location")?.Value)
+                     .OfType<string>().Distinct(StringComparer.Ordinal))
+        {
+            string file = System.IO.Path.Combine(BaseDirectory, data);
+            bytes += File.Exists(file) ? new FileInfo(file).Length : 0;
+        }
+
+        return bytes;
+    }
+
     /// <summary>Every initializer by name (graph initializers only; Constant nodes are ops).</summary>
     public Dictionary<string, TensorProto> InitializersByName()
     {

@@ -90,14 +90,14 @@ public sealed class EvaluationJournal
     public int FreshFullEvaluations { get; private set; }
 
     /// <summary>Proxies computed in this process (not replayed), and the seconds they took (summed over concurrent jobs).</summary>
-    public int FreshProxyEvaluations => _prefetch.ProxyCount;
+    public int FreshProxyEvaluations => _prefetch.ProxyTimes.Count;
 
-    public double ProxySeconds => _prefetch.ProxySeconds;
+    public double ProxySeconds => _prefetch.ProxyTimes.Seconds;
 
     /// <summary>Full evaluations computed in this process (speculative ones included) and their seconds (summed over concurrent jobs).</summary>
-    public int TimedFullEvaluations => _prefetch.AccuracyCount;
+    public int TimedFullEvaluations => _prefetch.FullTimes.Count;
 
-    public double FullSeconds => _prefetch.AccuracySeconds;
+    public double FullSeconds => _prefetch.FullTimes.Seconds;
 
     /// <summary>
     /// The search's budget test, once the float reference is known: full evaluations then stop as soon as no completion of

@@ -11,8 +11,6 @@ internal sealed class EvaluationPrefetch(ISearchBackend backend)
 {
     private readonly ConcurrentDictionary<string, ProxyScore> _proxies = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SplitScore> _accuracies = new(StringComparer.Ordinal);
-    private readonly Stopwatches _proxyTimes = new();
-    private readonly Stopwatches _fullTimes = new();
 
     /// <summary>Evaluations run at once by the prefetch methods (1: none, everything is computed when asked for).</summary>
     public int Jobs { get; set; } = 1;
@@ -24,14 +22,10 @@ internal sealed class EvaluationPrefetch(ISearchBackend backend)
     public int SpeculativeAccuracies { get; private set; }
 
     /// <summary>Proxies computed, and the seconds they took (summed over concurrent jobs).</summary>
-    public int ProxyCount => _proxyTimes.Count;
-
-    public double ProxySeconds => _proxyTimes.Seconds;
+    public Stopwatches ProxyTimes { get; } = new();
 
     /// <summary>Full evaluations computed (speculative ones included), and their seconds (summed over concurrent jobs).</summary>
-    public int AccuracyCount => _fullTimes.Count;
-
-    public double AccuracySeconds => _fullTimes.Seconds;
+    public Stopwatches FullTimes { get; } = new();
 
     public bool HasAccuracy(string key) => _accuracies.ContainsKey(key);
 
@@ -84,10 +78,10 @@ internal sealed class EvaluationPrefetch(ISearchBackend backend)
     }
 
     private ProxyScore TimedProxy(BitVector setting, CancellationToken cancellation) =>
-        _proxyTimes.Time(() => backend.Proxy(setting, cancellation));
+        ProxyTimes.Time(() => backend.Proxy(setting, cancellation));
 
     private SplitScore TimedAccuracy(BitVector setting, Func<SplitScore, bool>? couldStillPass, CancellationToken cancellation) =>
-        _fullTimes.Time(() => backend.SearchAccuracy(setting, couldStillPass, cancellation));
+        FullTimes.Time(() => backend.SearchAccuracy(setting, couldStillPass, cancellation));
 
     private static List<BitVector> Unknown(IEnumerable<BitVector> settings, Func<string, bool> known)
     {
@@ -96,7 +90,7 @@ internal sealed class EvaluationPrefetch(ISearchBackend backend)
     }
 
     /// <summary>Counts calls and sums their seconds, from any thread.</summary>
-    private sealed class Stopwatches
+    public sealed class Stopwatches
     {
         private long _ticks;
         private int _count;
