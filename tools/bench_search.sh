@@ -9,7 +9,8 @@
 #   dotnet publish src/AQ4SViT.Cli -c Release -r linux-x64 --self-contained -o /tmp/pubw/pub
 #   (cd /tmp/pubw && tar cf - pub | xz -9 > .bench/pub.txz)
 # With RESUME=1 and the previous run's folders carried in .bench/state/, unfinished searches continue from state.json.
-# Usage: SEARCH_LIMIT=5000 THREADS=8 bash tools/bench_search.sh   (results: $OUT/bench.tgz, tables on stdout)
+# Usage: SEARCH_LIMIT=5000 THREADS=8 bash tools/bench_search.sh   (results: $OUT/bench.tgz; Markdown tables
+#   $OUT/bench.md (tools/bench_table.py) and $OUT/search.md (tools/search_table.py), also on stdout)
 # ONLY="job ..." runs just those jobs (names below); W=/tmp/other lets a second run go at the same time.
 set -u
 OUT=${OUT:-$PWD/bench-out}
@@ -74,11 +75,6 @@ if [ "${SEQUENTIAL:-0}" = 1 ]; then
 fi
 for d in $W/*/; do rm -f $d/*.onnx $d/*.onnx.data; done
 (cd $W && tar czf $OUT/bench.tgz --exclude=pub .)
-W=$W python3 - <<'PY'
-import json, glob, os
-print("%-16s %8s %8s %8s %8s %7s %5s %6s %6s %6s %7s" % ("job","saving","dropS","dropT","fpT","secs","full","proxy","gated","rho","pxcost"))
-for f in sorted(glob.glob(os.environ["W"] + "/*/report.json")):
-    r = json.load(open(f)); n = os.path.basename(os.path.dirname(f))
-    pc = r.get("proxy_cost_ratio")
-    print("%-16s %8.4f %8.2f %8.2f %8.4f %7.1f %5d %6d %6d %6s %7s" % (n, r["memory_saving"], r["accuracy_drop_search"], r["accuracy_drop_test"], r["fp_accuracy_test"], r["search_seconds"], r["full_evaluations"], r["proxy_evaluations"], r["gated_out"], r["proxy_spearman"] and round(r["proxy_spearman"], 3), pc and round(pc, 4)))
-PY
+# The Markdown tables of benchmarks/simulator-speed.md and benchmarks/search.md, into $OUT and on stdout.
+if [ "${SKIP_BENCH:-0}" != 1 ]; then python3 "$(dirname "$0")/bench_table.py" $OUT > $OUT/bench.md && cat $OUT/bench.md; fi
+python3 "$(dirname "$0")/search_table.py" $W > $OUT/search.md && cat $OUT/search.md

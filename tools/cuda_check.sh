@@ -5,7 +5,8 @@
 #   STEP=chunk CHUNK=chunk.NN (carry it)       appends one piece of cuda.tar.xz (made by `split -b 33m`)
 #   STEP=run                                   unpacks the provider beside libonnxruntime.so and runs the checks:
 #     eval in ONNX Runtime on cuda and on cpu (same images), greedy searches whose full evaluations run on cuda
-#     (ONNX Runtime) and on cpu (our simulator), and validate of the cuda search's model on both devices.
+#     (ONNX Runtime) and on cpu (our simulator), and validate of the cuda search's model on both devices; then the
+#     Markdown table of benchmarks/imagenet-scale-gpu.md (tools/cuda_table.py) into $OUT/cuda.md and on stdout.
 set -u
 S=/tmp/stage; mkdir -p $S
 case "${STEP:-run}" in
@@ -32,8 +33,9 @@ run)
   done
   cmp -s /tmp/search-cuda/setting.json /tmp/search-cpu/setting.json && echo "same setting.json" || echo "settings differ"
   for dev in cuda cpu; do
-    $AQ validate /tmp/search-cuda/quantized.onnx --reference $M --device $dev --json > /tmp/validate-$dev.json 2> /tmp/validate-$dev.err
-    echo "validate $dev rc=$?: $(python3 -c "import json;d=json.load(open('/tmp/validate-$dev.json'));print({k:d[k] for k in d if k not in ('model','reference')})")"
+    $AQ validate /tmp/search-cuda/quantized.onnx --reference $M --device $dev --json > $OUT/validate-$dev.json 2> $OUT/validate-$dev.err
+    echo "validate $dev rc=$?: $(python3 -c "import json;d=json.load(open('$OUT/validate-$dev.json'));print({k:d[k] for k in d if k not in ('model','reference')})")"
   done
+  python3 "$(dirname "$0")/cuda_table.py" $OUT > $OUT/cuda.md && cat $OUT/cuda.md   # the table of benchmarks/imagenet-scale-gpu.md
   ;;
 esac
