@@ -4,22 +4,14 @@ tools/bench_search.sh writes): one row per file, in the order given (a folder: i
 Markdown on stdout.
 
     python3 tools/bench_table.py bench/2026-11-28-spike-masks/device"""
-import argparse, glob, json, os
+import argparse, json
+from report_files import find, model_name
 
 ap = argparse.ArgumentParser()
 ap.add_argument("paths", nargs="+", help="bench --json files, or folders of bench-*.json")
 a = ap.parse_args()
 
-files = []
-for p in a.paths:
-    files += sorted(glob.glob(os.path.join(p, "bench-*.json"))) if os.path.isdir(p) else [p]
-if not files:
-    raise SystemExit(f"bench_table: no bench-*.json in {' '.join(a.paths)}")
-
-
-def model_name(path):
-    folder, file = os.path.split(path)
-    return os.path.basename(folder) if file == "model.onnx" else file.removesuffix(".onnx")
+files = find(a.paths, "bench-*.json", "bench_table")
 
 
 def pct(x):

@@ -6,26 +6,15 @@ name order). Markdown on stdout.
     python3 tools/search_table.py bench/2026-11-28-confirm
     python3 tools/search_table.py out/spk-greedy out/spk-beam"""
 import argparse, json, os
+from report_files import find, model_name
 
 ap = argparse.ArgumentParser()
 ap.add_argument("folders", nargs="+", help="search --out folders, or folders of them")
 a = ap.parse_args()
 
-reports = []
-for folder in a.folders:
-    if os.path.isfile(os.path.join(folder, "report.json")):
-        reports.append(os.path.join(folder, "report.json"))
-    else:
-        reports += [os.path.join(folder, n, "report.json") for n in sorted(os.listdir(folder))
-                    if os.path.isfile(os.path.join(folder, n, "report.json"))]
-if not reports:
-    raise SystemExit(f"search_table: no report.json in {' '.join(a.folders)}")
-
-
-def model_name(path):
-    # "models/NAME/model.onnx" -> NAME; any other file -> its name without .onnx
-    folder, file = os.path.split(path)
-    return os.path.basename(folder) if file == "model.onnx" else file.removesuffix(".onnx")
+# a search --out folder is its report.json; any other folder, the report.json of each folder in it
+reports = find([os.path.join(f, "report.json") if os.path.isfile(os.path.join(f, "report.json")) else f for f in a.folders],
+               "*/report.json", "search_table")
 
 
 def strategy(r):
