@@ -77,7 +77,7 @@ internal sealed class BenchCommand : ModelOptions, ICommand
             maxDiff = Math.Max(maxDiff, Math.Abs(simResult.Logits[i] - ortResult.Logits[i]));
         }
 
-        int agree = Accuracy.CountSameTopOne(simResult.Logits, ortResult.Logits, simResult.Classes, images.Count);
+        int agree = TopOne.CountSame(simResult.Logits, ortResult.Logits, simResult.Classes, images.Count);
 
         double agreement = images.Count == 0 ? 1 : (double)agree / images.Count;
         int searchSplit = DataSplits.Select(data, DataSplit.Search).Count;

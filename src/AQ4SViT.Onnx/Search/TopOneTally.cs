@@ -1,4 +1,5 @@
 using System.Collections;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
 
 namespace AQ4SViT.Onnx.Search;
@@ -53,7 +54,7 @@ public sealed class TopOneTally(ImageSet set, Func<SplitScore, bool>? couldStill
     public void Add(int start, int count, ReadOnlySpan<float> logits)
     {
         int classes = logits.Length / Math.Max(1, count);
-        _correct += Validate.Accuracy.CountTopOne(logits, classes, set.Labels.AsSpan(start, count), _hits, _margins, start);
+        _correct += TopOne.Count(logits, classes, set.Labels.AsSpan(start, count), _hits, _margins, start);
         _seen += count;
     }
 
