@@ -3,7 +3,7 @@ using System.Collections;
 namespace AQ4SViT.Onnx.Core;
 
 /// <summary>Top-1 over logits: the arg-max, the margin of the true class, and the one loop that counts hits.</summary>
-public static class TopOne
+internal static class TopOne
 {
     /// <summary>
     /// The one top-1 loop (every accuracy the tool reports counts through it: evaluating a classifier over a set and the search's

@@ -9,7 +9,7 @@ namespace AQ4SViT.Onnx.Runners;
 public delegate EvalResult EvaluationPhase(string label, int images, Func<IProgress<int>?, EvalResult> evaluate);
 
 /// <summary>The <see cref="EvaluationPhase"/> without progress.</summary>
-public static class EvaluationPhases
+internal static class EvaluationPhases
 {
     /// <summary>Runs the evaluation with no progress reported.</summary>
     public static EvaluationPhase Direct { get; } = (_, _, evaluate) => evaluate(null);

@@ -15,7 +15,7 @@ namespace AQ4SViT.Onnx.Search;
 /// is the same as a whole run (same values in the same order), at a fraction of the cost for moves on later layers
 /// (<see cref="KeptPrefixes"/>).
 /// </summary>
-public sealed class SimulatorBackend : ISearchBackend
+internal sealed class SimulatorBackend : ISearchBackend
 {
     private readonly Simulator _simulator;
     private readonly FakeQuantWeights _weights;

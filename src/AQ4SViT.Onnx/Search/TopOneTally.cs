@@ -43,7 +43,7 @@ public sealed record SplitScore(double Accuracy, BitArray Hits, int Seen, float[
 /// The pass/fail decision is therefore exactly that of a whole evaluation; only a failed candidate's accuracy is then an
 /// upper bound (the best it could still have reached) instead of the exact value.
 /// </summary>
-public sealed class TopOneTally(ImageSet set, Func<SplitScore, bool>? couldStillPass)
+internal sealed class TopOneTally(ImageSet set, Func<SplitScore, bool>? couldStillPass)
 {
     private readonly BitArray _hits = new(set.Count);
     private readonly float[] _margins = new float[set.Count];
