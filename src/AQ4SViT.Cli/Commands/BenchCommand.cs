@@ -1,8 +1,5 @@
-using AQ4SViT.Onnx.Core;
-using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Models;
-using AQ4SViT.Onnx.Search;
-using AQ4SViT.Onnx.Validate;
+using AQ4SViT.Onnx.Runners;
 using CommandLine;
 using CommandLine.Text;
 
@@ -38,67 +35,35 @@ internal sealed class BenchCommand : ModelOptions, ICommand
 
     public int Run(CommandContext context)
     {
-        if (Batch < 1 || Images < 1)
-        {
-            Throw.BadInput($"--batch and --images must be at least 1 (got {Batch}, {Images})");
-        }
-
-        if (Calibration < 0)
-        {
-            Throw.BadInput($"--calib must be 0 (no proxy timing) or more, got {Calibration}");
-        }
-
+        BenchRunner.CheckLimits(Batch, Images, Calibration);
         string model = ResolveModel(Model);
         var card = ModelCard.TryLoadBeside(model);
-        var scaling = ResolveScaling(card);
-        var data = LoadData(model, card);
-        var images = DataSplits.Select(data, DataSplit.All, Images);
-        int threads = Threads <= 0 ? Environment.ProcessorCount : Threads;
-
-        using var sim = new SimClassifier(model, scaling, threads);
-        var level = OrtLevel.ToLowerInvariant() switch
+        var result = BenchRunner.Run(new BenchRequest
         {
-            "all" => Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
-            "basic" => Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-            _ => Throw.BadInput<Microsoft.ML.OnnxRuntime.GraphOptimizationLevel>($"--ort-level must be all or basic, got '{OrtLevel}'"),
-        };
-        using var ort = new OrtClassifier(model, scaling, threads, "cpu", optimization: level);
-
-        // Warm up both on one batch, then time each over the same images.
-        var warm = images.Slice(0, Math.Min(Batch, images.Count));
-        Accuracy.Evaluate(sim, warm, Batch);
-        Accuracy.Evaluate(ort, warm, Batch);
-        var simResult = Evaluate(context, "bench [sim]", sim, images, Batch);
-        var ortResult = Evaluate(context, "bench [ort]", ort, images, Batch);
-        double ratio = ortResult.ImagesPerSecond > 0 ? simResult.ImagesPerSecond / ortResult.ImagesPerSecond : 0;
-        float maxDiff = 0;
-        for (int i = 0; i < simResult.Logits.Length; i++)
-        {
-            maxDiff = Math.Max(maxDiff, Math.Abs(simResult.Logits[i] - ortResult.Logits[i]));
-        }
-
-        int agree = Accuracy.CountSameTopOne(simResult.Logits, ortResult.Logits, simResult.Classes, images.Count);
-
-        double agreement = images.Count == 0 ? 1 : (double)agree / images.Count;
-        int searchSplit = DataSplits.Select(data, DataSplit.Search).Count;
-        var proxy = Calibration > 0 ? ProxyTiming.Measure(model, scaling, DataSplits.Select(data, DataSplit.Search, Calibration), threads, Batch) : null;
-
-        // A full evaluation of the search split, at the simulator's measured speed.
-        double fullSplitSeconds = simResult.ImagesPerSecond > 0 ? searchSplit / simResult.ImagesPerSecond : 0;
-        double? proxyShare = proxy is null || fullSplitSeconds <= 0 ? null : proxy.MeanSeconds / fullSplitSeconds;
+            ModelPath = model,
+            Scaling = ResolveScaling(card),
+            Data = LoadData(model, card),
+            Threads = Threads,
+            Batch = Batch,
+            OrtLevel = OrtLevel,
+            Images = Images,
+            Calibration = Calibration,
+            Phase = (label, count, evaluate) => ConsoleUi.WithProgress(context, Quiet || Json, label, count, evaluate),
+        }, context.Cancellation);
+        var (images, threads, simResult, ortResult, ratio, ortLevel, maxDiff, agreement, searchSplit, proxy, fullSplitSeconds, proxyShare) = result;
 
         if (Json)
         {
             context.WriteJson(new
             {
                 model = Path.GetFullPath(model),
-                images = images.Count,
+                images,
                 threads,
                 batch = Batch,
                 sim_images_per_second = simResult.ImagesPerSecond,
                 ort_images_per_second = ortResult.ImagesPerSecond,
                 ratio,
-                ort_level = OrtLevel.ToLowerInvariant(),
+                ort_level = ortLevel,
                 max_abs_logit_diff = maxDiff,
                 argmax_agreement = agreement,
                 sim_accuracy = simResult.Accuracy,
@@ -113,7 +78,7 @@ internal sealed class BenchCommand : ModelOptions, ICommand
         }
         else
         {
-            context.Output.WriteLine($"{images.Count} images, {threads} threads, batch {Batch}: sim {simResult.ImagesPerSecond:F1} images/s, ort {ortResult.ImagesPerSecond:F1} images/s, ratio {ratio:F2} (max |logit diff| {maxDiff:G3}, argmax agreement {agreement:P1}, top-1 sim {simResult.Accuracy:P2} ort {ortResult.Accuracy:P2})");
+            context.Output.WriteLine($"{images} images, {threads} threads, batch {Batch}: sim {simResult.ImagesPerSecond:F1} images/s, ort {ortResult.ImagesPerSecond:F1} images/s, ratio {ratio:F2} (max |logit diff| {maxDiff:G3}, argmax agreement {agreement:P1}, top-1 sim {simResult.Accuracy:P2} ort {ortResult.Accuracy:P2})");
             if (proxy is not null)
             {
                 context.Output.WriteLine($"drift proxy on {proxy.Images} calibration images, {proxy.Candidates} one-group 4-bit moves from the float model: mean {proxy.MeanSeconds:F3} s (max {proxy.MaxSeconds:F3} s) = {proxyShare:P2} of a full evaluation of the {searchSplit}-image search split ({fullSplitSeconds:F1} s at the simulator's speed above)");

@@ -347,8 +347,6 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
             Threads = Threads,
             Batch = Batch,
             Jobs = Jobs,
-            Device = devices[0],
-            Devices = devices,
             ProxyEngine = proxyEngine,
             TimeLimit = TimeLimit is null ? null : ParseDuration(TimeLimit),
             Warn = line => context.Info($"aq4svit: {line}"),
@@ -358,7 +356,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
         SearchReport report;
         try
         {
-            report = Quiet || Json ? SearchRunner.Run(job, context.Cancellation) : RunWithProgress(job, context);
+            report = Quiet || Json ? SearchRunner.Run(job, devices, context.Cancellation) : RunWithProgress(job, devices, context);
         }
         catch (OperationCanceledException)
         {
@@ -378,7 +376,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
         return ExitCodes.Success;
     }
 
-    private static SearchReport RunWithProgress(SearchJob job, CommandContext context)
+    private static SearchReport RunWithProgress(SearchJob job, IReadOnlyList<ComputeDevice> devices, CommandContext context)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         if (!CommandContext.Interactive)
@@ -394,7 +392,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
                         context.Info($"{FormatProgress(p)} · {Timing(p, watch.Elapsed)}");
                     }
                 }),
-            }, context.Cancellation);
+            }, devices, context.Cancellation);
         }
 
         // Terminal: a live status line (phase, counts, elapsed, time per full evaluation); each full evaluation and note
@@ -418,7 +416,7 @@ internal sealed class SearchCommand : DataFileOptions, ICommand
                         console.MarkupLine(Markup.Escape(FormatProgress(p)));
                     }
                 }),
-            }, context.Cancellation);
+            }, devices, context.Cancellation);
         });
         return report!;
     }

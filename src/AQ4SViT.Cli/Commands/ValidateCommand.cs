@@ -1,12 +1,5 @@
-using System.Runtime.CompilerServices;
-using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Emit;
-using AQ4SViT.Onnx.Import;
-using AQ4SViT.Onnx.Models;
-using AQ4SViT.Onnx.Ort;
-using AQ4SViT.Onnx.Quantize;
-using AQ4SViT.Onnx.Validate;
+using AQ4SViT.Onnx.Runners;
 using CommandLine;
 using CommandLine.Text;
 
@@ -15,14 +8,6 @@ namespace AQ4SViT.Cli.Commands;
 [Verb("validate", HelpText = "Run an emitted (quantized) model in ONNX Runtime on the test split; with --reference, compare with our simulator.")]
 internal sealed class ValidateCommand : DataFileOptions, ICommand
 {
-    /// <summary>
-    /// Runs the reference in our simulator with the emitted model's setting (read from its metadata) fake-quantized:
-    /// the weights are exactly those DequantizeLinear yields from the QDQ file. Replaceable (tests, other engines);
-    /// when null, <c>--reference</c> reports only ONNX Runtime numbers and leaves <c>sim_accuracy</c>,
-    /// <c>argmax_agreement</c> and <c>max_abs_logit_diff</c> out of the JSON.
-    /// </summary>
-    internal static QuantizedSimulatorFactory? SimulatorFactory { get; set; } = QuantizedSimulator.Create;
-
     [Value(0, MetaName = "QUANTIZED", Required = true, HelpText = "The emitted .onnx model (QDQ or fake-quant).")]
     public string Model { get; set; } = "";
 
@@ -53,89 +38,30 @@ internal sealed class ValidateCommand : DataFileOptions, ICommand
 
     public int Run(CommandContext context)
     {
-        if (Batch < 1)
-        {
-            Throw.BadInput($"--batch must be at least 1, got {Batch}");
-        }
-
+        ValidateRunner.CheckBatch(Batch);
         string model = ResolveModel(Model);
         string? reference = Reference is null ? null : ResolveModel(Reference);
-        // Everything needed from the emitted file's protobuf, read once and let go before any session opens.
-        var (embeddedCard, embeddedSetting, fileBytes) = ReadEmitted(model);
-        long referenceBytes = reference is null ? 0 : FileBytes(reference);
-        FreedMemory.Release();
-
-        // The emitted model usually has no card: use the dataset it records, else the reference's card.
-        var card = ModelCard.TryLoadBeside(model) ?? embeddedCard;
-        string cardOwner = model;
-        if (card is null && reference is not null)
-        {
-            card = ModelCard.TryLoadBeside(reference);
-            cardOwner = reference;
-        }
-
-        // An emitted model records its dataset and scaling, not the preprocessing: that stays on the reference's card.
-        if (card is not null && card.Preprocess is null && reference is not null && ModelCard.TryLoadBeside(reference)?.Preprocess is { } preprocess)
-        {
-            card = card with { Preprocess = preprocess };
-        }
-
+        var emitted = ValidateRunner.ReadEmitted(model, reference);
+        var (card, cardOwner) = ValidateRunner.ResolveCard(model, reference, emitted.Card);
         var scaling = ResolveScaling(card);
         var images = DataSplits.Select(LoadData(cardOwner, card), DataSplit.Test, Limit);
-        void Message(string line) => context.Info($"aq4svit: {line}");
-
-        // Our simulator with the same bits first, before ONNX Runtime's library and threads are in the process, which
-        // otherwise sat under its phase (spikformer-8-768: peak 2.47x the weights with the simulator last, 2.36x first).
-        EvalResult? simResult = null;
-        if (reference is not null)
+        var result = ValidateRunner.Run(new ValidateRequest
         {
-            if (SimulatorFactory is null)
-            {
-                Message("simulator comparison is not connected yet; reporting ONNX Runtime numbers only");
-            }
-            else if (embeddedSetting is null)
-            {
-                Message($"{model} records no setting (metadata '{ModelEmitter.SettingMetadataKey}'); cannot run the simulator with the same bits");
-            }
-            else
-            {
-                simResult = Simulated(context, SimulatorFactory, reference, embeddedSetting, scaling, images);
-                FreedMemory.Release();
-            }
-        }
-
-        // Resolved once, so a missing CUDA is reported in one line for both sessions.
-        var requested = OrtSessions.Resolve(ComputeDevice.Parse(Device), Message);
-        EvalResult quantized;
-        string device;
-        using (var ort = OrtFused
-            ? new OrtClassifier(model, scaling, Threads, requested, Message, OrtQdq.Fused)
-            : OrtQdq.OpenExact(model, scaling, Threads, requested, Message))
-        {
-            quantized = Evaluate(context, "quantized [ort]", ort, images, Batch);
-            device = ort.ActualDevice.ToString();
-        }
-
-        FreedMemory.Release(); // each engine in turn: a large model's phases must not stack up
-
-        EvalResult? floatResult = null;
-        LogitComparison? simComparison = null;
-        LogitComparison? floatComparison = null;
-        if (reference is not null)
-        {
-            using (var ort = new OrtClassifier(reference, scaling, Threads, requested, Message))
-            {
-                floatResult = Evaluate(context, "float [ort]", ort, images, Batch);
-            }
-
-            FreedMemory.Release();
-
-            floatComparison = LogitComparison.Compare(quantized, floatResult);
-            if (simResult is not null)
-            {
-                simComparison = LogitComparison.Compare(quantized, simResult);
-            }
-        }
+            ModelPath = model,
+            ReferencePath = reference,
+            Images = images,
+            Scaling = scaling,
+            Setting = emitted.Setting,
+            Device = Device,
+            Threads = Threads,
+            Batch = Batch,
+            OrtFused = OrtFused,
+            Info = line => context.Info($"aq4svit: {line}"),
+            Phase = (label, count, evaluate) => ConsoleUi.WithProgress(context, Quiet || Json, label, count, evaluate),
+        }, context.Cancellation);
+        var (quantized, device, floatResult, floatComparison, simResult, simComparison) = result;
+        long fileBytes = emitted.FileBytes;
+        long referenceBytes = emitted.ReferenceFileBytes;
 
         if (Json)
         {
@@ -184,24 +110,4 @@ internal sealed class ValidateCommand : DataFileOptions, ICommand
 
         return ExitCodes.Success;
     }
-
-    /// <summary>
-    /// The simulator's phase in a method of its own: a local inside a <c>using</c> may be reported live until its method
-    /// returns, and here it holds the model's weights (sdt-8-768: 255 MB still reachable after the phase).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private EvalResult Simulated(CommandContext context, QuantizedSimulatorFactory factory, string reference, Setting setting, InputScaling scaling, ImageSet images)
-    {
-        using var sim = factory(reference, setting, scaling, Threads);
-        return Evaluate(context, "quantized [sim]", sim, images, Batch);
-    }
-
-    private static (ModelCard? Card, Setting? Setting, long FileBytes) ReadEmitted(string path)
-    {
-        var file = OnnxModelFile.Load(path);
-        return (ModelEmitter.EmbeddedCard(file), ModelEmitter.EmbeddedSetting(file), file.FileBytes());
-    }
-
-    /// <summary>The model file plus its external data file(s).</summary>
-    private static long FileBytes(string path) => OnnxModelFile.Load(path).FileBytes();
 }

@@ -10,7 +10,7 @@ namespace AQ4SViT.Onnx.Core;
 /// then glibc's <c>malloc_trim</c> returns what ONNX Runtime freed (glibc otherwise keeps freed heap pages mapped).
 /// Elsewhere than glibc Linux only the pool and the collection are released.
 /// </summary>
-public static partial class FreedMemory
+internal static partial class FreedMemory
 {
     private static readonly Lazy<bool> s_eager = new(SetEagerReturn);
 

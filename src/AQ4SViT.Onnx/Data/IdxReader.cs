@@ -8,7 +8,7 @@ namespace AQ4SViT.Onnx.Data;
 /// Reads the IDX format (MNIST, Fashion-MNIST; also 4-dimensional colour sets): big-endian magic 0x0000_08_DD (unsigned bytes, DD dimensions),
 /// then DD big-endian int32 sizes, then the data. Files may be gzipped (<c>.gz</c>) or plain.
 /// </summary>
-public static class IdxReader
+internal static class IdxReader
 {
     public const string TestImagesName = "t10k-images-idx3-ubyte";
     public const string TestLabelsName = "t10k-labels-idx1-ubyte";

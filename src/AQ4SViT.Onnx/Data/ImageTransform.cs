@@ -15,7 +15,7 @@ namespace AQ4SViT.Onnx.Data;
 /// (Python's <c>round</c>); a crop larger than the image pads with zeros, <c>(crop − h) // 2</c> above and left.</item>
 /// </list>
 /// </summary>
-public static class ImageTransform
+internal static class ImageTransform
 {
     private const int PrecisionBits = 22;
 

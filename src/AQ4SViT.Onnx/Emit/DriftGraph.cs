@@ -22,7 +22,7 @@ namespace AQ4SViT.Onnx.Emit;
 /// nodes those change; the rest it takes from the float side (their differences are zero), as the simulator's prefix
 /// reuse does.
 /// </summary>
-public sealed class DriftGraph
+internal sealed class DriftGraph
 {
     public const string DiffOutput = "aq4svit.drift/diff";
     public const string NormOutput = "aq4svit.drift/norm";

@@ -5,7 +5,7 @@ namespace AQ4SViT.Onnx.Emit;
 /// lowest bits (INT4: element 2k in the low nibble of byte k, 2k+1 in the high nibble); signed values in two's complement;
 /// a final partial byte is padded with zero bits.
 /// </summary>
-public static class IntPacking
+internal static class IntPacking
 {
     public static byte[] PackInt4(ReadOnlySpan<int> values) => Pack(values, 4);
 

@@ -267,14 +267,14 @@ public static class ModelEmitter
 }
 
 /// <summary>The QDQ emitter (integer weights + DequantizeLinear); see <see cref="ModelEmitter"/>.</summary>
-public static class QdqEmitter
+internal static class QdqEmitter
 {
     public static EmitResult Write(OnnxModelFile model, Setting setting, string outPath, EmitOptions? options = null) =>
         ModelEmitter.Write(model, setting, outPath, EmitFormat.Qdq, options);
 }
 
 /// <summary>The fake-quant emitter (FP32 weights on the grid); see <see cref="ModelEmitter"/>.</summary>
-public static class FakeQuantEmitter
+internal static class FakeQuantEmitter
 {
     public static EmitResult Write(OnnxModelFile model, Setting setting, string outPath, EmitOptions? options = null) =>
         ModelEmitter.Write(model, setting, outPath, EmitFormat.FakeQuant, options);

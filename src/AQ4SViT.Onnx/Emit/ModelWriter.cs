@@ -10,7 +10,7 @@ namespace AQ4SViT.Onnx.Emit;
 /// Tensors that were external in the source are read from <c>sourceBaseDirectory</c> and either inlined or copied into
 /// the new data file, so the output never points at the source's files.
 /// </summary>
-public static class ModelWriter
+internal static class ModelWriter
 {
     /// <summary>Tensors of at least this many bytes go to the external file (as onnx's own size_threshold).</summary>
     public const int ExternalThresholdBytes = 1024;

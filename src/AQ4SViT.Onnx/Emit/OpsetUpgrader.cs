@@ -19,7 +19,7 @@ namespace AQ4SViT.Onnx.Emit;
 /// Every other change from 13 to 25 only adds types, attributes with backward-compatible defaults, or new ops.
 /// Models below opset 13 are refused (Softmax, Squeeze, Unsqueeze, Split and ReduceSum changed form at 13).
 /// </summary>
-public static class OpsetUpgrader
+internal static class OpsetUpgrader
 {
     public const int MinimumSourceOpset = 13;
 

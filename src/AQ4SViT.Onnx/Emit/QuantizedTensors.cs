@@ -7,7 +7,7 @@ using DataType = AQ4SViT.Onnx.Import.Proto.TensorProto.Types.DataType;
 namespace AQ4SViT.Onnx.Emit;
 
 /// <summary>Turns a <see cref="QuantizedTensor"/> into ONNX initializers: the integers, the scales and the zero points.</summary>
-public static class QuantizedTensors
+internal static class QuantizedTensors
 {
     /// <summary>
     /// The ONNX integer type a quantized tensor is stored in: signed for symmetric, unsigned for asymmetric;

@@ -1,6 +1,6 @@
 namespace AQ4SViT.Onnx.Graph;
 
-public static partial class LifRecognizer
+internal static partial class LifRecognizer
 {
     /// <summary>What the kernel will run for a recognised neuron, and whether it reproduces the export bit for bit.</summary>
     private readonly record struct LifParameters(ChargeForm Charge, bool DecayInput, float? VReset, bool Exact);

@@ -1,6 +1,6 @@
 namespace AQ4SViT.Onnx.Graph;
 
-public static partial class LifRecognizer
+internal static partial class LifRecognizer
 {
     /// <summary>
     /// One step's membrane potential as the export computes it: a small tree of Add/Sub/Mul/Div/Neg/Identity over the

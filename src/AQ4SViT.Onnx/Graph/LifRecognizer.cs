@@ -11,7 +11,7 @@ namespace AQ4SViT.Onnx.Graph;
 /// Sub(v, 0) kept, Neg-based reset, Identity for detach, ÷τ or ×1/τ, IF and PLIF). Every intermediate must be read only
 /// inside the neuron; anything else stays plain ops, and a spiking-looking Concat that does not fit says why.
 /// </summary>
-public static partial class LifRecognizer
+internal static partial class LifRecognizer
 {
     /// <summary>Op type of fused LIF nodes (domain "aq4svit").</summary>
     public const string OpType = "AQ4SViT.Lif";

@@ -8,7 +8,7 @@ namespace AQ4SViT.Onnx.Ort;
 /// ONNX Runtime's out-of-memory failures at the session and run boundary, turned into one line of bad input (exit 3) that
 /// names the batch to use, instead of a native stack trace.
 /// </summary>
-public static class DeviceMemory
+internal static class DeviceMemory
 {
     // What the CPU arena, the CUDA allocator, cuBLAS and cuDNN say when an allocation fails (ONNX Runtime 1.31).
     private static readonly string[] s_outOfMemory =

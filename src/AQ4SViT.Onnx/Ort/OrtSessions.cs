@@ -9,7 +9,7 @@ namespace AQ4SViT.Onnx.Ort;
 /// when any is missing the session opens on the CPU instead and the caller is told once, in one line. ONNX Runtime's own multi-line log of the failed provider
 /// load is silenced while CUDA is tried.
 /// </summary>
-public static class OrtSessions
+internal static class OrtSessions
 {
     private static readonly Lock s_logGate = new();
 

@@ -19,7 +19,7 @@ namespace AQ4SViT.Onnx.Runners;
 /// candidate. Sessions run without graph optimizations (ONNX Runtime's fusions round differently) and, on CUDA, without
 /// TF32 (<see cref="OrtSessions"/>), so the result is the simulator's drift (tests: relative difference ≤ 1e-5).
 /// </summary>
-public sealed class OrtDriftProxy
+internal sealed class OrtDriftProxy
 {
     private readonly DriftGraph _drift;
     private readonly OnnxModelFile _model;

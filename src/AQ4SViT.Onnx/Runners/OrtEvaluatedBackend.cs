@@ -8,7 +8,7 @@ namespace AQ4SViT.Onnx.Runners;
 /// A search backend that sends work to ONNX Runtime: full evaluations to <paramref name="evaluator"/> and drift proxies to
 /// <paramref name="proxy"/>, each when given; groups, and whatever is not given, come from <paramref name="inner"/> (the simulator).
 /// </summary>
-public sealed class OrtEvaluatedBackend(ISearchBackend inner, OrtFullEvaluator? evaluator, ImageSet search, OrtDriftProxy? proxy = null) : ISearchBackend
+internal sealed class OrtEvaluatedBackend(ISearchBackend inner, OrtFullEvaluator? evaluator, ImageSet search, OrtDriftProxy? proxy = null) : ISearchBackend
 {
     private ImageSet _search = search;
 

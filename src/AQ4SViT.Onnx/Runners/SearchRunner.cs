@@ -21,7 +21,15 @@ public static class SearchRunner
     public const string LogFile = "search.log.jsonl";
     private static readonly JsonSerializerOptions s_logJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    public static SearchReport Run(SearchJob job, CancellationToken cancellation)
+    /// <summary>Runs <paramref name="job"/> with every evaluation on the CPU.</summary>
+    public static SearchReport Run(SearchJob job, CancellationToken cancellation) => Run(job, [ComputeDevice.Cpu], cancellation);
+
+    /// <summary>
+    /// Runs <paramref name="job"/> with full evaluations (and, by <see cref="SearchJob.ProxyEngine"/>, drift proxies) placed
+    /// on <paramref name="requested"/>: the CPU (our simulator), or CUDA devices (ONNX Runtime, falling back to the simulator;
+    /// several, <c>--device cuda:0,cuda:1</c> or <c>cuda:all</c>, take concurrent evaluations in turn, <see cref="DevicePool"/>).
+    /// </summary>
+    public static SearchReport Run(SearchJob job, IReadOnlyList<ComputeDevice> requested, CancellationToken cancellation)
     {
         var options = job.Options;
         options.Validate();
@@ -63,7 +71,7 @@ public static class SearchRunner
 
         // Concurrent jobs share the cores: unless told otherwise each gets its share.
         int threads = job.Threads > 0 || job.Jobs == 1 ? job.Threads : Math.Max(1, Environment.ProcessorCount / job.Jobs);
-        var devices = ResolveDevices(job.Devices ?? [job.Device], job.Warn);
+        var devices = ResolveDevices(requested, job.Warn);
         var simulator = Simulator.Load(job.ModelPath, threads);
         foreach (string d in simulator.Graph.LifDiagnostics)
         {

@@ -1,6 +1,6 @@
 namespace AQ4SViT.Onnx.Search;
 
-public sealed partial class BeamSearch
+internal sealed partial class BeamSearch
 {
     /// <summary>
     /// The pool of one round, tried smallest first. From each beam state: its one-step moves and the longest prefixes of

@@ -18,7 +18,7 @@ namespace AQ4SViT.Onnx.Search;
 /// The result is the smallest passing setting seen.
 /// </para>
 /// </summary>
-public sealed partial class BeamSearch(SearchContext context)
+internal sealed partial class BeamSearch(SearchContext context)
 {
     private readonly DriftGate _gate = new(context.Options.GateMargin, context.Options.Strategy != SearchStrategy.GreedyUngated);
     private readonly List<(BitVector Setting, ProxyScore Proxy)> _rejected = [];

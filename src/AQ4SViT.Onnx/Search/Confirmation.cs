@@ -21,7 +21,7 @@ namespace AQ4SViT.Onnx.Search;
 /// </summary>
 /// <param name="score">Evaluates a setting on the held-out images, stopping early when the given test says it can no longer pass.</param>
 /// <param name="floatHits">The float model's hits on the held-out images, in the order <paramref name="score"/> sees them.</param>
-public sealed class Confirmation(Func<BitVector, Func<SplitScore, bool>, SplitScore> score, BitArray floatHits, SearchOptions options, int jobs = 1, CancellationToken cancellation = default)
+internal sealed class Confirmation(Func<BitVector, Func<SplitScore, bool>, SplitScore> score, BitArray floatHits, SearchOptions options, int jobs = 1, CancellationToken cancellation = default)
 {
     /// <summary>One setting tried: its held-out accuracy and the pooled score the decision used (incomplete: a lower bound on the drop).</summary>
     public sealed record Attempt(BitVector Setting, double HeldOutAccuracy, FullScore Pooled, bool Confirmed)

@@ -6,7 +6,7 @@ namespace AQ4SViT.Onnx.Search;
 /// τ is the smallest drift of a failed candidate that exceeds the drift of every passing one. Until a
 /// candidate has failed above all passing drifts there is no evidence, and everything passes.
 /// </summary>
-public sealed class DriftGate(double margin = 1.0, bool enabled = true)
+internal sealed class DriftGate(double margin = 1.0, bool enabled = true)
 {
     private double _maxPassing;
     private readonly List<double> _failing = [];

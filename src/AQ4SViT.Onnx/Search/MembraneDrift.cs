@@ -18,7 +18,7 @@ namespace AQ4SViT.Onnx.Search;
 /// move the drift at all (a model without LIF layers has only this term). The spike mismatch rate beside it is the
 /// fraction of spike outputs that differ.
 /// </summary>
-public sealed class MembraneDrift
+internal sealed class MembraneDrift
 {
     public const double Epsilon = 1e-12;
 

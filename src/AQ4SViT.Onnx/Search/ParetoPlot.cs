@@ -11,14 +11,14 @@ namespace AQ4SViT.Onnx.Search;
 /// <param name="Measured">The evaluation saw every search image. False: it stopped early once the candidate could not pass,
 /// so <paramref name="Accuracy"/> is an upper bound.</param>
 /// <param name="Passed">It met the budget as the search applies it (drop + guard·SE ≤ max-drop).</param>
-public sealed record PlotPoint(string Key, long TotalBits, double Accuracy, bool Measured, bool Passed);
+internal sealed record PlotPoint(string Key, long TotalBits, double Accuracy, bool Measured, bool Passed);
 
 /// <summary>The points of <c>pareto.png</c> sorted into what the plot draws apart.</summary>
 /// <param name="Points">Every setting once (its first evaluation), in evaluation order.</param>
 /// <param name="Measured">Settings whose evaluation saw every image.</param>
 /// <param name="UpperBounds">Settings whose evaluation stopped early: their accuracy is an upper bound.</param>
 /// <param name="Front">The Pareto front of the measured passing settings, fewest bits first (accuracy rising).</param>
-public sealed record ParetoData(IReadOnlyList<PlotPoint> Points, IReadOnlyList<PlotPoint> Measured, IReadOnlyList<PlotPoint> UpperBounds, IReadOnlyList<PlotPoint> Front);
+internal sealed record ParetoData(IReadOnlyList<PlotPoint> Points, IReadOnlyList<PlotPoint> Measured, IReadOnlyList<PlotPoint> UpperBounds, IReadOnlyList<PlotPoint> Front);
 
 /// <summary>
 /// <c>pareto.png</c>: weight memory (log scale; memory saving on the top axis) against search-split accuracy of every
@@ -26,7 +26,7 @@ public sealed record ParetoData(IReadOnlyList<PlotPoint> Points, IReadOnlyList<P
 /// budget line is drawn where the search puts it and its legend names the guard, and the Pareto front of the measured
 /// passing settings is drawn as a step line.
 /// </summary>
-public static class ParetoPlot
+internal static class ParetoPlot
 {
     /// <summary>
     /// One point per setting (the first of repeated evaluations: a memoised one scores the same), split into measured and

@@ -15,7 +15,7 @@ namespace AQ4SViT.Onnx.Search;
 /// <param name="FpAccuracy">The float model's top-1 on them (p, 0–1).</param>
 /// <param name="StandardError">SE by the rule above, in points.</param>
 /// <param name="ImagesNeeded">The fewest images for which guard·SE &lt; max-drop; null when no number is enough (max-drop 0 with a guard).</param>
-public sealed record SampleSizeCheck(int Images, double FpAccuracy, double MaxDrop, double Guard, double StandardError, int? ImagesNeeded)
+internal sealed record SampleSizeCheck(int Images, double FpAccuracy, double MaxDrop, double Guard, double StandardError, int? ImagesNeeded)
 {
     public static SampleSizeCheck Of(int images, double fpAccuracy, double maxDrop, double guard)
     {

@@ -1,7 +1,7 @@
 namespace AQ4SViT.Onnx.Search;
 
 /// <summary>What every strategy shares: the backend behind the journal, the options, the float baseline, the log.</summary>
-public sealed class SearchContext
+internal sealed class SearchContext
 {
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private BitVector? _start;
@@ -307,4 +307,4 @@ public sealed class SearchContext
 public sealed record SearchProgress(string Phase, int Round, int FullEvaluations, int ProxyEvaluations, string Decision, double Saving, double? Drop, bool? Passed, double? DropStandardError = null);
 
 /// <summary>A search limit (<c>--max-evaluations</c>, <c>--time-limit</c>) was reached; the message says which.</summary>
-public sealed class SearchLimitReachedException(string message) : Exception(message);
+internal sealed class SearchLimitReachedException(string message) : Exception(message);

@@ -1,11 +1,10 @@
 using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
-using AQ4SViT.Onnx.Ort;
 using AQ4SViT.Onnx.Quantize;
 
 namespace AQ4SViT.Onnx.Search;
 
-/// <summary>Everything a search run needs; the CLI fills it from options.</summary>
+/// <summary>Everything a search run needs but the compute devices (the runner's, not the search's); the CLI fills it from options.</summary>
 public sealed record SearchJob
 {
     public required string ModelPath { get; init; }
@@ -47,14 +46,8 @@ public sealed record SearchJob
     /// <summary>Candidates evaluated at once (beam candidates, drift proxies, sensitivity sweeps); results as with 1.</summary>
     public int Jobs { get; init; } = 1;
 
-    /// <summary>Where full evaluations run: the CPU (our simulator) or CUDA (ONNX Runtime, falling back to the simulator).</summary>
-    public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
-
-    /// <summary>Several CUDA devices (<c>--device cuda:0,cuda:1</c>, <c>cuda:all</c>) that concurrent evaluations are placed on
-    /// (<see cref="DevicePool"/>); null: <see cref="Device"/> alone.</summary>
-    public IReadOnlyList<ComputeDevice>? Devices { get; init; }
-
-    /// <summary>Where drift proxies run (<c>--proxy-engine</c>); <see cref="Search.ProxyEngine.Auto"/>: ONNX Runtime on a CUDA device, else the simulator.</summary>
+    /// <summary>Where drift proxies run (<c>--proxy-engine</c>); <see cref="Search.ProxyEngine.Auto"/>: ONNX Runtime on a CUDA device, else the simulator.
+    /// The devices themselves are not part of the job: the runner is given them (where a search runs does not change what it computes).</summary>
     public ProxyEngine ProxyEngine { get; init; } = ProxyEngine.Auto;
 
     public Action<CandidateRecord>? OnCandidate { get; init; }

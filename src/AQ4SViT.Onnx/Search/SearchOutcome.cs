@@ -1,7 +1,7 @@
 namespace AQ4SViT.Onnx.Search;
 
 /// <summary>What a strategy found, and what it cost.</summary>
-public sealed record SearchOutcome
+internal sealed record SearchOutcome
 {
     public required BitVector Best { get; init; }
     public required double BestSearchAccuracy { get; init; }

@@ -5,7 +5,7 @@ namespace AQ4SViT.Onnx.Search;
 /// alone (the rest float), give each group the narrowest bits that stay within budget, combine, and while the
 /// combination fails, widen the group whose own drop at its bits was largest by one step.
 /// </summary>
-public sealed class SensitivitySearch(SearchContext context)
+internal sealed class SensitivitySearch(SearchContext context)
 {
     public SearchOutcome Run()
     {

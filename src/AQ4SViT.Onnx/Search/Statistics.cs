@@ -1,6 +1,6 @@
 namespace AQ4SViT.Onnx.Search;
 
-public static class Statistics
+internal static class Statistics
 {
     /// <summary>Spearman's rank correlation (average ranks for ties); NaN with fewer than 3 pairs or a constant side.</summary>
     public static double Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y)

@@ -1,4 +1,5 @@
 using System.Collections;
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
 
 namespace AQ4SViT.Onnx.Search;
@@ -42,7 +43,7 @@ public sealed record SplitScore(double Accuracy, BitArray Hits, int Seen, float[
 /// The pass/fail decision is therefore exactly that of a whole evaluation; only a failed candidate's accuracy is then an
 /// upper bound (the best it could still have reached) instead of the exact value.
 /// </summary>
-public sealed class TopOneTally(ImageSet set, Func<SplitScore, bool>? couldStillPass)
+internal sealed class TopOneTally(ImageSet set, Func<SplitScore, bool>? couldStillPass)
 {
     private readonly BitArray _hits = new(set.Count);
     private readonly float[] _margins = new float[set.Count];
@@ -53,7 +54,7 @@ public sealed class TopOneTally(ImageSet set, Func<SplitScore, bool>? couldStill
     public void Add(int start, int count, ReadOnlySpan<float> logits)
     {
         int classes = logits.Length / Math.Max(1, count);
-        _correct += Validate.Accuracy.CountTopOne(logits, classes, set.Labels.AsSpan(start, count), _hits, _margins, start);
+        _correct += TopOne.Count(logits, classes, set.Labels.AsSpan(start, count), _hits, _margins, start);
         _seen += count;
     }
 

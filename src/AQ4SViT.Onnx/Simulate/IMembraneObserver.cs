@@ -31,7 +31,7 @@ public interface IMembraneObserver
 /// over the neurons of the call, (V − V_ref)² and the neurons whose firing differs (V ≥ thr vs V_ref ≥ thr). The sums are
 /// taken per fixed chunk of neurons and added in chunk order, so they do not depend on the thread count.
 /// </summary>
-public interface IMembraneComparer
+internal interface IMembraneComparer
 {
     /// <summary>Asked once per layer per run; false: the layer goes through <see cref="IMembraneObserver.OnStep"/> if observed at all.</summary>
     bool Compares(LifLayer layer);
@@ -51,7 +51,7 @@ public interface IMembraneComparer
 /// in <see cref="SpikingGraph.Nodes"/>, the images of this call and the shapes of the node's inputs and outputs. Chunks
 /// of a fixed-batch model may call it at once, so it must be thread-safe.
 /// </summary>
-public interface INodeObserver
+internal interface INodeObserver
 {
     void OnNode(int node, int images, IReadOnlyList<int[]?> inputShapes, IReadOnlyList<int[]> outputShapes);
 }

@@ -8,7 +8,7 @@ namespace AQ4SViT.Onnx.Simulate;
 /// search's drift proxies reuse the unchanged prefix of a parent setting this way. A tensor alive at several recorded
 /// nodes is copied once.
 /// </summary>
-public sealed class LiveValues
+internal sealed class LiveValues
 {
     private readonly HashSet<int> _nodes;
     private readonly Dictionary<int, Dictionary<string, Tensor>> _at = [];

@@ -1,3 +1,5 @@
+using AQ4SViT.Onnx.Core;
+
 namespace AQ4SViT.Onnx.Validate;
 
 /// <summary>How far two engines' logits on the same images are apart.</summary>
@@ -13,7 +15,7 @@ public sealed record LogitComparison(int Images, double ArgmaxAgreement, double 
             throw new ArgumentException($"cannot compare {a.Images}×{a.Classes} logits with {b.Images}×{b.Classes}");
         }
 
-        int agree = Accuracy.CountSameTopOne(a.Logits, b.Logits, a.Classes, a.Images);
+        int agree = TopOne.CountSame(a.Logits, b.Logits, a.Classes, a.Images);
         double max = 0;
         for (int i = 0; i < a.Images * a.Classes; i++)
         {

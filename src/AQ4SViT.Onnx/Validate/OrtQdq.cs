@@ -19,7 +19,7 @@ namespace AQ4SViT.Onnx.Validate;
 /// (0 with basic) and its session peaked at 2.45× the float weights while loading (2.34× for the whole <c>validate</c>
 /// with basic); an INT4 spikformer-fmnist ran at 43–46 against 46–48 images/s, both exact.</para>
 /// </summary>
-public static class OrtQdq
+internal static class OrtQdq
 {
     private const GraphOptimizationLevel ExactOptimization = GraphOptimizationLevel.ORT_ENABLE_BASIC;
 

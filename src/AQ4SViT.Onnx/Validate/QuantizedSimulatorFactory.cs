@@ -6,6 +6,6 @@ namespace AQ4SViT.Onnx.Validate;
 /// <summary>
 /// Makes a classifier that runs <paramref name="referenceModelPath"/> (the float model) in our LIF simulator with the
 /// weights of <paramref name="setting"/> fake-quantized — what `validate --reference` compares ONNX Runtime on the
-/// emitted model against. Supplied by the simulator side (see ValidateCommand.SimulatorFactory in the CLI).
+/// emitted model against. Supplied by the simulator side (see ValidateRequest.SimulatorFactory, which the validate runner calls).
 /// </summary>
 public delegate IClassifier QuantizedSimulatorFactory(string referenceModelPath, Setting setting, InputScaling scaling, int threads);

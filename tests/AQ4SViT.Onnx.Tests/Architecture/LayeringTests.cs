@@ -13,14 +13,13 @@ public sealed partial class LayeringTests(ITestOutputHelper output)
     /// <summary>The order, bottom first; rooms of one tier do not use each other.</summary>
     internal static readonly string[][] Layering =
     [
-        ["Core"],                               // Tensor, ElementKind, TensorArena, BufferPool, FreedMemory, Throw, BadInputException
+        ["Core"],                               // Tensor, ElementKind, TensorArena, BufferPool, FreedMemory, Throw, BadInputException, TopOne
         ["Files", "Import", "Models", "Data"],   // atomic writes; the ONNX file; model cards; datasets
         ["Graph"],                              // the IR (Node, SpikingGraph, LifLayer) and its rewrites, LIF recognition
         ["Simulate"],                           // kernels, GraphLoader (constant folding runs kernels), the simulator
         ["Quantize"],                           // settings, weight catalogue, fake-quant weights
-        ["Emit", "Ort"],                        // QDQ / fake-quant ONNX; ONNX Runtime hosting (sessions, devices)
+        ["Search", "Emit", "Ort"],              // the search (strategies, backends, journal, report); QDQ / fake-quant ONNX; ONNX Runtime hosting (sessions, devices)
         ["Validate"],                           // classifiers (ORT, simulator), accuracy
-        ["Search"],                             // the search: strategies, backends, journal, report
         ["Runners"],                            // the pipelines the CLI verbs call: SearchRunner, the ONNX Runtime evaluators
     ];
 

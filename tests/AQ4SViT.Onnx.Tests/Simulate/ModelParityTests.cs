@@ -1,3 +1,4 @@
+using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Simulate;
@@ -31,7 +32,7 @@ public sealed class ModelParityTests
                 max = Math.Max(max, Math.Abs(la[k] - lb[k]));
             }
 
-            disagree += Accuracy.ArgMax(la) == Accuracy.ArgMax(lb) ? 0 : 1;
+            disagree += TopOne.ArgMax(la) == TopOne.ArgMax(lb) ? 0 : 1;
         }
 
         return (max, disagree);
@@ -118,7 +119,7 @@ public sealed class ModelParityTests
         for (int i = 0; i < reference.Length; i++)
         {
             var row = result.Logits.AsSpan(i * result.Classes, result.Classes);
-            Assert.Equal(Accuracy.ArgMax(reference[i]), Accuracy.ArgMax(row));
+            Assert.Equal(TopOne.ArgMax(reference[i]), TopOne.ArgMax(row));
             for (int k = 0; k < row.Length; k++)
             {
                 Assert.True(Math.Abs(row[k] - reference[i][k]) <= 1e-4f, $"{name}: image {i} logit {k} is {row[k]}, PyTorch says {reference[i][k]}");
