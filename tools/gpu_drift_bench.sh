@@ -4,23 +4,27 @@
 # parameters, briefly trained so they fire like trained models. Writes $OUT/gpu-drift-bench.md (the table) and
 # $OUT/bench.tsv (raw numbers). Not run by the author (no device access): numbers come from whoever runs it.
 #
-# Runs on the device machine (no .NET): the self-contained GPU publish and the CUDA provider are staged first, as for
-# tools/cuda_check.sh, over calls to the same warm machine; every step below fits one call (10 minutes):
-#   STEP=pub (carry .bench/pub.txz), STEP=chunk CHUNK=chunk.NN (each piece)    exactly as tools/cuda_check.sh
-#   STEP=models              trains both models (TRAIN_SECONDS each on the GPU), exports them, makes the 224x224 set
-#   STEP=gpu   MODEL=spk|sdt a greedy search on cuda (proxies and full evaluations in ONNX Runtime), one full evaluation
-#                            on 10,000 images on cuda
-#   STEP=cpu   MODEL=spk|sdt the simulator on THREADS cores: one proxy (bench, CALIB_SIM images) and a full evaluation
-#                            on SIM_IMAGES images, both projected linearly (to 128 and 10,000 images)
-#   STEP=table               the Markdown table, into $OUT
-# The simulator's whole greedy search is projected, not run (it takes hours at this size): the GPU search's proxy and
-# full-evaluation counts times the simulator's per-proxy and per-image times. ImageNet: the search with 25,000 search
-# images (half of the 50,000 validation images), its full-evaluation time scaled by 25,000 / SEARCH_LIMIT.
+# Runs on the device machine (no .NET): the self-contained GPU publish (.bench/pub.txz, made as for tools/cuda_check.sh)
+# and ONNX Runtime's CUDA provider (.bench/cuda/part.NN: `tar cJ libonnxruntime_providers_cuda.so | split -b 47m`) travel
+# over consecutive calls to the same warm machine; the models train in the background meanwhile:
+#   STEP=start  (carry .bench: pub.txz and the first part)  unpacks, starts training both models (TRAIN_SECONDS each on
+#                                                           the GPU, then TorchScript export) in the background
+#   STEP=chunk  (carry .bench: the next part)               appends it
+#   STEP=go     MODELS="spk sdt"                            unpacks the provider, a CUDA smoke search on the bundled model,
+#                                                           waits for the models; per model a full evaluation of 10,000
+#                                                           images and a greedy search, both on cuda
+#   STEP=cpu    MODELS="spk sdt"                            the simulator on THREADS cores: one proxy (bench, CALIB_SIM
+#                                                           images) and a full evaluation of SIM_IMAGES images, projected
+#                                                           linearly (to 128 and 10,000 images); then the table
+#   STEP=table                                              the Markdown table, into $OUT
 set -u
 S=/tmp/stage; B=$S/bench; mkdir -p "$B"
-THREADS=${THREADS:-16}; TRAIN_SECONDS=${TRAIN_SECONDS:-150}; DIM=${DIM:-512}; DEPTH=${DEPTH:-6}; HEADS=${HEADS:-8}
-SEARCH_LIMIT=${SEARCH_LIMIT:-5000}; CALIB_SIM=${CALIB_SIM:-32}; SIM_IMAGES=${SIM_IMAGES:-100}; BATCH=${BATCH:-64}
-AQ=$S/pub/aq4svit; DATA=$B/fmnist224; TSV=$B/bench.tsv
+THREADS=${THREADS:-16}; TRAIN_SECONDS=${TRAIN_SECONDS:-120}; HEADS=${HEADS:-8}
+SPK_SHAPE=${SPK_SHAPE:-768-8}; SDT_SHAPE=${SDT_SHAPE:-512-8}   # DIM-DEPTH: 66 M and 25 M parameters at 224x224x1
+SEARCH_LIMIT=${SEARCH_LIMIT:-2000}; SEARCH_TIME=${SEARCH_TIME:-330}; CALIB_SIM=${CALIB_SIM:-8}; SIM_IMAGES=${SIM_IMAGES:-40}
+BATCH=${BATCH:-32}; MODELS=${MODELS:-spk sdt}
+AQ=$S/pub/aq4svit; DATA=$B/fmnist224; TSV=$B/bench.tsv; R=$S/repo
+name_of() { [ "$1" = spk ] && echo spikformer-224-$SPK_SHAPE || echo sdt-224-$SDT_SHAPE; }
 
 cuda_env() { # the CUDA 13 / cuDNN 9 libraries the provider links against, wherever the machine has them
   local LD=""
@@ -46,25 +50,26 @@ timed() { # KEY command... : wall seconds and peak host RSS of one command, peak
 json() { python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(d.get(sys.argv[2]))" "$1" "$2"; }
 
 case "${STEP:-table}" in
-pub|chunk) STEP=$STEP bash tools/cuda_check.sh ;;
+start)
+  rm -rf $S/pub "$S/cuda.tar.xz" && tar xJf .bench/pub.txz -C $S && cat .bench/cuda/part.00 >> "$S/cuda.tar.xz" || exit 1
+  rm -rf $R && mkdir -p $R/models && cp -r tools $R/ && cp -r models/datasets $R/models/ && rm -f $B/models.done
+  (cd $R && STEP=models setsid nohup bash tools/gpu_drift_bench.sh > $B/models.log 2>&1 < /dev/null &)
+  sleep 20; cat $B/models.log; ls -la $S ;;
+chunk) cat .bench/cuda/$CHUNK >> "$S/cuda.tar.xz" && ls -la $S && tail -n 3 $B/models.log ;;   # CHUNK=part.NN, in order
 models)
-  # 10,000 test images enlarged 8x (224x224, grey; --grey-to-rgb is not needed: the models take one channel).
-  [ -f "$DATA/t10k-images-idx3-ubyte.gz" ] || python3 tools/upscale_idx.py --count 10000 --factor 8 --out "$DATA"
-  for arch in spikformer sdt; do
-    name=$arch-224-$DIM-$DEPTH
-    [ -f "$B/$name/model.onnx" ] && continue
-    # Brief training on the GPU: the Fashion-MNIST training set if the machine has it (TRAIN_DATA), else test images
-    # 5,000-9,999 (the test split: the accuracies are then not a result, the firing is what matters here).
-    python3 - "$arch" "$DIM" "$DEPTH" "$HEADS" "$TRAIN_SECONDS" "$B/$name-ckpt" "${TRAIN_DATA:-}" <<'PY' || exit 1
+  # 10,000 test images enlarged 8x (224x224, grey; the models take one channel).
+  python3 tools/upscale_idx.py --count 10000 --factor 8 --out "$DATA" || exit 1
+  for m in spk sdt; do
+    name=$(name_of $m); arch=${name%%-224-*}; shape=${name##*-224-}; dim=${shape%-*}; depth=${shape#*-}
+    # Brief training on the GPU on test images 5,000-9,999 (this machine has no Fashion-MNIST training set): the
+    # accuracies are then not a result, the firing is what matters here.
+    python3 - "$arch" "$dim" "$depth" "$HEADS" "$TRAIN_SECONDS" "$B/$name-ckpt" <<'PY' || exit 1
 import json, sys, time, torch, torch.nn.functional as F
 sys.path.insert(0, "tools")
 import svit, fmnist
-arch, dim, depth, heads, seconds, out, train_dir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6], sys.argv[7]
-try:
-    x, y, used = fmnist.load("train", train_dir or None)
-except Exception:
-    x, y, used = fmnist.load("t10k")
-    x, y, used = x[5000:], y[5000:], used + " (test images 5000-9999: no training set on this machine)"
+arch, dim, depth, heads, seconds, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
+xt, yt, used = fmnist.load("t10k")
+x, y, used = xt[5000:], yt[5000:], used + " (test images 5000-9999: no training set on this machine)"
 cfg = svit.make_config(arch, dim=dim, depth=depth, heads=heads, image_size=224, in_channels=1, num_classes=10, pools=4)
 model = svit.build_model(cfg).cuda().train()
 params = sum(p.numel() for p in model.parameters())
@@ -73,37 +78,54 @@ xs, ys = torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()
 torch.backends.cuda.matmul.allow_tf32 = True; torch.backends.cudnn.allow_tf32 = True
 start, steps = time.time(), 0
 while time.time() - start < seconds:
-    i = torch.randint(0, xs.shape[0], (32,), device="cuda")
+    i = torch.randint(0, xs.shape[0], (16,), device="cuda")
     logits = model(F.interpolate(xs[i], scale_factor=8, mode="nearest"))
     loss = F.cross_entropy(logits, ys[i])
     opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); steps += 1
+model.eval()
+with torch.no_grad():
+    xe = F.interpolate(torch.from_numpy(xt[:256]).cuda(), scale_factor=8, mode="nearest")
+    acc = float((model(xe).argmax(1).cpu() == torch.from_numpy(yt[:256].astype("int64"))).float().mean())
 torch.save(model.state_dict(), out + ".pt")
 json.dump({"config": cfg, "params": params, "top1_torch": None, "train_steps": steps, "train_seconds": seconds,
-           "train_data": used, "last_loss": float(loss)}, open(out + ".json", "w"), indent=2)
-print("%s: %d params, %d steps, last loss %.3f, data %s" % (arch, params, steps, float(loss), used))
+           "train_data": used, "last_loss": float(loss), "top1_first_256_test": acc}, open(out + ".json", "w"), indent=2)
+print("%s: %d params, %d steps, last loss %.3f, top-1 on test images 0-255 %.3f, data %s" % (arch, params, steps, float(loss), acc, used), flush=True)
 PY
-    python3 tools/export.py --ckpt "$B/$name-ckpt" --exporter torchscript --name "$name" --out-root "$B" --check-images 2 || exit 1
+    python3 tools/export.py --ckpt "$B/$name-ckpt" --exporter torchscript --name "$name" --out-root "$B" --check-images 2 --skip-ort-top1 || exit 1
   done
-  ls -l "$B"/*/model.onnx ;;
-gpu|cpu)
-  MODEL=${MODEL:?MODEL=spk or sdt}; arch=$([ "$MODEL" = spk ] && echo spikformer || echo sdt)
-  M=$B/$arch-224-$DIM-$DEPTH/model.onnx
-  [ -d "$S/pub" ] && tar tf "$S/cuda.tar.xz" >/dev/null 2>&1 && [ ! -f "$S/pub/libonnxruntime_providers_cuda.so" ] && tar xJf "$S/cuda.tar.xz" -C "$S/pub"
+  ls -l "$B"/*/model.onnx; touch $B/models.done ;;
+go|cpu)
+  [ -f "$S/pub/libonnxruntime_providers_cuda.so" ] || tar xJf "$S/cuda.tar.xz" -C "$S/pub" || exit 1
   cuda_env
-  row "$MODEL" params "$($AQ inspect "$M" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["weight_params"])')"
-  if [ "$STEP" = gpu ]; then
-    timed eval-gpu "$AQ" eval "$M" --data "$DATA" --split all --limit 10000 --engine ort --device cuda --batch "$BATCH" --json
-    timed search-gpu "$AQ" search "$M" --data "$DATA" --device cuda --calib 128 --search-limit "$SEARCH_LIMIT" --test-limit 1000 \
-      --batch "$BATCH" --granularity block --out "$B/$MODEL-search-gpu" --force --quiet --json
-    r=$B/$MODEL-search-gpu/report.json
-    for k in search_seconds proxy_seconds_mean full_seconds_mean proxy_evaluations full_evaluations proxy_engine full_evaluation_engine; do
-      row "$MODEL" "gpu.$k" "$(json "$r" $k)"
-    done
-  else
-    timed bench-cpu "$AQ" bench "$M" --data "$DATA" --threads "$THREADS" --images 8 --batch 8 --calib "$CALIB_SIM" --json
-    row "$MODEL" cpu.proxy_seconds_mean "$(json "$B/$MODEL.bench-cpu.out" proxy_seconds_mean)"
-    timed eval-cpu "$AQ" eval "$M" --data "$DATA" --split all --limit "$SIM_IMAGES" --engine sim --threads "$THREADS" --batch 25 --json
-  fi ;;
+  if [ "$STEP" = go ]; then
+    nvidia-smi -L; ldd $S/pub/libonnxruntime_providers_cuda.so | grep "not found"
+    # The CUDA path end to end on the bundled model before the large ones (drift proxies and full evaluations on cuda).
+    timeout 120 $AQ search models/spikformer-fmnist/model.onnx --device cuda --search-limit 500 --test-limit 500 --calib 64 \
+      --granularity block --out $B/smoke --force --quiet > $B/smoke.out 2> $B/smoke.err; echo "smoke search rc=$?"
+    grep -v "W:onnxruntime" $B/smoke.err | tail -n 3; head -n 3 $B/smoke.out
+    python3 -c "import json;d=json.load(open('$B/smoke/report.json'));print({k:d.get(k) for k in ('proxy_engine','full_evaluation_engine','proxy_seconds_mean','full_seconds_mean','memory_saving','accuracy_drop_test')})"
+    for i in $(seq 60); do [ -f $B/models.done ] && break; sleep 5; done; tail -n 4 $B/models.log
+  fi
+  for MODEL in $MODELS; do
+    M=$B/$(name_of $MODEL)/model.onnx
+    [ -f "$M" ] || { echo "no $M"; continue; }
+    row "$MODEL" params "$($AQ inspect "$M" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["weight_params"])')"
+    if [ "$STEP" = go ]; then
+      timed eval-gpu timeout 240 "$AQ" eval "$M" --data "$DATA" --split all --limit 10000 --engine ort --device cuda --batch "$BATCH" --json
+      timed search-gpu timeout 400 "$AQ" search "$M" --data "$DATA" --device cuda --calib 128 --search-limit "$SEARCH_LIMIT" --test-limit 1000 \
+        --confirm 1000 --time-limit "$SEARCH_TIME" --batch "$BATCH" --granularity block --out "$B/$MODEL-search-gpu" --force --quiet --json
+      r=$B/$MODEL-search-gpu/report.json
+      for k in search_seconds proxy_seconds_mean full_seconds_mean proxy_evaluations full_evaluations proxy_engine full_evaluation_engine memory_saving accuracy_drop_test stopped_early; do
+        row "$MODEL" "gpu.$k" "$(json "$r" $k)"
+      done
+    else
+      timed bench-cpu timeout 240 "$AQ" bench "$M" --data "$DATA" --threads "$THREADS" --images 8 --batch 8 --calib "$CALIB_SIM" --json
+      row "$MODEL" cpu.proxy_seconds_mean "$(json "$B/$MODEL.bench-cpu.out" proxy_seconds_mean)"
+      timed eval-cpu timeout 240 "$AQ" eval "$M" --data "$DATA" --split all --limit "$SIM_IMAGES" --engine sim --threads "$THREADS" --batch 8 --json
+    fi
+  done
+  cp $TSV $OUT/ 2>/dev/null; cat $TSV
+  [ "$STEP" = cpu ] && STEP=table bash tools/gpu_drift_bench.sh ;;
 table)
   python3 - "$TSV" "$CALIB_SIM" "$SIM_IMAGES" "$SEARCH_LIMIT" > "$OUT/gpu-drift-bench.md" <<'PY'
 import sys

@@ -2,6 +2,7 @@ using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Import.Proto;
+using AQ4SViT.Onnx.Quantize;
 using Google.Protobuf;
 using DataType = AQ4SViT.Onnx.Import.Proto.TensorProto.Types.DataType;
 
@@ -18,9 +19,10 @@ namespace AQ4SViT.Onnx.Emit;
 /// <item><see cref="MismatchOutput"/> and <see cref="NeuronOutput"/> (double, L): steps·neurons where exactly one side
 /// reached v_threshold, and steps·neurons (absent without LIF layers).</item>
 /// </list>
-/// The candidate side reads <see cref="CandidateWeight"/> initializers for the weights it changes and computes only the
-/// nodes those change; the rest it takes from the float side (their differences are zero), as the simulator's prefix
-/// reuse does.
+/// The candidate side reads every quantizable weight from a graph input named <see cref="CandidateWeight"/>(weight), so
+/// that one session serves every candidate: a candidate binds its weights (the float originals where it keeps FP32)
+/// and runs, instead of serializing a model and opening a session each (seconds per candidate on a GPU at 224×224).
+/// Nodes that read no weight, directly or through other nodes, the candidate side takes from the float side.
 /// </summary>
 internal sealed class DriftGraph
 {
@@ -59,13 +61,12 @@ internal sealed class DriftGraph
     public static string CandidateWeight(string weight) => CandidatePrefix + weight;
 
     /// <summary>
-    /// The side-by-side model for a candidate whose changed weights are <paramref name="candidateWeights"/>, each named
-    /// <see cref="CandidateWeight"/>(weight); weights not among them are the float model's.
+    /// The side-by-side model whose candidate side reads each of <paramref name="weights"/> from the float input
+    /// <see cref="CandidateWeight"/>(weight), of the weight's shape.
     /// </summary>
-    public ModelProto For(IReadOnlyCollection<TensorProto> candidateWeights)
+    public ModelProto For(IReadOnlyList<QuantizableWeight> weights)
     {
-        var changed = candidateWeights.Select(t => t.Name[CandidatePrefix.Length..]).ToHashSet(StringComparer.Ordinal);
-        var differs = new HashSet<string>(changed, StringComparer.Ordinal);
+        var differs = weights.Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
         var graph = new GraphProto { Name = "aq4svit-drift" };
         var scalars = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
         var fp = new PreparedNodeWriter(graph, n => n, "", _opset, scalars);
@@ -101,14 +102,21 @@ internal sealed class DriftGraph
         sums.WriteOutputs(graph, _graph.LifLayers.Count > 0);
 
         graph.Input.Add(_model.Graph.Input.First(i => i.Name == _graph.InputName));
-        // Only what a node reads: ONNX Runtime warns about every unused initializer.
+        // Only what a node reads: ONNX Runtime warns about every unused initializer and input.
         var read = graph.Node.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
-        graph.Initializer.AddRange(candidateWeights);
+        graph.Input.AddRange(weights.Where(w => read.Contains(CandidateWeight(w.Name))).Select(w => FloatInput(CandidateWeight(w.Name), w.Shape)));
         graph.Initializer.AddRange(scalars.Values.Concat(sums.Constants).Where(t => read.Contains(t.Name)));
         graph.Initializer.AddRange(ConstantsRead(graph));
         var proto = new ModelProto { IrVersion = _model.Proto.IrVersion, ProducerName = "aq4svit-drift", Graph = graph };
         proto.OpsetImport.AddRange(_model.Proto.OpsetImport);
         return proto;
+    }
+
+    private static ValueInfoProto FloatInput(string name, long[] shape)
+    {
+        var dims = new TensorShapeProto();
+        dims.Dim.AddRange(shape.Select(d => new TensorShapeProto.Types.Dimension { DimValue = d }));
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float, Shape = dims } } };
     }
 
     /// <summary>The graph's constants the written nodes read: the file's initializers as they are, folded values written once.</summary>

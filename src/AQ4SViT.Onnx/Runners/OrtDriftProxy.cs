@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Emit;
@@ -13,15 +14,15 @@ namespace AQ4SViT.Onnx.Runners;
 
 /// <summary>
 /// The drift proxy on any ONNX Runtime execution provider (<c>--proxy-engine ort</c>, the default with
-/// <c>--device cuda</c>): each candidate runs as one <see cref="DriftGraph"/>, float and candidate side by side on the
-/// calibration batch, and only the drift's sums per LIF layer come back. The candidate's weights are the full
-/// evaluations' (<see cref="CandidateWeights"/>); the calibration batch is scaled and laid out once and fed to every
-/// candidate. Sessions run without graph optimizations (ONNX Runtime's fusions round differently) and, on CUDA, without
-/// TF32 (<see cref="OrtSessions"/>), so the result is the simulator's drift (tests: relative difference ≤ 1e-5).
+/// <c>--device cuda</c>): float and candidate side by side on the calibration batch (<see cref="DriftGraph"/>), and only
+/// the drift's sums per LIF layer come back. One session per device serves every candidate: the candidate's weights
+/// (the full evaluations' arrays, <see cref="FakeQuantWeights"/>) are bound as inputs, which ONNX Runtime copies to
+/// the device once per candidate, and the calibration batch is scaled and laid out once. Sessions run without graph
+/// optimizations (ONNX Runtime's fusions round differently) and, on CUDA, without TF32 (<see cref="OrtSessions"/>), so
+/// the result is the simulator's drift (tests: relative difference ≤ 1e-5).
 /// </summary>
-internal sealed class OrtDriftProxy
+internal sealed class OrtDriftProxy : IDisposable
 {
-    private readonly DriftGraph _drift;
     private readonly OnnxModelFile _model;
     private readonly FakeQuantWeights _weights;
     private readonly DevicePool _devices;
@@ -30,20 +31,31 @@ internal sealed class OrtDriftProxy
     private readonly List<(float[] Values, long[] Shape, int Images)> _batches = [];
     private readonly string _inputName;
     private readonly string[] _outputs;
+    private readonly int _layers;
+    private readonly string[] _weightInputs;
+    private readonly Lazy<byte[]> _modelBytes;
+    // Weights the float side holds as initializers would be prepacked for the CPU's matrix kernels, the candidate's
+    // (inputs) not, and the two sides of an unchanged layer would then differ in the last bits (3e-9 where the
+    // simulator has 0).
+    private static readonly Dictionary<string, string> s_samePathBothSides = new() { ["session.disable_prepacking"] = "1" };
+    private readonly ConcurrentDictionary<ComputeDevice, Lazy<(InferenceSession Session, ComputeDevice Device)>> _sessions = new();
 
     public OrtDriftProxy(SpikingGraph graph, OnnxModelFile model, FakeQuantWeights weights, ImageSet calibration, InputScaling scaling, DevicePool devices, int threads, int batch, Action<string>? onFallback = null)
     {
-        _drift = new DriftGraph(graph, model);
+        var drift = new DriftGraph(graph, model);
         _model = model;
         _weights = weights;
         _devices = devices;
         _threads = threads;
         _onFallback = onFallback;
         _inputName = graph.InputName;
+        _layers = drift.LifLayers;
         Kind = graph.LifLayers.Count > 0 ? "membrane" : "logit";
         _outputs = graph.LifLayers.Count > 0
             ? [DriftGraph.DiffOutput, DriftGraph.NormOutput, DriftGraph.MismatchOutput, DriftGraph.NeuronOutput]
             : [DriftGraph.DiffOutput, DriftGraph.NormOutput];
+        _modelBytes = new(() => drift.For(weights.Weights).ToByteArray());
+        _weightInputs = [.. weights.Weights.Select(w => DriftGraph.CandidateWeight(w.Name))];
         FillBatches(graph, calibration, scaling, batch);
     }
 
@@ -61,19 +73,37 @@ internal sealed class OrtDriftProxy
     /// <summary>The drift's terms for <paramref name="setting"/>: one per LIF layer, then the logits.</summary>
     public MembraneDrift Drift(BitVector setting, CancellationToken cancellation)
     {
-        byte[] bytes = _drift.For(CandidateWeights.Initializers(_weights, setting, DriftGraph.CandidateWeight)).ToByteArray();
         using var lease = _devices.Take();
-        var (session, device) = OrtSessions.Open(_model.Path, lease.Device, _threads, GraphOptimizationLevel.ORT_DISABLE_ALL, onFallback: OnFallback, modelBytes: bytes);
-        using (session)
+        var (session, device) = Session(lease.Device);
+        var inputs = session.InputNames.ToHashSet(StringComparer.Ordinal);
+        var values = new List<OrtValue>();
+        try
         {
-            int layers = _drift.LifLayers;
+            using var binding = session.CreateIoBinding();
+            for (int i = 0; i < _weightInputs.Length; i++)
+            {
+                if (inputs.Contains(_weightInputs[i]))
+                {
+                    var value = OrtValue.CreateTensorValueFromMemory(_weights.At(i, setting.Bits[i]), _weights.Weights[i].Shape);
+                    values.Add(value);
+                    binding.BindInput(_weightInputs[i], value); // copied to the device here, once for every batch
+                }
+            }
+
             var sums = new double[_outputs.Length][];
-            foreach (var (values, shape, images) in _batches)
+            foreach (var (batch, shape, images) in _batches)
             {
                 cancellation.ThrowIfCancellationRequested();
-                using var input = OrtValue.CreateTensorValueFromMemory(values, shape);
+                using var input = OrtValue.CreateTensorValueFromMemory(batch, shape);
+                binding.BindInput(_inputName, input);
+                foreach (string output in _outputs)
+                {
+                    binding.BindOutputToDevice(output, OrtMemoryInfo.DefaultInstance);
+                }
+
                 using var runOptions = new RunOptions(); // held for the whole Run: it passes only the native handle
-                using var results = DeviceMemory.Guard(() => session.Run(runOptions, [_inputName], [input], _outputs), $"{_model.Path} (drift proxy)", device, images);
+                DeviceMemory.Guard(() => { session.RunWithBinding(runOptions, binding); return 0; }, $"{_model.Path} (drift proxy)", device, images);
+                using var results = binding.GetOutputValues();
                 for (int k = 0; k < _outputs.Length; k++)
                 {
                     var part = results[k].GetTensorDataAsSpan<double>();
@@ -86,15 +116,33 @@ internal sealed class OrtDriftProxy
             }
 
             var drift = new MembraneDrift();
-            for (int l = 0; l < layers; l++)
+            for (int l = 0; l < _layers; l++)
             {
                 drift.Add(l, new MembraneDrift.Term(sums[0][l], sums[1][l], (long)sums[3][l], (long)sums[2][l]));
             }
 
-            drift.Add(layers, new MembraneDrift.Term(sums[0][layers], sums[1][layers], 0, 0));
+            drift.Add(_layers, new MembraneDrift.Term(sums[0][_layers], sums[1][_layers], 0, 0));
             return drift;
         }
+        finally
+        {
+            values.ForEach(v => v.Dispose());
+        }
     }
+
+    public void Dispose()
+    {
+        foreach (var session in _sessions.Values.Where(s => s.IsValueCreated))
+        {
+            session.Value.Session.Dispose();
+        }
+
+        _sessions.Clear();
+    }
+
+    /// <summary>The drift model's session on <paramref name="device"/>, opened at its first candidate (the CPU's if CUDA fell back).</summary>
+    private (InferenceSession Session, ComputeDevice Device) Session(ComputeDevice device) =>
+        _sessions.GetOrAdd(device, d => new(() => OrtSessions.Open(_model.Path, d, _threads, GraphOptimizationLevel.ORT_DISABLE_ALL, s_samePathBothSides, OnFallback, _modelBytes.Value))).Value;
 
     /// <summary>The calibration images scaled and laid out as the model's input, batch by batch, once for every candidate.</summary>
     private void FillBatches(SpikingGraph graph, ImageSet calibration, InputScaling scaling, int batch)

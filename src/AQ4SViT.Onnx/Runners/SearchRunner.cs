@@ -97,7 +97,7 @@ public static class SearchRunner
         bool ortProxies = job.ProxyEngine == ProxyEngine.Ort || (job.ProxyEngine == ProxyEngine.Auto && devices.AnyCuda);
         var backend = new SimulatorBackend(simulator, fakeQuant, calibration, search, job.Scaling, job.Batch, proxies: !ortProxies) { KeptParents = options.EffectiveBeamWidth };
         OrtFullEvaluator? ort = devices.AnyCuda ? new OrtFullEvaluator(model, fakeQuant, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
-        OrtDriftProxy? ortProxy = ortProxies ? new OrtDriftProxy(simulator.Graph, model, fakeQuant, calibration, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
+        using OrtDriftProxy? ortProxy = ortProxies ? new OrtDriftProxy(simulator.Graph, model, fakeQuant, calibration, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
         ISearchBackend searchBackend = ort is null && ortProxy is null ? backend : new OrtEvaluatedBackend(backend, ort, search, ortProxy);
         if (ort is not null || ortProxy is not null)
         {

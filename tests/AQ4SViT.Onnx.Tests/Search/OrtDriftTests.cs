@@ -29,6 +29,7 @@ public sealed class OrtDriftTests(ITestOutputHelper output)
     public void OrtDrift_BundledModel_EqualsSimulatorPerTermAndGateDecisions(string name)
     {
         var (sim, proxy, backend, weights, input) = Load(RepoPaths.Model(name));
+        using var sessions = proxy;
         var settings = Settings(weights);
         var reference = Record(sim, input, null);
         var sims = new List<double>();
@@ -66,6 +67,7 @@ public sealed class OrtDriftTests(ITestOutputHelper output)
     public void OrtDrift_FloatSetting_IsZeroAndMismatchFree()
     {
         var (_, proxy, _, weights, _) = Load(RepoPaths.Model("tests/spikformer-d64"));
+        using var sessions = proxy;
 
         var drift = proxy.Drift(BitVector.AllFloat(weights.Weights.Count), CancellationToken.None);
 
