@@ -1,5 +1,6 @@
 using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Models;
 using AQ4SViT.Onnx.Search;
 using AQ4SViT.Onnx.Validate;
@@ -81,7 +82,7 @@ internal sealed class BenchCommand : ModelOptions, ICommand
 
         double agreement = images.Count == 0 ? 1 : (double)agree / images.Count;
         int searchSplit = DataSplits.Select(data, DataSplit.Search).Count;
-        var proxy = Calibration > 0 ? ProxyTiming.Measure(model, scaling, DataSplits.Select(data, DataSplit.Search, Calibration), threads, Batch) : null;
+        var proxy = Calibration > 0 ? ProxyTiming.Measure(OnnxModelFile.Load(model), scaling, DataSplits.Select(data, DataSplit.Search, Calibration), threads, Batch) : null;
 
         // A full evaluation of the search split, at the simulator's measured speed.
         double fullSplitSeconds = simResult.ImagesPerSecond > 0 ? searchSplit / simResult.ImagesPerSecond : 0;
