@@ -72,7 +72,9 @@ public static class ModelEmitter
     public const string DatasetMetadataKey = "aq4svit.dataset";
     public const string ScalingMetadataKey = "aq4svit.input_scaling";
 
-    public static EmitResult Write(OnnxModelFile model, Setting setting, string outPath, EmitFormat format, EmitOptions? options = null)
+    /// <param name="weights">The run's weight table (<see cref="FakeQuantWeights"/>) of <paramref name="model"/> with the
+    /// setting's options, whose quantized tensors this reads; null: the emitter decodes the weights itself, one at a time.</param>
+    public static EmitResult Write(OnnxModelFile model, Setting setting, string outPath, EmitFormat format, EmitOptions? options = null, FakeQuantWeights? weights = null)
     {
         options ??= EmitOptions.Default;
         if (string.Equals(Path.GetFullPath(outPath), model.Path, StringComparison.Ordinal))
@@ -81,7 +83,7 @@ public static class ModelEmitter
         }
 
         bool sourceExternal = ModelWriter.HasExternalData(model.Proto);
-        var (proto, memory, storage) = Build(model, setting, format, options);
+        var (proto, memory, storage) = Build(model, setting, format, options, weights);
         bool external = options.ExternalData switch
         {
             ExternalDataMode.Always => true,
@@ -108,13 +110,22 @@ public static class ModelEmitter
     /// source's folder until written by <see cref="ModelWriter"/>). Also returns the memory report and, per quantized
     /// weight, the ONNX type it is stored in ("INT4", "UINT8", "FLOAT" for fake-quant).
     /// </summary>
-    public static (ModelProto Model, MemoryReport Memory, IReadOnlyDictionary<string, string> StorageTypes) Build(OnnxModelFile model, Setting setting, EmitFormat format, EmitOptions? options = null)
+    /// <param name="table">As <see cref="Write"/>'s <c>weights</c>.</param>
+    public static (ModelProto Model, MemoryReport Memory, IReadOnlyDictionary<string, string> StorageTypes) Build(OnnxModelFile model, Setting setting, EmitFormat format, EmitOptions? options = null, FakeQuantWeights? table = null)
     {
         options ??= EmitOptions.Default;
-        var weights = WeightCatalog.Find(model);
+        var weights = table?.Weights ?? WeightCatalog.Find(model);
         if (!setting.IsBound)
         {
             setting = setting.Bind(weights);
+        }
+
+        bool ownTable = false;
+        if (table is null || table.Options != setting.Options)
+        {
+            // Nothing cached: each weight is quantized once here, and let go of before the next (Release).
+            table = new FakeQuantWeights(model, weights, setting.Options, cacheBytes: 0);
+            ownTable = true;
         }
 
         var memory = MemoryAccounting.Compute(weights, setting, options.Widths);
@@ -132,8 +143,9 @@ public static class ModelEmitter
         var removed = new HashSet<int>();
         var added = new List<TensorProto>();
         int requiredOpset = 0;
-        foreach (var weight in weights)
+        for (int w = 0; w < weights.Count; w++)
         {
+            var weight = weights[w];
             int bits = setting.BitsOfWeight(weight.Name);
             if (bits >= Setting.Fp32)
             {
@@ -142,24 +154,21 @@ public static class ModelEmitter
 
             int index = initializerIndex[weight.Name];
             var source = graph.Initializer[index];
-            float[] values = TensorDecoder.ToFloats(source, model.BaseDirectory);
+            // Fake-quant: the cached floats of the table (what the search evaluated); QDQ: their codes and scales.
+            float[]? grid = format == EmitFormat.FakeQuant ? table.At(w, bits) : null;
+            var q = grid is null ? table.Quantized(w, bits) : null;
+            if (ownTable)
+            {
+                table.Release(w);
+            }
+
             if (options.ConsumeSource && !source.RawData.IsEmpty)
             {
                 source.RawData = ByteString.Empty; // decoded: the bytes are not needed again
             }
 
-            foreach (float v in values)
+            if (grid is not null)
             {
-                if (!float.IsFinite(v))
-                {
-                    Throw.BadTensor(weight.Name, $"{model.Path}: weight holds {v}; cannot quantize non-finite values");
-                }
-            }
-
-            if (format == EmitFormat.FakeQuant)
-            {
-                var grid = new float[values.Length];
-                WeightQuantizer.FakeQuantize(values, weight.Shape, weight.ChannelAxis, bits, setting.Options, grid);
                 var replacement = QuantizedTensors.FloatTensor(weight.Name, weight.Shape, grid);
                 replacement.DocString = source.DocString;
                 graph.Initializer[index] = replacement;
@@ -167,7 +176,7 @@ public static class ModelEmitter
                 continue;
             }
 
-            var q = WeightQuantizer.Quantize(values, weight.Shape, weight.ChannelAxis, bits, setting.Options);
+            q ??= table.Quantized(w, bits);
             var type = QuantizedTensors.StorageType(bits, setting.Options.Symmetric, options.Widths);
             requiredOpset = Math.Max(requiredOpset, MinimumOpset(type, q.PerChannel));
             storage[weight.Name] = type.ToString().ToUpperInvariant();

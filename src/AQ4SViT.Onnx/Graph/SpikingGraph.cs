@@ -114,6 +114,15 @@ public sealed class SpikingGraph
             ? t.Floats.ToArray()
             : Core.Throw.BadTensor<float[]>(name, $"{ModelPath}: no float initializer of this name in the prepared graph");
 
+    /// <summary>
+    /// An initializer's float values as the graph holds them, without a copy: the originals of the weight table
+    /// (the quantizer's FakeQuantWeights), so that a weight is decoded once per run. Not to be written to.
+    /// </summary>
+    internal float[] InitializerArray(string name) =>
+        Constants.TryGetValue(name, out var t) && t.IsFloat && t.FloatData is { } data
+            ? (data.Length == t.Length ? data : t.Floats.ToArray())
+            : Core.Throw.BadTensor<float[]>(name, $"{ModelPath}: no float initializer of this name in the prepared graph");
+
     /// <summary>Index of the first node that reads <paramref name="value"/> (e.g. a weight), or −1 when none does.</summary>
     public int FirstReader(string value)
     {

@@ -23,12 +23,22 @@ public sealed record QuantizedTensor(int Bits, int Axis, long[] Shape, int[] Val
             throw new ArgumentException($"destination has {destination.Length} elements, the tensor {Values.Length}", nameof(destination));
         }
 
-        var (_, channels, inner) = WeightQuantizer.Layout(Shape, Axis);
-        for (int i = 0; i < Values.Length; i++)
+        // The one dequantize: every fake-quantized float (simulator overrides, ONNX Runtime candidates, the fake-quant
+        // file) is computed here.
+        var (outer, channels, inner) = WeightQuantizer.Layout(Shape, Axis);
+        for (long o = 0; o < outer; o++)
         {
-            int c = channels == 1 ? 0 : (int)(i / inner % channels);
-            int zp = ZeroPoints is null ? 0 : ZeroPoints[c];
-            destination[i] = (Values[i] - zp) * Scales[c];
+            for (int c = 0; c < channels; c++)
+            {
+                float scale = Scales[c];
+                int zp = ZeroPoints is null ? 0 : ZeroPoints[c];
+                int start = (int)(((o * channels) + c) * inner);
+                int end = start + (int)inner;
+                for (int i = start; i < end; i++)
+                {
+                    destination[i] = (Values[i] - zp) * scale;
+                }
+            }
         }
     }
 

@@ -1,14 +1,13 @@
 using System.Text.RegularExpressions;
+using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Import.Proto;
-using DataType = AQ4SViT.Onnx.Import.Proto.TensorProto.Types.DataType;
 
 namespace AQ4SViT.Onnx.Quantize;
 
 /// <summary>
 /// Finds the weights a search may quantize and groups them.
-/// <para>A weight is a FLOAT initializer of rank ≥ 2 that is the W of a Conv, the B of a Gemm, or an operand of a MatMul,
-/// directly or through a chain of Transpose/Identity nodes (the dynamo exporter feeds Linear weights through Transpose).</para>
+/// <para>Which initializers are weights is <see cref="WeightRule"/>'s one rule (the graph loader uses it too).</para>
 /// <para>Blocks come from the PyTorch module path of the weight, read (first that works) from the initializer name
 /// (<c>blocks.0.attn.q.linear.weight</c>, dynamo), the consuming node's scope name (<c>/blocks.0/attn/q/linear/MatMul</c>,
 /// TorchScript) or its <c>pkg.torch.onnx.name_scopes</c> metadata (dynamo); see <see cref="BlockOf"/>.</para>
@@ -19,91 +18,23 @@ public static partial class WeightCatalog
 {
     public const string NetworkGroupName = "network";
 
+    /// <summary>The quantizable weights of <paramref name="model"/> (<see cref="WeightRule"/>) with their module paths, blocks and display names.</summary>
     public static IReadOnlyList<QuantizableWeight> Find(OnnxModelFile model)
     {
-        var graph = model.Graph;
-        var initializers = model.InitializersByName();
-        var producers = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
-        foreach (var node in graph.Node)
-        {
-            foreach (string output in node.Output)
-            {
-                producers.TryAdd(output, node);
-            }
-        }
-
         var found = new List<QuantizableWeight>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var node in graph.Node)
+        foreach (var slot in WeightRule.Find(model.Graph, model.InitializersByName()))
         {
-            if (node.Domain is not ("" or "ai.onnx"))
-            {
-                continue;
-            }
-
-            switch (node.OpType)
-            {
-                case "Conv" when node.Input.Count > 1:
-                    Consider(node, node.Input[1], _ => 0);
-                    break;
-                case "Gemm" when node.Input.Count > 1:
-                    bool transB = node.Attribute.FirstOrDefault(a => a.Name == "transB")?.I == 1;
-                    Consider(node, node.Input[1], _ => transB ? 0 : 1);
-                    break;
-                case "MatMul" when node.Input.Count == 2:
-                    // Y = A·B: B [.., K, N] has its output channels on the last axis, A [.., M, K] on the second to last.
-                    Consider(node, node.Input[1], rank => rank - 1);
-                    Consider(node, node.Input[0], rank => rank - 2);
-                    break;
-                default:
-                    break;
-            }
+            var consumer = slot.Consumer;
+            string name = slot.Name;
+            long[] shape = TensorDecoder.Dims(slot.Tensor);
+            string nodeName = string.IsNullOrEmpty(consumer.Name) ? consumer.Output.FirstOrDefault() ?? consumer.OpType : consumer.Name;
+            string? module = ModulePathOfInitializer(name) ?? ModulePathOfNode(consumer) ??
+                (slot.FirstHop is { } first ? ModulePathOfNode(first) : null);
+            string block = module is null or "" ? name : BlockOf(module);
+            found.Add(new QuantizableWeight(name, shape, TensorDecoder.ElementCount(slot.Tensor), consumer.OpType, nodeName, slot.ChannelAxis, block) { Module = module is null or "" ? null : module });
         }
 
         return DisplayNames(found);
-
-        void Consider(NodeProto consumer, string input, Func<int, int> axisAtConsumer)
-        {
-            // Walk back through Transpose/Identity to an initializer; the permutation maps the consumer's axis back.
-            var perms = new List<long[]>();
-            string name = input;
-            while (!initializers.ContainsKey(name) && producers.TryGetValue(name, out var p) && p.Input.Count == 1 && p.OpType is "Transpose" or "Identity" && p.Domain is "" or "ai.onnx")
-            {
-                if (p.OpType == "Transpose")
-                {
-                    perms.Add(p.Attribute.FirstOrDefault(a => a.Name == "perm")?.Ints.ToArray() ?? []);
-                }
-
-                name = p.Input[0];
-            }
-
-            if (!initializers.TryGetValue(name, out var tensor) || (DataType)tensor.DataType != DataType.Float || tensor.Dims.Count < 2 || seen.Contains(name))
-            {
-                return;
-            }
-
-            int rank = tensor.Dims.Count;
-            int axis = axisAtConsumer(rank);
-            for (int i = 0; i < perms.Count; i++)
-            {
-                long[] perm = perms[i];
-                // Transpose output axis j is input axis perm[j]; an empty perm reverses the axes.
-                axis = perm.Length == 0 ? rank - 1 - axis : (int)perm[axis];
-            }
-
-            if (axis < 0 || axis >= rank)
-            {
-                return;
-            }
-
-            seen.Add(name);
-            long[] shape = TensorDecoder.Dims(tensor);
-            string nodeName = string.IsNullOrEmpty(consumer.Name) ? consumer.Output.FirstOrDefault() ?? consumer.OpType : consumer.Name;
-            string? module = ModulePathOfInitializer(name) ?? ModulePathOfNode(consumer) ??
-                (producers.TryGetValue(input, out var first) && input != name ? ModulePathOfNode(first) : null);
-            string block = module is null or "" ? name : BlockOf(module);
-            found.Add(new QuantizableWeight(name, shape, TensorDecoder.ElementCount(tensor), consumer.OpType, nodeName, axis, block) { Module = module is null or "" ? null : module });
-        }
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Buffers;
 using AQ4SViT.Onnx.Import;
 
 namespace AQ4SViT.Onnx.Quantize;
@@ -39,35 +38,24 @@ public static class WeightQuantizer
         int[]? zeroPoints = options.Symmetric ? null : new int[channels];
         var values = new int[weights.Length];
         ChannelParameters(weights, shape, effectiveAxis, bits, options.Symmetric, scales, zeroPoints);
-        Apply(weights, shape, effectiveAxis, bits, options.Symmetric, scales, zeroPoints, values, null);
+        Apply(weights, shape, effectiveAxis, bits, options.Symmetric, scales, zeroPoints, values);
         return new QuantizedTensor(bits, effectiveAxis, (long[])shape.Clone(), values, scales, zeroPoints);
     }
 
-    /// <summary>Writes the weights as they come back from quantization (on the grid), without allocating (scratch comes from the array pool).</summary>
+    /// <summary>
+    /// Writes the weights as they come back from quantization (on the grid): <see cref="Quantize"/> then
+    /// <see cref="QuantizedTensor.Dequantize(Span{float})"/>. The one fake-quant path: the simulator's overrides, ONNX
+    /// Runtime's candidate weights, <c>validate</c>'s simulator and the fake-quant emitter all take their floats from it
+    /// through <see cref="FakeQuantWeights.At"/>.
+    /// </summary>
     public static void FakeQuantize(ReadOnlySpan<float> weights, long[] shape, int axis, int bits, QuantizationOptions options, Span<float> destination)
     {
-        Check(weights.Length, shape, axis, bits);
         if (destination.Length != weights.Length)
         {
             throw new ArgumentException($"destination has {destination.Length} elements, weights {weights.Length}", nameof(destination));
         }
 
-        int effectiveAxis = options.PerChannel && shape.Length > 0 ? axis : -1;
-        var (_, channels, _) = Layout(shape, effectiveAxis);
-        float[] scales = ArrayPool<float>.Shared.Rent(channels);
-        int[] zeroPoints = ArrayPool<int>.Shared.Rent(channels);
-        try
-        {
-            Span<float> s = scales.AsSpan(0, channels);
-            Span<int> z = options.Symmetric ? default : zeroPoints.AsSpan(0, channels);
-            ChannelParameters(weights, shape, effectiveAxis, bits, options.Symmetric, s, z);
-            Apply(weights, shape, effectiveAxis, bits, options.Symmetric, s, z, default, destination);
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(scales);
-            ArrayPool<int>.Shared.Return(zeroPoints);
-        }
+        Quantize(weights, shape, axis, bits, options).Dequantize(destination);
     }
 
     /// <summary>
@@ -179,8 +167,8 @@ public static class WeightQuantizer
         }
     }
 
-    /// <summary>Quantizes with known scales; writes integers to <paramref name="values"/> and/or dequantized floats to <paramref name="dequantized"/>.</summary>
-    private static void Apply(ReadOnlySpan<float> w, long[] shape, int axis, int bits, bool symmetric, ReadOnlySpan<float> scales, ReadOnlySpan<int> zeroPoints, Span<int> values, Span<float> dequantized)
+    /// <summary>Quantizes with known scales into <paramref name="values"/>.</summary>
+    private static void Apply(ReadOnlySpan<float> w, long[] shape, int axis, int bits, bool symmetric, ReadOnlySpan<float> scales, ReadOnlySpan<int> zeroPoints, Span<int> values)
     {
         var (outer, channels, inner) = Layout(shape, axis);
         int qmin = QMin(bits, symmetric), qmax = QMax(bits, symmetric);
@@ -198,16 +186,7 @@ public static class WeightQuantizer
                     double x = w[i];
                     // Division (not multiplication by the inverse) keeps ties exact; the inverse is only a NaN guard.
                     double r = double.IsFinite(inverse) ? Math.Round(x / scale, MidpointRounding.ToEven) : 0;
-                    int q = (int)Math.Clamp(r + zp, qmin, qmax);
-                    if (!values.IsEmpty)
-                    {
-                        values[i] = q;
-                    }
-
-                    if (!dequantized.IsEmpty)
-                    {
-                        dequantized[i] = (q - zp) * scale;
-                    }
+                    values[i] = (int)Math.Clamp(r + zp, qmin, qmax);
                 }
             }
         }

@@ -1,5 +1,6 @@
 using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Search;
 using AQ4SViT.Onnx.Validate;
 
@@ -109,7 +110,7 @@ public static class BenchRunner
 
         double agreement = images.Count == 0 ? 1 : (double)agree / images.Count;
         int searchSplit = DataSplits.Select(data, DataSplit.Search).Count;
-        var proxy = request.Calibration > 0 ? ProxyTiming.Measure(model, scaling, DataSplits.Select(data, DataSplit.Search, request.Calibration), threads, batch) : null;
+        var proxy = request.Calibration > 0 ? ProxyTiming.Measure(OnnxModelFile.Load(model), scaling, DataSplits.Select(data, DataSplit.Search, request.Calibration), threads, batch) : null;
 
         // A full evaluation of the search split, at the simulator's measured speed.
         double fullSplitSeconds = simResult.ImagesPerSecond > 0 ? searchSplit / simResult.ImagesPerSecond : 0;

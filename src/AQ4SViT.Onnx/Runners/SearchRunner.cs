@@ -72,7 +72,8 @@ public static class SearchRunner
         // Concurrent jobs share the cores: unless told otherwise each gets its share.
         int threads = job.Threads > 0 || job.Jobs == 1 ? job.Threads : Math.Max(1, Environment.ProcessorCount / job.Jobs);
         var devices = ResolveDevices(requested, job.Warn);
-        var simulator = Simulator.Load(job.ModelPath, threads);
+        // The model is parsed once: the simulator's graph decodes its weights once, and the weight table reads them there.
+        var simulator = new Simulator(GraphLoader.Load(model), threads);
         foreach (string d in simulator.Graph.LifDiagnostics)
         {
             job.Warn?.Invoke(d);
@@ -93,7 +94,7 @@ public static class SearchRunner
         var calibrationSource = job.CalibrationData ?? search;
         var calibration = calibrationSource.Slice(0, Math.Min(options.CalibrationImages, calibrationSource.Count));
         job.Info?.Invoke($"float reference on {calibration.Count} calibration images; {catalog.Count} quantizable weights, {simulator.LifLayers.Count} LIF layers");
-        var fakeQuant = new FakeQuantWeights(model, catalog, job.Quantization);
+        var fakeQuant = new FakeQuantWeights(simulator.Graph, catalog, job.Quantization);
         bool ortProxies = job.ProxyEngine == ProxyEngine.Ort || (job.ProxyEngine == ProxyEngine.Auto && devices.AnyCuda);
         var backend = new SimulatorBackend(simulator, fakeQuant, calibration, search, job.Scaling, job.Batch, proxies: !ortProxies) { KeptParents = options.EffectiveBeamWidth };
         OrtFullEvaluator? ort = devices.AnyCuda ? new OrtFullEvaluator(model, fakeQuant, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
@@ -215,8 +216,8 @@ public static class SearchRunner
         var setting = ToSetting(catalog, outcome.Best, granularity, job.Quantization, honoured ? constraints : null);
         setting.Save(Path.Combine(outDir, "setting.json"));
         job.Info?.Invoke("writing quantized.onnx and quantized.fakequant.onnx");
-        var qdq = ModelEmitter.Write(model, setting, Path.Combine(outDir, "quantized.onnx"), EmitFormat.Qdq);
-        var fake = ModelEmitter.Write(model, setting, Path.Combine(outDir, "quantized.fakequant.onnx"), EmitFormat.FakeQuant);
+        var qdq = ModelEmitter.Write(model, setting, Path.Combine(outDir, "quantized.onnx"), EmitFormat.Qdq, weights: fakeQuant);
+        var fake = ModelEmitter.Write(model, setting, Path.Combine(outDir, "quantized.fakequant.onnx"), EmitFormat.FakeQuant, weights: fakeQuant);
         var memory = qdq.Memory;
 
         var confirmedAttempt = attempts.Count > 0 && attempts[^1].Confirmed ? attempts[^1] : null; // only the last can be

@@ -11,17 +11,18 @@ namespace AQ4SViT.Onnx.Search;
 public sealed record ProxyTiming(int Images, int Candidates, double MeanSeconds, double MaxSeconds)
 {
     /// <returns>Null when the model has no quantizable weight (nothing a search could move).</returns>
-    public static ProxyTiming? Measure(string modelPath, InputScaling scaling, ImageSet calibration, int threads, int batch)
+    /// <param name="model">The model, parsed once by the caller; its weights are decoded once, into the prepared graph that the weight table reads.</param>
+    public static ProxyTiming? Measure(OnnxModelFile model, InputScaling scaling, ImageSet calibration, int threads, int batch)
     {
-        var model = OnnxModelFile.Load(modelPath);
         var catalog = WeightCatalog.Find(model);
         if (catalog.Count == 0 || calibration.Count == 0)
         {
             return null;
         }
 
-        var weights = new FakeQuantWeights(model, catalog, new QuantizationOptions());
-        var backend = new SimulatorBackend(Simulator.Load(modelPath, threads), weights, calibration, calibration, scaling, batch);
+        var graph = GraphLoader.Load(model);
+        var weights = new FakeQuantWeights(graph, catalog, new QuantizationOptions());
+        var backend = new SimulatorBackend(new Simulator(graph, threads), weights, calibration, calibration, scaling, batch);
         var groups = backend.Groups(Granularity.Block);
         var fp32 = BitVector.AllFloat(backend.WeightNames.Count);
 

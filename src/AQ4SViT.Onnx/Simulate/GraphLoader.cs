@@ -164,9 +164,9 @@ public static class GraphLoader
 
         nodes = GraphRewrites.RemoveIdentities(nodes, outputName);
         GraphRewrites.ShapesThroughScatter(nodes);
-        var initializerNames = g.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
-        var weights = FindWeights(nodes, constants, initializerNames);
-        var weightNames = weights.Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
+        // Which initializers are weights is the quantizer's rule (WeightRule); folding never runs through them.
+        var weightNames = WeightRule.Find(g, file.InitializersByName()).Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
+        var weights = FindWeights(nodes, constants, weightNames);
         nodes = FoldConstants(nodes, constants, weightNames, file.BaseDirectory);
         nodes = GraphRewrites.JoinScatteredSteps(nodes, constants);
         var lifs = new List<LifLayer>();
@@ -362,11 +362,12 @@ public static class GraphLoader
     }
 
     /// <summary>
-    /// Weights of Conv/Gemm (input 1) and MatMul (either input): an initializer read directly or through a chain of
-    /// Identity/Transpose/Reshape/Cast/Squeeze/Unsqueeze (dynamo's Linear reads Transpose(weight)). The initializer is
-    /// the weight; the chain stays in the graph (never folded) so that a quantized override of it is what runs.
+    /// Where the <paramref name="weights"/> (<see cref="WeightRule"/>'s) are read in the prepared graph: by Conv/Gemm
+    /// (input 1) or MatMul (either input), directly or through a chain of Identity/Transpose/Reshape/Cast/Squeeze/Unsqueeze
+    /// (dynamo's Linear reads Transpose(weight)). The chain stays in the graph (never folded) so that a quantized override
+    /// of the weight is what runs.
     /// </summary>
-    private static List<WeightTensor> FindWeights(List<Node> nodes, Dictionary<string, Tensor> constants, HashSet<string> initializers)
+    private static List<WeightTensor> FindWeights(List<Node> nodes, Dictionary<string, Tensor> constants, HashSet<string> weights)
     {
         var producer = new Dictionary<string, Node>(StringComparer.Ordinal);
         foreach (var n in nodes)
@@ -379,7 +380,7 @@ public static class GraphLoader
 
         string Source(string value)
         {
-            for (int hops = 0; hops < 8 && !initializers.Contains(value) && producer.TryGetValue(value, out var p) &&
+            for (int hops = 0; hops < 8 && !weights.Contains(value) && producer.TryGetValue(value, out var p) &&
                  p.OpType is "Identity" or "Transpose" or "Reshape" or "Cast" or "Squeeze" or "Unsqueeze" && p.HasInput(0); hops++)
             {
                 value = p.Inputs[0];
@@ -406,7 +407,7 @@ public static class GraphLoader
                 }
 
                 string source = Source(n.Inputs[s]);
-                if (initializers.Contains(source) && constants[source] is { IsFloat: true, Rank: >= 2 } t && seen.Add(source))
+                if (weights.Contains(source) && constants[source] is { IsFloat: true } t && seen.Add(source))
                 {
                     result.Add(new WeightTensor(source, t.Shape, t.Length, n.OpType, n.DisplayName));
                 }

@@ -1,4 +1,3 @@
-using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Quantize;
@@ -10,37 +9,29 @@ namespace AQ4SViT.Onnx.Validate;
 public static class QuantizedSimulator
 {
     /// <summary>A <see cref="QuantizedSimulatorFactory"/>: <c>validate --reference</c> compares ONNX Runtime on the emitted model with this.</summary>
+    public static IClassifier Create(string referenceModelPath, Setting setting, InputScaling scaling, int threads) =>
+        Create(OnnxModelFile.Load(referenceModelPath), setting, scaling, threads);
+
+    /// <summary>The simulator of <paramref name="file"/> (loaded for this call: its tensor bytes are let go as they are decoded)
+    /// with the weights of <paramref name="setting"/> fake-quantized.</summary>
     /// <remarks>
-    /// The model is read once and its decoded weights are fake-quantized in place (one tensor's scratch at a time), so a
-    /// large model costs about one copy of its float weights, not three (protobuf, floats, overrides). The values are
-    /// those of <see cref="WeightQuantizer.FakeQuantizeModel"/>.
+    /// The prepared graph's decoded weights are overwritten in place with their fake-quantized values from the weight
+    /// table (nothing cached, one tensor's floats at a time), so a large model costs about one copy of its float
+    /// weights, not three (protobuf, floats, overrides). The values are those of <see cref="WeightQuantizer.FakeQuantizeModel"/>.
     /// </remarks>
-    public static IClassifier Create(string referenceModelPath, Setting setting, InputScaling scaling, int threads)
+    public static IClassifier Create(OnnxModelFile file, Setting setting, InputScaling scaling, int threads)
     {
-        var file = OnnxModelFile.Load(referenceModelPath);
         var weights = WeightCatalog.Find(file);
         var bound = setting.IsBound ? setting : setting.Bind(weights);
         var graph = GraphLoader.Load(file, releaseInitializerData: true);
-        foreach (var w in weights)
+        var table = new FakeQuantWeights(graph, weights, bound.Options, cacheBytes: 0);
+        for (int i = 0; i < weights.Count; i++)
         {
-            int bits = bound.BitsOfWeight(w.Name);
-            if (bits >= Setting.Fp32)
+            int bits = bound.BitsOfWeight(weights[i].Name);
+            if (bits < Setting.Fp32)
             {
-                continue;
+                graph.OverwriteInitializer(weights[i].Name, table.At(i, bits));
             }
-
-            float[] values = graph.InitializerFloats(w.Name);
-            foreach (float v in values)
-            {
-                if (!float.IsFinite(v))
-                {
-                    Throw.BadTensor(w.Name, $"{referenceModelPath}: weight holds {v}; cannot quantize non-finite values");
-                }
-            }
-
-            var grid = new float[values.Length];
-            WeightQuantizer.FakeQuantize(values, w.Shape, w.ChannelAxis, bits, bound.Options, grid);
-            graph.OverwriteInitializer(w.Name, grid);
         }
 
         return new SimClassifier(new Simulator(graph, threads), scaling);
