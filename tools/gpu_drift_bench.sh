@@ -19,9 +19,9 @@
 #   STEP=table                                              the Markdown table, into $OUT
 set -u
 S=/tmp/stage; B=$S/bench; mkdir -p "$B"
-THREADS=${THREADS:-16}; TRAIN_SECONDS=${TRAIN_SECONDS:-120}; HEADS=${HEADS:-8}
+THREADS=${THREADS:-16}; TRAIN_SECONDS=${TRAIN_SECONDS:-90}; HEADS=${HEADS:-8}
 SPK_SHAPE=${SPK_SHAPE:-768-8}; SDT_SHAPE=${SDT_SHAPE:-512-8}   # DIM-DEPTH: 66 M and 25 M parameters at 224x224x1
-SEARCH_LIMIT=${SEARCH_LIMIT:-2000}; SEARCH_TIME=${SEARCH_TIME:-330}; CALIB_SIM=${CALIB_SIM:-8}; SIM_IMAGES=${SIM_IMAGES:-40}
+SEARCH_LIMIT=${SEARCH_LIMIT:-1000}; SEARCH_TIME=${SEARCH_TIME:-180}; CALIB_SIM=${CALIB_SIM:-4}; SIM_IMAGES=${SIM_IMAGES:-16}
 BATCH=${BATCH:-32}; MODELS=${MODELS:-spk sdt}
 AQ=$S/pub/aq4svit; DATA=$B/fmnist224; TSV=$B/bench.tsv; R=$S/repo
 name_of() { [ "$1" = spk ] && echo spikformer-224-$SPK_SHAPE || echo sdt-224-$SDT_SHAPE; }
@@ -100,7 +100,7 @@ go|cpu)
   if [ "$STEP" = go ]; then
     nvidia-smi -L; ldd $S/pub/libonnxruntime_providers_cuda.so | grep "not found"
     # The CUDA path end to end on the bundled model before the large ones (drift proxies and full evaluations on cuda).
-    timeout 120 $AQ search models/spikformer-fmnist/model.onnx --device cuda --search-limit 500 --test-limit 500 --calib 64 \
+    timeout 90 $AQ search models/spikformer-fmnist/model.onnx --device cuda --search-limit 300 --test-limit 300 --calib 64 \
       --granularity block --out $B/smoke --force --quiet > $B/smoke.out 2> $B/smoke.err; echo "smoke search rc=$?"
     grep -v "W:onnxruntime" $B/smoke.err | tail -n 3; head -n 3 $B/smoke.out
     python3 -c "import json;d=json.load(open('$B/smoke/report.json'));print({k:d.get(k) for k in ('proxy_engine','full_evaluation_engine','proxy_seconds_mean','full_seconds_mean','memory_saving','accuracy_drop_test')})"
@@ -112,7 +112,7 @@ go|cpu)
     row "$MODEL" params "$($AQ inspect "$M" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["weight_params"])')"
     if [ "$STEP" = go ]; then
       timed eval-gpu timeout 240 "$AQ" eval "$M" --data "$DATA" --split all --limit 10000 --engine ort --device cuda --batch "$BATCH" --json
-      timed search-gpu timeout 400 "$AQ" search "$M" --data "$DATA" --device cuda --calib 128 --search-limit "$SEARCH_LIMIT" --test-limit 1000 \
+      timed search-gpu timeout 300 "$AQ" search "$M" --data "$DATA" --device cuda --calib 128 --search-limit "$SEARCH_LIMIT" --test-limit 1000 \
         --confirm 1000 --time-limit "$SEARCH_TIME" --batch "$BATCH" --granularity block --out "$B/$MODEL-search-gpu" --force --quiet --json
       r=$B/$MODEL-search-gpu/report.json
       for k in search_seconds proxy_seconds_mean full_seconds_mean proxy_evaluations full_evaluations proxy_engine full_evaluation_engine memory_saving accuracy_drop_test stopped_early; do
