@@ -19,9 +19,9 @@
 #   STEP=table                                              the Markdown table, into $OUT
 set -u
 S=/tmp/stage; B=$S/bench; mkdir -p "$B"
-THREADS=${THREADS:-16}; TRAIN_SECONDS=${TRAIN_SECONDS:-120}; HEADS=${HEADS:-8}
+THREADS=${THREADS:-16}; TRAIN_SECONDS=${TRAIN_SECONDS:-90}; HEADS=${HEADS:-8}
 SPK_SHAPE=${SPK_SHAPE:-768-8}; SDT_SHAPE=${SDT_SHAPE:-512-8}   # DIM-DEPTH: 66 M and 25 M parameters at 224x224x1
-SEARCH_LIMIT=${SEARCH_LIMIT:-2000}; SEARCH_TIME=${SEARCH_TIME:-330}; CALIB_SIM=${CALIB_SIM:-8}; SIM_IMAGES=${SIM_IMAGES:-40}
+SEARCH_LIMIT=${SEARCH_LIMIT:-1000}; SEARCH_TIME=${SEARCH_TIME:-100}; CALIB_SIM=${CALIB_SIM:-2}; SIM_IMAGES=${SIM_IMAGES:-8}
 BATCH=${BATCH:-32}; MODELS=${MODELS:-spk sdt}
 AQ=$S/pub/aq4svit; DATA=$B/fmnist224; TSV=$B/bench.tsv; R=$S/repo
 name_of() { [ "$1" = spk ] && echo spikformer-224-$SPK_SHAPE || echo sdt-224-$SDT_SHAPE; }
@@ -59,7 +59,7 @@ chunk) cat .bench/cuda/$CHUNK >> "$S/cuda.tar.xz" && ls -la $S && tail -n 3 $B/m
 models)
   # 10,000 test images enlarged 8x (224x224, grey; the models take one channel).
   python3 tools/upscale_idx.py --count 10000 --factor 8 --out "$DATA" || exit 1
-  for m in spk sdt; do
+  for m in $MODELS; do
     name=$(name_of $m); arch=${name%%-224-*}; shape=${name##*-224-}; dim=${shape%-*}; depth=${shape#*-}
     # Brief training on the GPU on test images 5,000-9,999 (this machine has no Fashion-MNIST training set): the
     # accuracies are then not a result, the firing is what matters here.
@@ -100,28 +100,28 @@ go|cpu)
   if [ "$STEP" = go ]; then
     nvidia-smi -L; ldd $S/pub/libonnxruntime_providers_cuda.so | grep "not found"
     # The CUDA path end to end on the bundled model before the large ones (drift proxies and full evaluations on cuda).
-    timeout 120 $AQ search models/spikformer-fmnist/model.onnx --device cuda --search-limit 500 --test-limit 500 --calib 64 \
+    timeout 60 $AQ search models/spikformer-fmnist/model.onnx --device cuda --search-limit 300 --test-limit 300 --calib 64 \
       --granularity block --out $B/smoke --force --quiet > $B/smoke.out 2> $B/smoke.err; echo "smoke search rc=$?"
     grep -v "W:onnxruntime" $B/smoke.err | tail -n 3; head -n 3 $B/smoke.out
     python3 -c "import json;d=json.load(open('$B/smoke/report.json'));print({k:d.get(k) for k in ('proxy_engine','full_evaluation_engine','proxy_seconds_mean','full_seconds_mean','memory_saving','accuracy_drop_test')})"
-    for i in $(seq 60); do [ -f $B/models.done ] && break; sleep 5; done; tail -n 4 $B/models.log
+    for i in $(seq 40); do [ -f $B/models.done ] && break; sleep 5; done; tail -n 4 $B/models.log
   fi
   for MODEL in $MODELS; do
     M=$B/$(name_of $MODEL)/model.onnx
     [ -f "$M" ] || { echo "no $M"; continue; }
     row "$MODEL" params "$($AQ inspect "$M" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["weight_params"])')"
     if [ "$STEP" = go ]; then
-      timed eval-gpu timeout 240 "$AQ" eval "$M" --data "$DATA" --split all --limit 10000 --engine ort --device cuda --batch "$BATCH" --json
-      timed search-gpu timeout 400 "$AQ" search "$M" --data "$DATA" --device cuda --calib 128 --search-limit "$SEARCH_LIMIT" --test-limit 1000 \
+      timed eval-gpu timeout 150 "$AQ" eval "$M" --data "$DATA" --split all --limit 10000 --engine ort --device cuda --batch "$BATCH" --json
+      timed search-gpu timeout 240 "$AQ" search "$M" --data "$DATA" --device cuda --calib 128 --search-limit "$SEARCH_LIMIT" --test-limit 1000 \
         --confirm 1000 --time-limit "$SEARCH_TIME" --batch "$BATCH" --granularity block --out "$B/$MODEL-search-gpu" --force --quiet --json
       r=$B/$MODEL-search-gpu/report.json
       for k in search_seconds proxy_seconds_mean full_seconds_mean proxy_evaluations full_evaluations proxy_engine full_evaluation_engine memory_saving accuracy_drop_test stopped_early; do
         row "$MODEL" "gpu.$k" "$(json "$r" $k)"
       done
     else
-      timed bench-cpu timeout 240 "$AQ" bench "$M" --data "$DATA" --threads "$THREADS" --images 8 --batch 8 --calib "$CALIB_SIM" --json
+      timed bench-cpu timeout 100 "$AQ" bench "$M" --data "$DATA" --threads "$THREADS" --images 8 --batch 8 --calib "$CALIB_SIM" --json
       row "$MODEL" cpu.proxy_seconds_mean "$(json "$B/$MODEL.bench-cpu.out" proxy_seconds_mean)"
-      timed eval-cpu timeout 240 "$AQ" eval "$M" --data "$DATA" --split all --limit "$SIM_IMAGES" --engine sim --threads "$THREADS" --batch 8 --json
+      timed eval-cpu timeout 80 "$AQ" eval "$M" --data "$DATA" --split all --limit "$SIM_IMAGES" --engine sim --threads "$THREADS" --batch 8 --json
     fi
   done
   cp $TSV $OUT/ 2>/dev/null; cat $TSV
