@@ -22,7 +22,7 @@ public sealed record ProxyTiming(int Images, int Candidates, double MeanSeconds,
             return null;
         }
 
-        var weights = new FakeQuantWeights(graph, catalog, new QuantizationOptions());
+        var weights = new WeightTable(graph, catalog, new QuantizationOptions());
         var backend = new SimulatorBackend(new Simulator(graph, threads), weights, calibration, calibration, scaling, batch);
         var groups = backend.Groups(Granularity.Block);
         var fp32 = BitVector.AllFloat(backend.WeightNames.Count);
