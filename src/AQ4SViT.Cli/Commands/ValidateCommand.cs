@@ -49,6 +49,7 @@ internal sealed class ValidateCommand : DataFileOptions, ICommand
         {
             ModelPath = model,
             ReferencePath = reference,
+            Reference = emitted.Reference,
             Images = images,
             Scaling = scaling,
             Setting = emitted.Setting,

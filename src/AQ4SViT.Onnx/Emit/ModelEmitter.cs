@@ -72,9 +72,9 @@ public static class ModelEmitter
     public const string DatasetMetadataKey = "aq4svit.dataset";
     public const string ScalingMetadataKey = "aq4svit.input_scaling";
 
-    /// <param name="weights">The run's weight table (<see cref="FakeQuantWeights"/>) of <paramref name="model"/> with the
+    /// <param name="weights">The run's weight table (<see cref="WeightTable"/>) of <paramref name="model"/> with the
     /// setting's options, whose quantized tensors this reads; null: the emitter decodes the weights itself, one at a time.</param>
-    public static EmitResult Write(OnnxModelFile model, Setting setting, string outPath, EmitFormat format, EmitOptions? options = null, FakeQuantWeights? weights = null)
+    public static EmitResult Write(OnnxModelFile model, Setting setting, string outPath, EmitFormat format, EmitOptions? options = null, WeightTable? weights = null)
     {
         options ??= EmitOptions.Default;
         if (string.Equals(Path.GetFullPath(outPath), model.Path, StringComparison.Ordinal))
@@ -111,7 +111,7 @@ public static class ModelEmitter
     /// weight, the ONNX type it is stored in ("INT4", "UINT8", "FLOAT" for fake-quant).
     /// </summary>
     /// <param name="table">As <see cref="Write"/>'s <c>weights</c>.</param>
-    public static (ModelProto Model, MemoryReport Memory, IReadOnlyDictionary<string, string> StorageTypes) Build(OnnxModelFile model, Setting setting, EmitFormat format, EmitOptions? options = null, FakeQuantWeights? table = null)
+    public static (ModelProto Model, MemoryReport Memory, IReadOnlyDictionary<string, string> StorageTypes) Build(OnnxModelFile model, Setting setting, EmitFormat format, EmitOptions? options = null, WeightTable? table = null)
     {
         options ??= EmitOptions.Default;
         var weights = table?.Weights ?? WeightCatalog.Find(model);
@@ -124,7 +124,7 @@ public static class ModelEmitter
         if (table is null || table.Options != setting.Options)
         {
             // Nothing cached: each weight is quantized once here, and let go of before the next (Release).
-            table = new FakeQuantWeights(model, weights, setting.Options, cacheBytes: 0);
+            table = new WeightTable(model, weights, setting.Options, cacheBytes: 0);
             ownTable = true;
         }
 

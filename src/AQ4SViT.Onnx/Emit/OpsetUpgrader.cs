@@ -1,4 +1,5 @@
 using AQ4SViT.Onnx.Core;
+using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Import.Proto;
 
 namespace AQ4SViT.Onnx.Emit;
@@ -10,7 +11,8 @@ namespace AQ4SViT.Onnx.Emit;
 /// <list type="bullet">
 /// <item>18: ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp,
 /// ReduceSumSquare take <c>axes</c> as an input instead of an attribute → the attribute becomes an int64 initializer
-/// (a Constant node inside functions). ReduceSum already did so at 13.</item>
+/// (a Constant node inside functions). ReduceSum already did so at 13. Which ops moved which attributes into inputs at
+/// which opset is <see cref="OpFacts"/>'s table.</item>
 /// <item>18: Split without a <c>split</c> input must say <c>num_outputs</c> → set to its number of outputs.</item>
 /// <item>20: GridSample renames modes <c>bilinear</c>/<c>bicubic</c> to <c>linear</c>/<c>cubic</c> → renamed.</item>
 /// <item>16: RoiAlign's default <c>coordinate_transformation_mode</c> changed → the old default is written explicitly.</item>
@@ -22,11 +24,6 @@ namespace AQ4SViT.Onnx.Emit;
 internal static class OpsetUpgrader
 {
     public const int MinimumSourceOpset = 13;
-
-    private static readonly HashSet<string> s_reduceWithAxesInputAt18 = new(StringComparer.Ordinal)
-    {
-        "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
-    };
 
     /// <summary>The lowest IR version that can hold a model of this default-domain opset (ONNX release table).</summary>
     public static long IrVersionFor(int opset) => opset switch
@@ -111,7 +108,8 @@ internal static class OpsetUpgrader
             string nodeName = string.IsNullOrEmpty(node.Name) ? node.Output.FirstOrDefault() ?? node.OpType : node.Name;
             switch (node.OpType)
             {
-                case var op when s_reduceWithAxesInputAt18.Contains(op) && from < 18 && target >= 18:
+                // The table says which attributes became inputs when; from opset 13 on that is the Reduce ops' axes at 18.
+                case var op when OpFacts.AttributesBecomingInputs(op, from, target) is ["axes"]:
                 {
                     var axes = node.Attribute.FirstOrDefault(a => a.Name == "axes");
                     if (axes is null)

@@ -116,7 +116,7 @@ public sealed class SpikingGraph
 
     /// <summary>
     /// An initializer's float values as the graph holds them, without a copy: the originals of the weight table
-    /// (the quantizer's FakeQuantWeights), so that a weight is decoded once per run. Not to be written to.
+    /// (the quantizer's WeightTable), so that a weight is decoded once per run. Not to be written to.
     /// </summary>
     internal float[] InitializerArray(string name) =>
         Constants.TryGetValue(name, out var t) && t.IsFloat && t.FloatData is { } data

@@ -8,7 +8,8 @@ namespace AQ4SViT.Onnx.Graph;
 /// Gemm, or an operand of a MatMul, directly or through a chain of Transpose/Identity nodes (the dynamo exporter feeds
 /// Linear weights through Transpose), with its output-channel axis mapped back through the chain. The quantizer's
 /// catalogue (module paths, blocks, names users see) and the graph loader (never folds through a weight; the prepared
-/// graph's <see cref="SpikingGraph.Weights"/>) both take their weights from here.
+/// graph's <see cref="SpikingGraph.Weights"/>) both take their weights from here. Which inputs are weight slots and
+/// where their channels lie is <see cref="OpFacts"/>'s.
 /// </summary>
 public static class WeightRule
 {
@@ -28,27 +29,15 @@ public static class WeightRule
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in graph.Node)
         {
-            if (node.Domain is not ("" or "ai.onnx"))
+            if (node.Domain is not ("" or "ai.onnx") || !OpFacts.HasWeightForm(node.OpType, node.Input.Count))
             {
                 continue;
             }
 
-            switch (node.OpType)
+            bool transB = node.OpType == "Gemm" && node.Attribute.FirstOrDefault(a => a.Name == "transB")?.I == 1;
+            foreach (int slot in OpFacts.WeightSlots(node.OpType))
             {
-                case "Conv" when node.Input.Count > 1:
-                    Consider(node, node.Input[1], _ => 0);
-                    break;
-                case "Gemm" when node.Input.Count > 1:
-                    bool transB = node.Attribute.FirstOrDefault(a => a.Name == "transB")?.I == 1;
-                    Consider(node, node.Input[1], _ => transB ? 0 : 1);
-                    break;
-                case "MatMul" when node.Input.Count == 2:
-                    // Y = A·B: B [.., K, N] has its output channels on the last axis, A [.., M, K] on the second to last.
-                    Consider(node, node.Input[1], rank => rank - 1);
-                    Consider(node, node.Input[0], rank => rank - 2);
-                    break;
-                default:
-                    break;
+                Consider(node, node.Input[slot], rank => OpFacts.ChannelAxis(node.OpType, slot, rank, transB));
             }
         }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using AQ4SViT.Onnx.Core;
+using AQ4SViT.Onnx.Graph;
 
 namespace AQ4SViT.Onnx.Quantize;
 
@@ -135,9 +136,10 @@ public sealed class WeightConstraints
         if (pattern.StartsWith("op:", StringComparison.OrdinalIgnoreCase))
         {
             string op = pattern[3..];
-            if (!new[] { "Conv", "MatMul", "Gemm" }.Any(o => o.Equals(op, StringComparison.OrdinalIgnoreCase)))
+            var ops = OpFacts.WeightOps;
+            if (!ops.Any(o => o.Equals(op, StringComparison.OrdinalIgnoreCase)))
             {
-                Throw.BadInput($"{flag} '{pattern}': the op must be Conv, MatMul or Gemm");
+                Throw.BadInput($"{flag} '{pattern}': the op must be {string.Join(", ", ops.Take(ops.Count - 1))} or {ops[^1]}");
             }
 
             return (w, _) => w is not null && w.OpType.Equals(op, StringComparison.OrdinalIgnoreCase);

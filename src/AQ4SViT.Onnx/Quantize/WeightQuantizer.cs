@@ -46,7 +46,7 @@ public static class WeightQuantizer
     /// Writes the weights as they come back from quantization (on the grid): <see cref="Quantize"/> then
     /// <see cref="QuantizedTensor.Dequantize(Span{float})"/>. The one fake-quant path: the simulator's overrides, ONNX
     /// Runtime's candidate weights, <c>validate</c>'s simulator and the fake-quant emitter all take their floats from it
-    /// through <see cref="FakeQuantWeights.At"/>.
+    /// through <see cref="WeightTable.At"/>.
     /// </summary>
     public static void FakeQuantize(ReadOnlySpan<float> weights, long[] shape, int axis, int bits, QuantizationOptions options, Span<float> destination)
     {
@@ -72,7 +72,7 @@ public static class WeightQuantizer
         }
 
         var bound = setting;
-        return new FakeQuantWeights(model, weights, setting.Options).Overrides(weights.Select(w => Math.Min(bound.BitsOfWeight(w.Name), Setting.Fp32)).ToArray());
+        return new WeightTable(model, weights, setting.Options).Overrides(weights.Select(w => Math.Min(bound.BitsOfWeight(w.Name), Setting.Fp32)).ToArray());
     }
 
     /// <summary>The tensor as (outer, channels, inner) around <paramref name="axis"/>; axis −1 means one channel.</summary>

@@ -16,7 +16,7 @@ namespace AQ4SViT.Onnx.Runners;
 /// The drift proxy on any ONNX Runtime execution provider (<c>--proxy-engine ort</c>, the default with
 /// <c>--device cuda</c>): float and candidate side by side on the calibration batch (<see cref="DriftGraph"/>), and only
 /// the drift's sums per LIF layer come back. One session per device serves every candidate: the candidate's weights
-/// (the full evaluations' arrays, <see cref="FakeQuantWeights"/>) are bound as inputs, which ONNX Runtime copies to
+/// (the full evaluations' arrays, <see cref="WeightTable"/>) are bound as inputs, which ONNX Runtime copies to
 /// the device once per candidate, and the calibration batch is scaled and laid out once. Sessions run without graph
 /// optimizations (ONNX Runtime's fusions round differently) and, on CUDA, without TF32 (<see cref="OrtSessions"/>), so
 /// the result is the simulator's drift (tests: relative difference ≤ 1e-5).
@@ -24,7 +24,7 @@ namespace AQ4SViT.Onnx.Runners;
 internal sealed class OrtDriftProxy : IDisposable
 {
     private readonly OnnxModelFile _model;
-    private readonly FakeQuantWeights _weights;
+    private readonly WeightTable _weights;
     private readonly DevicePool _devices;
     private readonly int _threads;
     private readonly Action<string>? _onFallback;
@@ -40,7 +40,7 @@ internal sealed class OrtDriftProxy : IDisposable
     private static readonly Dictionary<string, string> s_samePathBothSides = new() { ["session.disable_prepacking"] = "1" };
     private readonly ConcurrentDictionary<ComputeDevice, Lazy<(InferenceSession Session, ComputeDevice Device)>> _sessions = new();
 
-    public OrtDriftProxy(SpikingGraph graph, OnnxModelFile model, FakeQuantWeights weights, ImageSet calibration, InputScaling scaling, DevicePool devices, int threads, int batch, Action<string>? onFallback = null)
+    public OrtDriftProxy(SpikingGraph graph, OnnxModelFile model, WeightTable weights, ImageSet calibration, InputScaling scaling, DevicePool devices, int threads, int batch, Action<string>? onFallback = null)
     {
         var drift = new DriftGraph(graph, model);
         _model = model;

@@ -23,9 +23,9 @@ namespace AQ4SViT.Onnx.Runners;
 /// When CUDA turns out unusable the evaluator tells <paramref name="onFallback"/> once and stays on the CPU. With several
 /// devices (<see cref="DevicePool"/>) each evaluation runs on the least busy one.
 /// </summary>
-internal sealed class OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weights, InputScaling scaling, DevicePool devices, int threads, int batch, Action<string>? onFallback = null)
+internal sealed class OrtFullEvaluator(OnnxModelFile model, WeightTable weights, InputScaling scaling, DevicePool devices, int threads, int batch, Action<string>? onFallback = null)
 {
-    public OrtFullEvaluator(OnnxModelFile model, FakeQuantWeights weights, InputScaling scaling, ComputeDevice device, int threads, int batch, Action<string>? onFallback = null)
+    public OrtFullEvaluator(OnnxModelFile model, WeightTable weights, InputScaling scaling, ComputeDevice device, int threads, int batch, Action<string>? onFallback = null)
         : this(model, weights, scaling, DevicePool.Of(device), threads, batch, onFallback)
     {
     }

@@ -94,11 +94,11 @@ public static class SearchRunner
         var calibrationSource = job.CalibrationData ?? search;
         var calibration = calibrationSource.Slice(0, Math.Min(options.CalibrationImages, calibrationSource.Count));
         job.Info?.Invoke($"float reference on {calibration.Count} calibration images; {catalog.Count} quantizable weights, {simulator.LifLayers.Count} LIF layers");
-        var fakeQuant = new FakeQuantWeights(simulator.Graph, catalog, job.Quantization);
+        var weightTable = new WeightTable(simulator.Graph, catalog, job.Quantization);
         bool ortProxies = job.ProxyEngine == ProxyEngine.Ort || (job.ProxyEngine == ProxyEngine.Auto && devices.AnyCuda);
-        var backend = new SimulatorBackend(simulator, fakeQuant, calibration, search, job.Scaling, job.Batch, proxies: !ortProxies) { KeptParents = options.EffectiveBeamWidth };
-        OrtFullEvaluator? ort = devices.AnyCuda ? new OrtFullEvaluator(model, fakeQuant, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
-        using OrtDriftProxy? ortProxy = ortProxies ? new OrtDriftProxy(simulator.Graph, model, fakeQuant, calibration, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
+        var backend = new SimulatorBackend(simulator, weightTable, calibration, search, job.Scaling, job.Batch, proxies: !ortProxies) { KeptParents = options.EffectiveBeamWidth };
+        OrtFullEvaluator? ort = devices.AnyCuda ? new OrtFullEvaluator(model, weightTable, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
+        using OrtDriftProxy? ortProxy = ortProxies ? new OrtDriftProxy(simulator.Graph, model, weightTable, calibration, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
         ISearchBackend searchBackend = ort is null && ortProxy is null ? backend : new OrtEvaluatedBackend(backend, ort, search, ortProxy);
         if (ort is not null || ortProxy is not null)
         {
@@ -216,8 +216,8 @@ public static class SearchRunner
         var setting = ToSetting(catalog, outcome.Best, granularity, job.Quantization, honoured ? constraints : null);
         setting.Save(Path.Combine(outDir, "setting.json"));
         job.Info?.Invoke("writing quantized.onnx and quantized.fakequant.onnx");
-        var qdq = ModelEmitter.Write(model, setting, Path.Combine(outDir, "quantized.onnx"), EmitFormat.Qdq, weights: fakeQuant);
-        var fake = ModelEmitter.Write(model, setting, Path.Combine(outDir, "quantized.fakequant.onnx"), EmitFormat.FakeQuant, weights: fakeQuant);
+        var qdq = ModelEmitter.Write(model, setting, Path.Combine(outDir, "quantized.onnx"), EmitFormat.Qdq, weights: weightTable);
+        var fake = ModelEmitter.Write(model, setting, Path.Combine(outDir, "quantized.fakequant.onnx"), EmitFormat.FakeQuant, weights: weightTable);
         var memory = qdq.Memory;
 
         var confirmedAttempt = attempts.Count > 0 && attempts[^1].Confirmed ? attempts[^1] : null; // only the last can be

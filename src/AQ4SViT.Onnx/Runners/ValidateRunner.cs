@@ -15,7 +15,14 @@ namespace AQ4SViT.Onnx.Runners;
 /// <param name="Setting">The setting the emitted file records (metadata <see cref="ModelEmitter.SettingMetadataKey"/>), if any.</param>
 /// <param name="FileBytes">The emitted model file plus its external data file(s).</param>
 /// <param name="ReferenceFileBytes">The same for the reference model; 0 without one.</param>
-public sealed record EmittedModelInfo(ModelCard? Card, Setting? Setting, long FileBytes, long ReferenceFileBytes);
+public sealed record EmittedModelInfo(ModelCard? Card, Setting? Setting, long FileBytes, long ReferenceFileBytes)
+{
+    /// <summary>
+    /// The reference as <see cref="ValidateRunner.ReadEmitted(string, string?)"/> parsed it, kept for the simulator phase
+    /// (<see cref="ValidateRequest.Reference"/>) when the emitted model records a setting; null otherwise.
+    /// </summary>
+    public OnnxModelFile? Reference { get; init; }
+}
 
 /// <summary>Everything a <c>validate</c> run needs; the CLI fills it from options.</summary>
 public sealed record ValidateRequest
@@ -25,6 +32,12 @@ public sealed record ValidateRequest
 
     /// <summary>The float model it was made from (<c>--reference</c>); null: the quantized model alone.</summary>
     public string? ReferencePath { get; init; }
+
+    /// <summary>
+    /// <see cref="ReferencePath"/> as already parsed (<see cref="EmittedModelInfo.Reference"/>), so the simulator phase
+    /// does not parse it again; null: parsed from <see cref="ReferencePath"/> when the simulator runs.
+    /// </summary>
+    public OnnxModelFile? Reference { get; init; }
 
     /// <summary>The images to evaluate (the test split).</summary>
     public required ImageSet Images { get; init; }
@@ -87,14 +100,22 @@ public static class ValidateRunner
 
     /// <summary>
     /// Everything needed from the emitted file's protobuf, read once and let go before any session opens, and the
-    /// reference's size on disk.
+    /// reference parsed once: its size on disk, and the parsed model itself when the simulator phase will run it (the
+    /// emitted model records a setting). Held from here to that phase, it costs no more at the peak than parsing it
+    /// there: the images are held by then as well.
     /// </summary>
     public static EmittedModelInfo ReadEmitted(string modelPath, string? referencePath)
     {
         var (embeddedCard, embeddedSetting, fileBytes) = ReadEmitted(modelPath);
-        long referenceBytes = referencePath is null ? 0 : FileBytes(referencePath);
+        var reference = referencePath is null ? null : OnnxModelFile.Load(referencePath);
+        long referenceBytes = reference?.FileBytes() ?? 0;
+        if (embeddedSetting is null)
+        {
+            reference = null;
+        }
+
         FreedMemory.Release();
-        return new EmittedModelInfo(embeddedCard, embeddedSetting, fileBytes, referenceBytes);
+        return new EmittedModelInfo(embeddedCard, embeddedSetting, fileBytes, referenceBytes) { Reference = reference };
     }
 
     /// <summary>
@@ -193,7 +214,9 @@ public static class ValidateRunner
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static EvalResult Simulated(ValidateRequest request, QuantizedSimulatorFactory factory, string reference, Setting setting, CancellationToken cancellation)
     {
-        using var sim = factory(reference, setting, request.Scaling, request.Threads);
+        // Parsed once: by ReadEmitted when the caller passes its result on (the simulator lets its tensor bytes go as it
+        // decodes them), else here.
+        using var sim = factory(request.Reference ?? OnnxModelFile.Load(reference), setting, request.Scaling, request.Threads);
         return Evaluate(request, "quantized [sim]", sim, cancellation);
     }
 
@@ -205,7 +228,4 @@ public static class ValidateRunner
         var file = OnnxModelFile.Load(path);
         return (ModelEmitter.EmbeddedCard(file), ModelEmitter.EmbeddedSetting(file), file.FileBytes());
     }
-
-    /// <summary>The model file plus its external data file(s).</summary>
-    private static long FileBytes(string path) => OnnxModelFile.Load(path).FileBytes();
 }

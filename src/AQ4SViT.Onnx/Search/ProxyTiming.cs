@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AQ4SViT.Onnx.Data;
+using AQ4SViT.Onnx.Graph;
 using AQ4SViT.Onnx.Import;
 using AQ4SViT.Onnx.Quantize;
 using AQ4SViT.Onnx.Simulate;
@@ -11,8 +12,9 @@ namespace AQ4SViT.Onnx.Search;
 public sealed record ProxyTiming(int Images, int Candidates, double MeanSeconds, double MaxSeconds)
 {
     /// <returns>Null when the model has no quantizable weight (nothing a search could move).</returns>
-    /// <param name="model">The model, parsed once by the caller; its weights are decoded once, into the prepared graph that the weight table reads.</param>
-    public static ProxyTiming? Measure(OnnxModelFile model, InputScaling scaling, ImageSet calibration, int threads, int batch)
+    /// <param name="model">The model, parsed once by the caller (its initializers' shapes name the weights; their bytes may have been let go).</param>
+    /// <param name="graph">The model's prepared graph, decoded once by the caller (whose simulator may run it too; nothing here changes it); the weight table reads it.</param>
+    public static ProxyTiming? Measure(OnnxModelFile model, SpikingGraph graph, InputScaling scaling, ImageSet calibration, int threads, int batch)
     {
         var catalog = WeightCatalog.Find(model);
         if (catalog.Count == 0 || calibration.Count == 0)
@@ -20,8 +22,7 @@ public sealed record ProxyTiming(int Images, int Candidates, double MeanSeconds,
             return null;
         }
 
-        var graph = GraphLoader.Load(model);
-        var weights = new FakeQuantWeights(graph, catalog, new QuantizationOptions());
+        var weights = new WeightTable(graph, catalog, new QuantizationOptions());
         var backend = new SimulatorBackend(new Simulator(graph, threads), weights, calibration, calibration, scaling, batch);
         var groups = backend.Groups(Granularity.Block);
         var fp32 = BitVector.AllFloat(backend.WeightNames.Count);

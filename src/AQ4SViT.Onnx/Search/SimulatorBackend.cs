@@ -18,7 +18,7 @@ namespace AQ4SViT.Onnx.Search;
 internal sealed class SimulatorBackend : ISearchBackend
 {
     private readonly Simulator _simulator;
-    private readonly FakeQuantWeights _weights;
+    private readonly WeightTable _weights;
     private readonly IReadOnlyList<QuantizableWeight> _catalog;
     private readonly ImageSet _calibration;
     private ImageSet _search;
@@ -48,7 +48,7 @@ internal sealed class SimulatorBackend : ISearchBackend
     /// <param name="reusePrefixes">False: every proxy runs the whole graph (for checking that reuse changes nothing).</param>
     /// <param name="proxies">False: drift proxies run elsewhere (<c>OrtDriftProxy</c>), so the float reference is not
     /// recorded here and <see cref="Proxy"/> is not available.</param>
-    public SimulatorBackend(Simulator simulator, FakeQuantWeights weights, ImageSet calibration, ImageSet search, InputScaling scaling, int batch = 100, bool reusePrefixes = true, bool proxies = true)
+    public SimulatorBackend(Simulator simulator, WeightTable weights, ImageSet calibration, ImageSet search, InputScaling scaling, int batch = 100, bool reusePrefixes = true, bool proxies = true)
     {
         _simulator = simulator;
         _weights = weights;

@@ -8,7 +8,7 @@ namespace AQ4SViT.Onnx.Search;
 /// Full evaluations in our simulator: top-1 of a setting (its weights fake-quantized) over a split, batch by batch,
 /// stopping early as <see cref="TopOneTally"/> says.
 /// </summary>
-internal sealed class SimulatorFullEvaluator(Simulator simulator, FakeQuantWeights weights, InputScaling scaling, int batch)
+internal sealed class SimulatorFullEvaluator(Simulator simulator, WeightTable weights, InputScaling scaling, int batch)
 {
     private long _images;
 

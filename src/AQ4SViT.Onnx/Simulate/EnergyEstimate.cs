@@ -210,13 +210,8 @@ public sealed class OperationCounter : IMembraneObserver, INodeObserver
         for (int i = 0; i < graph.Nodes.Count; i++)
         {
             var node = graph.Nodes[i];
-            int[] slots = node.OpType switch
-            {
-                "Conv" or "Gemm" => [1],
-                "MatMul" or LinearFusion.OpType => [1, 0],
-                _ => [],
-            };
-            foreach (int k in slots)
+            // The fused Linear is a MatMul (+ Add): its weight slots are MatMul's.
+            foreach (int k in OpFacts.WeightSlots(node.OpType == LinearFusion.OpType ? "MatMul" : node.OpType))
             {
                 if (k < node.Inputs.Length && WeightBehind(node.Inputs[k]) is { } weight)
                 {

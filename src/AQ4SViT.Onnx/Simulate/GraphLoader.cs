@@ -150,7 +150,7 @@ public static class GraphLoader
         nodes = TopologicalOrder(nodes, constants, inputName, file.Path);
         foreach (var n in nodes)
         {
-            int needed = RequiredInputs(n);
+            int needed = OpFacts.RequiredInputs(n.OpType, n.Opset);
             if (n.Inputs.Length < needed || n.Inputs.Take(needed).Any(i => i.Length == 0))
             {
                 Throw.BadNode(n.OpType, n.DisplayName, $"needs {needed} inputs, has {n.Inputs.Count(i => i.Length > 0)} ({string.Join(", ", n.Inputs.Select(i => i.Length == 0 ? "-" : $"'{i}'"))})");
@@ -202,19 +202,6 @@ public static class GraphLoader
     }
 
     /// <summary>Inputs an op cannot do without (the kernels and the LIF recogniser read them by position).</summary>
-    private static int RequiredInputs(Node n) => n.OpType switch
-    {
-        "BatchNormalization" => 5,
-        "Where" or "ScatterND" or "ScatterElements" or "Scatter" or "Range" => 3,
-        "Slice" => n.Opset >= 10 ? 3 : 1,
-        "Conv" or "Gemm" or "MatMul" or "Gather" or "Reshape" or "Expand" or "Tile" or "CastLike" => 2,
-        "Pad" => n.Opset >= 11 ? 2 : 1,
-        "GatherElements" or "GatherND" => 2,
-        "Add" or "Sub" or "Mul" or "Div" or "Pow" or "Max" or "Min" or "Mod" or "And" or "Or" or "Xor" => 2,
-        "GreaterOrEqual" or "Greater" or "LessOrEqual" or "Less" or "Equal" => 2,
-        _ => 1,
-    };
-
     /// <summary>A graph input's or output's dims; unknown or symbolic dims are -1, dims beyond int range are bad input.</summary>
     private static int[] ShapeOf(ValueInfoProto value, string path)
     {
@@ -393,13 +380,8 @@ public static class GraphLoader
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var n in nodes)
         {
-            IEnumerable<int> slots = n.OpType switch
-            {
-                "Conv" or "Gemm" => [1],
-                "MatMul" => [0, 1],
-                _ => [],
-            };
-            foreach (int s in slots)
+            // In input order (MatMul's A before B), as the loader has always listed them.
+            foreach (int s in OpFacts.WeightSlots(n.OpType).Order())
             {
                 if (!n.HasInput(s))
                 {

@@ -24,7 +24,7 @@ public static class QuantizedSimulator
         var weights = WeightCatalog.Find(file);
         var bound = setting.IsBound ? setting : setting.Bind(weights);
         var graph = GraphLoader.Load(file, releaseInitializerData: true);
-        var table = new FakeQuantWeights(graph, weights, bound.Options, cacheBytes: 0);
+        var table = new WeightTable(graph, weights, bound.Options, cacheBytes: 0);
         for (int i = 0; i < weights.Count; i++)
         {
             int bits = bound.BitsOfWeight(weights[i].Name);

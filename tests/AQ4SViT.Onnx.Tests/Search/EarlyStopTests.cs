@@ -35,7 +35,7 @@ public sealed class EarlyStopTests
     {
         var model = RepoPaths.Model("tests/spikformer-d64");
         var file = OnnxModelFile.Load(model);
-        var weights = new FakeQuantWeights(file, WeightCatalog.Find(file), new QuantizationOptions());
+        var weights = new WeightTable(file, WeightCatalog.Find(file), new QuantizationOptions());
         var search = DataSplits.Select(SharedData.FashionMnist, DataSplit.Search, 300);
         var backend = new SimulatorBackend(Simulator.Load(model, 2), weights, search, search, InputScaling.PixelOver255, batch: 50);
         var twoBit = BitVector.AllFloat(backend.WeightNames.Count).With(Enumerable.Range(0, backend.WeightNames.Count).ToArray(), 2);
@@ -72,7 +72,7 @@ public sealed class EarlyStopTests
     {
         var model = RepoPaths.Model("spikformer-fmnist");
         var file = OnnxModelFile.Load(model);
-        var weights = new FakeQuantWeights(file, WeightCatalog.Find(file), new QuantizationOptions());
+        var weights = new WeightTable(file, WeightCatalog.Find(file), new QuantizationOptions());
         var search = DataSplits.Select(SharedData.FashionMnist, DataSplit.Search, Trained);
         var backend = new SimulatorBackend(Simulator.Load(model, 2), weights, search.Slice(0, 8), search, InputScaling.PixelOver255, batch: 50);
         var all = Enumerable.Range(0, backend.WeightNames.Count).ToArray();

@@ -76,11 +76,11 @@ public sealed class OrtDriftTests(ITestOutputHelper output)
         Assert.All(drift.Terms, t => Assert.True(t.Norm > 0));
     }
 
-    private static (Simulator Sim, OrtDriftProxy Proxy, SimulatorBackend Backend, FakeQuantWeights Weights, float[] Input) Load(string path)
+    private static (Simulator Sim, OrtDriftProxy Proxy, SimulatorBackend Backend, WeightTable Weights, float[] Input) Load(string path)
     {
         var model = OnnxModelFile.Load(path);
         var catalog = WeightCatalog.Find(model);
-        var weights = new FakeQuantWeights(model, catalog, QuantizationOptions.Default);
+        var weights = new WeightTable(model, catalog, QuantizationOptions.Default);
         var sim = Simulator.Load(path, threads: 2);
         var calibration = s_images.Value.Slice(0, Calibration);
         var proxy = new OrtDriftProxy(sim.Graph, model, weights, calibration, InputScaling.PixelOver255, DevicePool.Of(ComputeDevice.Cpu), threads: 2, batch: 8);
@@ -91,7 +91,7 @@ public sealed class OrtDriftTests(ITestOutputHelper output)
     }
 
     /// <summary>Uniform 8, 4, 3 and 2 bits, the first block alone at 2, the last weight alone at 2, and a mix.</summary>
-    private static List<(string Label, BitVector Setting)> Settings(FakeQuantWeights weights)
+    private static List<(string Label, BitVector Setting)> Settings(WeightTable weights)
     {
         int n = weights.Weights.Count;
         var all = Enumerable.Range(0, n).ToArray();

@@ -12,7 +12,7 @@ public sealed class PrefixReuseTests
     private static SimulatorBackend Backend(string model, bool reuse)
     {
         var file = OnnxModelFile.Load(RepoPaths.Model(model));
-        var weights = new FakeQuantWeights(file, WeightCatalog.Find(file), new QuantizationOptions());
+        var weights = new WeightTable(file, WeightCatalog.Find(file), new QuantizationOptions());
         var calibration = DataSplits.Select(SharedData.FashionMnist, DataSplit.Search, 12);
         return new SimulatorBackend(Simulator.Load(RepoPaths.Model(model), 2), weights, calibration, calibration, InputScaling.PixelOver255, reusePrefixes: reuse);
     }
@@ -79,7 +79,7 @@ public sealed class PrefixReuseTests
         var backend = Backend(model, reuse: false);
         var simulator = Simulator.Load(RepoPaths.Model(model), 2);
         var file = OnnxModelFile.Load(RepoPaths.Model(model));
-        var weights = new FakeQuantWeights(file, WeightCatalog.Find(file), new QuantizationOptions());
+        var weights = new WeightTable(file, WeightCatalog.Find(file), new QuantizationOptions());
         var calibration = DataSplits.Select(SharedData.FashionMnist, DataSplit.Search, 12);
         var input = new float[calibration.Count * simulator.ImageSize];
         InputScaling.PixelOver255.Fill(calibration, 0, calibration.Count, simulator.ImageDims[0], input);

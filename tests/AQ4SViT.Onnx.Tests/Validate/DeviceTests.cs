@@ -86,7 +86,7 @@ public sealed class DeviceTests
         var vector = new BitVector(catalog.Select(w => setting.BitsOfWeight(w.Name)));
         var set = SharedData.FashionMnist.Slice(0, 12);
         var emitted = FakeQuantEmitter.Write(model, setting, dir.File("fq.onnx"));
-        var evaluator = new OrtFullEvaluator(model, new FakeQuantWeights(model, catalog, QuantizationOptions.Default), InputScaling.PixelOver255, ComputeDevice.Cpu, threads: 1, batch: 5);
+        var evaluator = new OrtFullEvaluator(model, new WeightTable(model, catalog, QuantizationOptions.Default), InputScaling.PixelOver255, ComputeDevice.Cpu, threads: 1, batch: 5);
 
         float[] logits = evaluator.Logits(set, vector, CancellationToken.None);
         float[] floatLogits = evaluator.Logits(set, BitVector.AllFloat(catalog.Count), CancellationToken.None);
@@ -104,7 +104,7 @@ public sealed class DeviceTests
         string path = RepoPaths.Model("tests/spikformer-d64");
         var model = OnnxModelFile.Load(path);
         var catalog = WeightCatalog.Find(model);
-        var weights = new FakeQuantWeights(model, catalog, QuantizationOptions.Default);
+        var weights = new WeightTable(model, catalog, QuantizationOptions.Default);
         var set = SharedData.FashionMnist.Slice(0, 10);
         var messages = new List<string>();
         var cpu = new OrtFullEvaluator(model, weights, InputScaling.PixelOver255, ComputeDevice.Cpu, 1, 10);

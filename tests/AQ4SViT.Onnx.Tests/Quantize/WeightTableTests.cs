@@ -7,7 +7,7 @@ using AQ4SViT.Onnx.Tests.Emit;
 namespace AQ4SViT.Onnx.Tests.Quantize;
 
 /// <summary>The one weight table: originals from the prepared graph, a bounded cache, one fake-quant path the emitter shares.</summary>
-public sealed class FakeQuantWeightsTests
+public sealed class WeightTableTests
 {
     private static readonly int[] s_bits = [2, 3, 4, 5, 6, 8, 16];
 
@@ -18,8 +18,8 @@ public sealed class FakeQuantWeightsTests
         var catalog = WeightCatalog.Find(file);
         var graph = GraphLoader.Load(file);
 
-        var fromGraph = new FakeQuantWeights(graph, catalog, QuantizationOptions.Default);
-        var fromFile = new FakeQuantWeights(file, catalog, QuantizationOptions.Default);
+        var fromGraph = new WeightTable(graph, catalog, QuantizationOptions.Default);
+        var fromFile = new WeightTable(file, catalog, QuantizationOptions.Default);
 
         for (int i = 0; i < catalog.Count; i++)
         {
@@ -35,7 +35,7 @@ public sealed class FakeQuantWeightsTests
         var file = OnnxModelFile.Load(TestModels.Fixture("sdt-tiny.onnx"));
         var catalog = WeightCatalog.Find(file);
         long largest = catalog.Max(w => w.Params) * 4;
-        var table = new FakeQuantWeights(file, catalog, QuantizationOptions.Default, cacheBytes: largest);
+        var table = new WeightTable(file, catalog, QuantizationOptions.Default, cacheBytes: largest);
         var first = new Dictionary<(int, int), float[]>();
 
         for (int round = 0; round < 2; round++)
@@ -70,7 +70,7 @@ public sealed class FakeQuantWeightsTests
         var file = OnnxModelFile.Load(TestModels.Fixture("spikformer-tiny.onnx"));
         var catalog = WeightCatalog.Find(file);
         var setting = Setting.Uniform(catalog, Granularity.Layer, 3);
-        var table = new FakeQuantWeights(GraphLoader.Load(file), catalog, setting.Options);
+        var table = new WeightTable(GraphLoader.Load(file), catalog, setting.Options);
         table.At(0, 3); // a cached tensor is what the emitter then writes
 
         var alone = ModelEmitter.Write(file, setting, dir.File("alone.onnx"), format);

@@ -11,7 +11,7 @@ namespace AQ4SViT.Onnx.Quantize;
 /// <see cref="At"/> (<see cref="WeightQuantizer.FakeQuantize"/>: that quantization, then <see cref="QuantizedTensor.Dequantize(Span{float})"/>).
 /// <see cref="WeightQuantizer.FakeQuantizeModel"/> is this for one setting.
 /// </summary>
-public sealed class FakeQuantWeights
+public sealed class WeightTable
 {
     private readonly OnnxModelFile? _file;
     private readonly Dictionary<string, Import.Proto.TensorProto>? _initializers;
@@ -29,7 +29,7 @@ public sealed class FakeQuantWeights
 
     /// <summary>The weights of a prepared graph: the originals are the graph's own decoded initializers (no second decode, no copy).</summary>
     /// <param name="cacheBytes">Bound of the cache of fake-quantized floats; null: twice the FP32 bytes of the weights.</param>
-    public FakeQuantWeights(SpikingGraph graph, IReadOnlyList<QuantizableWeight> weights, QuantizationOptions options, long? cacheBytes = null)
+    public WeightTable(SpikingGraph graph, IReadOnlyList<QuantizableWeight> weights, QuantizationOptions options, long? cacheBytes = null)
         : this(weights, options, cacheBytes)
     {
         for (int i = 0; i < weights.Count; i++)
@@ -40,14 +40,14 @@ public sealed class FakeQuantWeights
 
     /// <summary>The weights of a model file, decoded as first asked for (for a caller that prepares no graph: the emitter, tests).</summary>
     /// <param name="cacheBytes">Bound of the cache of fake-quantized floats; null: twice the FP32 bytes of the weights.</param>
-    public FakeQuantWeights(OnnxModelFile model, IReadOnlyList<QuantizableWeight> weights, QuantizationOptions options, long? cacheBytes = null)
+    public WeightTable(OnnxModelFile model, IReadOnlyList<QuantizableWeight> weights, QuantizationOptions options, long? cacheBytes = null)
         : this(weights, options, cacheBytes)
     {
         _file = model;
         _initializers = model.InitializersByName();
     }
 
-    private FakeQuantWeights(IReadOnlyList<QuantizableWeight> weights, QuantizationOptions options, long? cacheBytes)
+    private WeightTable(IReadOnlyList<QuantizableWeight> weights, QuantizationOptions options, long? cacheBytes)
     {
         Weights = weights;
         Options = options;
