@@ -23,6 +23,7 @@ internal sealed class SimulatorBackend : ISearchBackend
     private readonly ImageSet _calibration;
     private ImageSet _search;
     private readonly float[] _calibrationInput;
+    private readonly int _batch;
     private readonly FloatMembraneTrace _reference;
     private readonly int[] _recordedNodes;
     private readonly Dictionary<int, int> _lifNode;
@@ -56,6 +57,7 @@ internal sealed class SimulatorBackend : ISearchBackend
         _calibration = calibration;
         _search = search;
         _full = new SimulatorFullEvaluator(simulator, weights, scaling, batch);
+        _batch = batch;
         WeightNames = _catalog.Select(w => w.Name).ToArray();
         WeightParams = _catalog.Select(w => w.Params).ToArray();
         _calibrationInput = SimulatorInput.Fill(simulator, scaling, calibration, 0, calibration.Count);
@@ -111,8 +113,17 @@ internal sealed class SimulatorBackend : ISearchBackend
     /// </summary>
     public OperationCounter CountOperations(BitVector setting)
     {
+        // Batch by batch: the whole calibration set at once overflows a tensor at 224×224 (128 images × T 4 × 96
+        // channels × 224² at the first convolution). The counter adds operations and spikes over the runs.
         var counter = new OperationCounter(_simulator.Graph, [.. WeightNames]);
-        _simulator.Run(_calibrationInput, _calibration.Count, _weights.Overrides(setting.Bits), counter);
+        var overrides = _weights.Overrides(setting.Bits);
+        int perImage = _simulator.ImageSize;
+        for (int start = 0; start < _calibration.Count; start += _batch)
+        {
+            int n = Math.Min(_batch, _calibration.Count - start);
+            _simulator.Run(_calibrationInput.AsSpan(start * perImage, n * perImage), n, overrides, counter);
+        }
+
         return counter;
     }
 
