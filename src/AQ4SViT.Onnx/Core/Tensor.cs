@@ -150,7 +150,8 @@ public sealed class Tensor
 
         if (n > int.MaxValue)
         {
-            throw new ArgumentException("tensor too large");
+            // Real at 224x224: 128 images x 4 time steps x 96 channels x 224² is 2.5e9 elements in one pass.
+            throw new ArgumentException($"a tensor of {n:N0} elements [{string.Join(",", shape.ToArray())}], over the {int.MaxValue:N0} one tensor can hold: run fewer images at once (--batch; a search's drift proxy takes all --calib images at once in the simulator, or use --proxy-engine ort)");
         }
 
         // Inside a graph run, no value may outgrow what the model can need (a damaged Tile or Expand count would
