@@ -41,7 +41,7 @@ timed() { # KEY command... : wall seconds and peak host RSS of one command, peak
   /usr/bin/time -f "%e %M" -o "$B/$MODEL.$key.time" "$@" > "$B/$MODEL.$key.out" 2> "$B/$MODEL.$key.err"
   local rc=$?
   kill $smi 2>/dev/null
-  read -r secs kb < "$B/$MODEL.$key.time"
+  read -r secs kb < <(tail -n 1 "$B/$MODEL.$key.time")   # a failed command's first line is "Command exited with …"
   row "$MODEL" "$key.seconds" "$secs"; row "$MODEL" "$key.host_mb" "$((kb / 1024))"
   row "$MODEL" "$key.gpu_mb" "$(sort -n "$B/$MODEL.$key.gpu" 2>/dev/null | tail -1)"
   [ $rc -eq 0 ] || { row "$MODEL" "$key.failed" "$rc"; echo "$key failed (exit $rc):"; grep -v "W:onnxruntime" "$B/$MODEL.$key.err" | tail -3; }
@@ -87,8 +87,12 @@ with torch.no_grad():
     xe = F.interpolate(torch.from_numpy(xt[:256]).cuda(), scale_factor=8, mode="nearest")
     acc = float((model(xe).argmax(1).cpu() == torch.from_numpy(yt[:256].astype("int64"))).float().mean())
 torch.save(model.state_dict(), out + ".pt")
+# tools/export.py reads "config", "training" and "command" from the checkpoint's record.
 json.dump({"config": cfg, "params": params, "top1_torch": None, "train_steps": steps, "train_seconds": seconds,
-           "train_data": used, "last_loss": float(loss), "top1_first_256_test": acc}, open(out + ".json", "w"), indent=2)
+           "train_data": used, "last_loss": float(loss), "top1_first_256_test": acc,
+           "training": {"epochs": 0, "seconds": seconds, "device": "cuda", "batch": 16, "lr": 5e-4, "optimizer": "AdamW",
+                        "schedule": "constant", "augmentation": "none", "torch_version": torch.__version__},
+           "command": "tools/gpu_drift_bench.sh STEP=models"}, open(out + ".json", "w"), indent=2)
 print("%s: %d params, %d steps, last loss %.3f, top-1 on test images 0-255 %.3f, data %s" % (arch, params, steps, float(loss), acc, used), flush=True)
 PY
     python3 tools/export.py --ckpt "$B/$name-ckpt" --exporter torchscript --name "$name" --out-root "$B" --check-images 2 --skip-ort-top1 || exit 1
@@ -127,9 +131,9 @@ go|cpu)
   cp $TSV $OUT/ 2>/dev/null; cat $TSV
   [ "$STEP" = cpu ] && STEP=table bash tools/gpu_drift_bench.sh ;;
 table)
-  python3 - "$TSV" "$CALIB_SIM" "$SIM_IMAGES" "$SEARCH_LIMIT" > "$OUT/gpu-drift-bench.md" <<'PY'
+  python3 - "$TSV" "$CALIB_SIM" "$SIM_IMAGES" "$SEARCH_LIMIT" "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)" > "$OUT/gpu-drift-bench.md" <<'PY'
 import sys
-tsv, calib_sim, sim_images, search = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+tsv, calib_sim, sim_images, search, gpu = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 v = {}
 for line in open(tsv):
     m, k, x = line.rstrip("\n").split("\t")
@@ -138,7 +142,7 @@ def f(m, k):
     try: return float(v[m][k])
     except (KeyError, ValueError): return None
 def s(x): return "n/a" if x is None else ("%.2f s" % x if x < 100 else "%.0f s (%.1f h)" % (x, x / 3600))
-print("| model | params | kind | GPU (H200, ONNX Runtime) | simulator (16 cores) | GPU peak memory | host peak |")
+print("| model | params | kind | GPU (%s, ONNX Runtime) | simulator (16 cores) | GPU peak memory | host peak |" % gpu)
 print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
 for m in v:
     params = "%.1f M" % (f(m, "params") / 1e6) if f(m, "params") else "?"
