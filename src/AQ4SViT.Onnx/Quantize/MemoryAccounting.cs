@@ -24,7 +24,7 @@ public sealed record MemoryReport(
     public double AverageBits => WeightParams == 0 ? 32 : QuantizedWeightBytes * 8 / WeightParams;
 }
 
-public static class MemoryAccounting
+internal static class MemoryAccounting
 {
     /// <summary>The weight memory of <paramref name="setting"/> over <paramref name="weights"/> (all quantizable weights of the model).</summary>
     public static MemoryReport Compute(IReadOnlyList<QuantizableWeight> weights, Setting setting, StorageWidths widths = StorageWidths.Int4)

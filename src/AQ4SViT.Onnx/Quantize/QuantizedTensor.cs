@@ -9,7 +9,7 @@ namespace AQ4SViT.Onnx.Quantize;
 /// <param name="Values">The integers, row-major. Symmetric: in [−(2^(b−1)−1), 2^(b−1)−1]; asymmetric: in [0, 2^b−1].</param>
 /// <param name="Scales">One per channel (or one); always positive and finite.</param>
 /// <param name="ZeroPoints">Null when symmetric (zero point 0); else one per scale, in [0, 2^b−1].</param>
-public sealed record QuantizedTensor(int Bits, int Axis, long[] Shape, int[] Values, float[] Scales, int[]? ZeroPoints)
+internal sealed record QuantizedTensor(int Bits, int Axis, long[] Shape, int[] Values, float[] Scales, int[]? ZeroPoints)
 {
     public bool Symmetric => ZeroPoints is null;
 

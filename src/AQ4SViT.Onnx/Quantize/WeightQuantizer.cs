@@ -18,7 +18,7 @@ namespace AQ4SViT.Onnx.Quantize;
 /// <c>(float)(q − zp) · scale</c> in float, exactly what ONNX Runtime's DequantizeLinear computes, so the fake-quantized
 /// model and the QDQ model carry bit-identical weights.
 /// </summary>
-public static class WeightQuantizer
+internal static class WeightQuantizer
 {
     /// <summary>True for the bit-widths the quantizer and emitters handle: 2–8 and 16.</summary>
     public static bool IsSupportedBits(int bits) => bits is >= 2 and <= 8 or 16;

@@ -92,7 +92,7 @@ public sealed class WeightTable
     }
 
     /// <summary>A weight on the grid of <paramref name="bits"/>: integer codes, scales and zero points (not cached: the QDQ emitter asks once).</summary>
-    public QuantizedTensor Quantized(int weight, int bits)
+    internal QuantizedTensor Quantized(int weight, int bits)
     {
         var w = Weights[weight];
         return WeightQuantizer.Quantize(Original(weight), w.Shape, w.ChannelAxis, bits, Options);
