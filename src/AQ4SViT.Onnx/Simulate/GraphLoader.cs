@@ -201,7 +201,6 @@ public static class GraphLoader
         };
     }
 
-    /// <summary>Inputs an op cannot do without (the kernels and the LIF recogniser read them by position).</summary>
     /// <summary>A graph input's or output's dims; unknown or symbolic dims are -1, dims beyond int range are bad input.</summary>
     private static int[] ShapeOf(ValueInfoProto value, string path)
     {
