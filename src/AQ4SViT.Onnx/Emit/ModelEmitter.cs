@@ -154,9 +154,10 @@ public static class ModelEmitter
 
             int index = initializerIndex[weight.Name];
             var source = graph.Initializer[index];
-            // Fake-quant: the cached floats of the table (what the search evaluated); QDQ: their codes and scales.
+            // Fake-quant: the cached floats of the table (what the search evaluated); QDQ: their codes and scales. Both
+            // are taken before Release lets go of the weight's floats.
             float[]? grid = format == EmitFormat.FakeQuant ? table.At(w, bits) : null;
-            var q = grid is null ? table.Quantized(w, bits) : null;
+            QuantizedTensor? codes = grid is null ? table.Quantized(w, bits) : null;
             if (ownTable)
             {
                 table.Release(w);
@@ -176,7 +177,7 @@ public static class ModelEmitter
                 continue;
             }
 
-            q ??= table.Quantized(w, bits);
+            var q = codes!; // QDQ: taken above
             var type = QuantizedTensors.StorageType(bits, setting.Options.Symmetric, options.Widths);
             requiredOpset = Math.Max(requiredOpset, MinimumOpset(type, q.PerChannel));
             storage[weight.Name] = type.ToString().ToUpperInvariant();
