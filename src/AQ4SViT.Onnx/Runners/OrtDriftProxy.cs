@@ -32,8 +32,7 @@ internal sealed class OrtDriftProxy : IDisposable
     private readonly string _inputName;
     private readonly string[] _outputs;
     private readonly int _layers;
-    private readonly string[] _weightInputs;
-    private readonly Lazy<byte[]> _modelBytes;
+    private readonly Lazy<(byte[] Bytes, int[] Bound)> _driftModel;
     // Weights the float side holds as initializers would be prepacked for the CPU's matrix kernels, the candidate's
     // (inputs) not, and the two sides of an unchanged layer would then differ in the last bits (3e-9 where the
     // simulator has 0).
@@ -54,8 +53,14 @@ internal sealed class OrtDriftProxy : IDisposable
         _outputs = graph.LifLayers.Count > 0
             ? [DriftGraph.DiffOutput, DriftGraph.NormOutput, DriftGraph.MismatchOutput, DriftGraph.NeuronOutput]
             : [DriftGraph.DiffOutput, DriftGraph.NormOutput];
-        _modelBytes = new(() => drift.For(weights.Weights).ToByteArray());
-        _weightInputs = [.. weights.Weights.Select(w => DriftGraph.CandidateWeight(w.Name))];
+        _driftModel = new(() =>
+        {
+            var proto = drift.For(weights.Weights);
+            // The weights a node of the drift graph reads (it declares no input for the others), found once.
+            var inputs = proto.Graph.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+            int[] bound = [.. Enumerable.Range(0, weights.Weights.Count).Where(i => inputs.Contains(DriftGraph.CandidateWeight(weights.Weights[i].Name)))];
+            return (proto.ToByteArray(), bound);
+        });
         FillBatches(graph, calibration, scaling, batch);
     }
 
@@ -75,19 +80,15 @@ internal sealed class OrtDriftProxy : IDisposable
     {
         using var lease = _devices.Take();
         var (session, device) = Session(lease.Device);
-        var inputs = session.InputNames.ToHashSet(StringComparer.Ordinal);
         var values = new List<OrtValue>();
         try
         {
             using var binding = session.CreateIoBinding();
-            for (int i = 0; i < _weightInputs.Length; i++)
+            foreach (int i in _driftModel.Value.Bound)
             {
-                if (inputs.Contains(_weightInputs[i]))
-                {
-                    var value = OrtValue.CreateTensorValueFromMemory(_weights.At(i, setting.Bits[i]), _weights.Weights[i].Shape);
-                    values.Add(value);
-                    binding.BindInput(_weightInputs[i], value); // copied to the device here, once for every batch
-                }
+                var value = OrtValue.CreateTensorValueFromMemory(_weights.At(i, setting.Bits[i]), _weights.Weights[i].Shape);
+                values.Add(value);
+                binding.BindInput(DriftGraph.CandidateWeight(_weights.Weights[i].Name), value); // copied to the device here, once for every batch
             }
 
             var sums = new double[_outputs.Length][];
@@ -142,7 +143,7 @@ internal sealed class OrtDriftProxy : IDisposable
 
     /// <summary>The drift model's session on <paramref name="device"/>, opened at its first candidate (the CPU's if CUDA fell back).</summary>
     private (InferenceSession Session, ComputeDevice Device) Session(ComputeDevice device) =>
-        _sessions.GetOrAdd(device, d => new(() => OrtSessions.Open(_model.Path, d, _threads, GraphOptimizationLevel.ORT_DISABLE_ALL, s_samePathBothSides, OnFallback, _modelBytes.Value))).Value;
+        _sessions.GetOrAdd(device, d => new(() => OrtSessions.Open(_model.Path, d, _threads, GraphOptimizationLevel.ORT_DISABLE_ALL, s_samePathBothSides, OnFallback, _driftModel.Value.Bytes))).Value;
 
     /// <summary>The calibration images scaled and laid out as the model's input, batch by batch, once for every candidate.</summary>
     private void FillBatches(SpikingGraph graph, ImageSet calibration, InputScaling scaling, int batch)
