@@ -104,19 +104,12 @@ internal sealed class DriftGraph
         graph.Input.Add(_model.Graph.Input.First(i => i.Name == _graph.InputName));
         // Only what a node reads: ONNX Runtime warns about every unused initializer and input.
         var read = graph.Node.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
-        graph.Input.AddRange(weights.Where(w => read.Contains(CandidateWeight(w.Name))).Select(w => FloatInput(CandidateWeight(w.Name), w.Shape)));
+        graph.Input.AddRange(weights.Where(w => read.Contains(CandidateWeight(w.Name))).Select(w => ValueInfos.Float(CandidateWeight(w.Name), w.Shape)));
         graph.Initializer.AddRange(scalars.Values.Concat(sums.Constants).Where(t => read.Contains(t.Name)));
         graph.Initializer.AddRange(ConstantsRead(graph));
         var proto = new ModelProto { IrVersion = _model.Proto.IrVersion, ProducerName = "aq4svit-drift", Graph = graph };
         proto.OpsetImport.AddRange(_model.Proto.OpsetImport);
         return proto;
-    }
-
-    private static ValueInfoProto FloatInput(string name, long[] shape)
-    {
-        var dims = new TensorShapeProto();
-        dims.Dim.AddRange(shape.Select(d => new TensorShapeProto.Types.Dimension { DimValue = d }));
-        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float, Shape = dims } } };
     }
 
     /// <summary>The graph's constants the written nodes read: the file's initializers as they are, folded values written once.</summary>

@@ -124,8 +124,6 @@ internal sealed class DriftSums(PreparedNodeWriter w)
         }
 
         w.Add("Concat", output, [.. parts], [output], [PreparedNodeWriter.Int("axis", 0)]);
-        var info = new ValueInfoProto { Name = output, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Double, Shape = new TensorShapeProto() } } };
-        info.Type.TensorType.Shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = scalars.Count });
-        graph.Output.Add(info);
+        graph.Output.Add(ValueInfos.Tensor(output, DataType.Double, [scalars.Count]));
     }
 }

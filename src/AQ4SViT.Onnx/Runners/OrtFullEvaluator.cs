@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Emit;
 using AQ4SViT.Onnx.Import;
@@ -12,31 +13,29 @@ using Microsoft.ML.OnnxRuntime;
 namespace AQ4SViT.Onnx.Runners;
 
 /// <summary>
-/// Full evaluations in ONNX Runtime (<c>search --device cuda[:N]</c>): the float model with a setting's fake-quantized
-/// weights written into its initializers, serialized in memory (nothing is written to disk) and run over a split. The
-/// weights are the same arrays the simulator gets as overrides, so this computes what the emitted fake-quant model
-/// computes. Each evaluation opens its own session, so concurrent evaluations (<c>--jobs</c>) are independent.
-/// The weights are in the model rather than supplied as session initializers because ONNX Runtime 1.31 ignores a
-/// supplied initializer that it places on the GPU ("Cannot use user supplied initializer"): on CUDA the search then
-/// evaluated float weights. Sessions run without graph optimizations, as the simulator's parity tests do; a test checks
-/// the logits against ONNX Runtime on the emitted fake-quant file.
+/// Full evaluations in ONNX Runtime (<c>search --device cuda[:N]</c>): the float model run over a split with a setting's
+/// fake-quantized weights, the same arrays the simulator gets as overrides (<see cref="WeightTable"/>), so this computes
+/// what the emitted fake-quant model computes. One session per device serves every evaluation: the model reads each
+/// quantizable weight from a graph input of the initializer's name instead of the initializer, and an evaluation binds its
+/// weights (the float originals where it keeps FP32), which ONNX Runtime copies to the device once, then runs its batches.
+/// (Writing each candidate's weights into the model and opening a session for it took seconds per candidate at 224×224;
+/// session-supplied initializers are no way out: ONNX Runtime 1.31 ignores one that it places on the GPU.) Concurrent
+/// evaluations (<c>--jobs</c>) share the session, each with its own binding. Sessions run without graph optimizations,
+/// as the simulator's parity tests do; a test checks the logits against ONNX Runtime on the emitted fake-quant file.
 /// When CUDA turns out unusable the evaluator tells <paramref name="onFallback"/> once and stays on the CPU. With several
 /// devices (<see cref="DevicePool"/>) each evaluation runs on the least busy one.
 /// </summary>
-internal sealed class OrtFullEvaluator(OnnxModelFile model, WeightTable weights, InputScaling scaling, DevicePool devices, int threads, int batch, Action<string>? onFallback = null)
+internal sealed class OrtFullEvaluator(OnnxModelFile model, WeightTable weights, InputScaling scaling, DevicePool devices, int threads, int batch, Action<string>? onFallback = null) : IDisposable
 {
     public OrtFullEvaluator(OnnxModelFile model, WeightTable weights, InputScaling scaling, ComputeDevice device, int threads, int batch, Action<string>? onFallback = null)
         : this(model, weights, scaling, DevicePool.Of(device), threads, batch, onFallback)
     {
     }
 
-    // The model with every tensor inline, read from disk once: evaluations copy it and swap in their weights.
-    private readonly Lazy<ModelProto> _inline = new(() =>
-    {
-        var proto = model.Proto.Clone();
-        ModelWriter.InlineExternal(proto, model.BaseDirectory);
-        return proto;
-    });
+    // The model with its quantizable weights as inputs, serialized once for the sessions of all devices.
+    private readonly Lazy<byte[]> _modelBytes = new(() => WeightInputs(model, weights).ToByteArray());
+    private readonly HashSet<string> _weightInputs = weights.Weights.Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<ComputeDevice, Lazy<OrtClassifier>> _sessions = new();
 
     /// <summary>The device evaluations run on (the first of several; the CPU once CUDA failed).</summary>
     public ComputeDevice Device => devices.Devices[0];
@@ -49,11 +48,11 @@ internal sealed class OrtFullEvaluator(OnnxModelFile model, WeightTable weights,
     {
         var tally = new TopOneTally(set, couldStillPass);
         float[]? logits = null;
-        Run(set, setting, cancellation, (classifier, start, count) =>
+        Run(set, setting, cancellation, (classifier, bound, start, count) =>
         {
             logits ??= new float[batch * classifier.Classes];
             var span = logits.AsSpan(0, count * classifier.Classes);
-            classifier.Logits(set, start, count, span);
+            classifier.Logits(set, start, count, span, bound);
             tally.Add(start, count, span);
             return !tally.Hopeless;
         });
@@ -64,49 +63,64 @@ internal sealed class OrtFullEvaluator(OnnxModelFile model, WeightTable weights,
     public float[] Logits(ImageSet set, BitVector setting, CancellationToken cancellation)
     {
         float[] logits = [];
-        Run(set, setting, cancellation, (classifier, start, count) =>
+        Run(set, setting, cancellation, (classifier, bound, start, count) =>
         {
             if (logits.Length == 0)
             {
                 logits = new float[set.Count * classifier.Classes];
             }
 
-            classifier.Logits(set, start, count, logits.AsSpan(start * classifier.Classes, count * classifier.Classes));
+            classifier.Logits(set, start, count, logits.AsSpan(start * classifier.Classes, count * classifier.Classes), bound);
             return true;
         });
         return logits;
     }
 
-    /// <summary>Opens a session with <paramref name="setting"/>'s weights and hands it the split batch by batch while <paramref name="batchDone"/> says go on.</summary>
-    private void Run(ImageSet set, BitVector setting, CancellationToken cancellation, Func<OrtClassifier, int, int, bool> batchDone)
+    public void Dispose()
+    {
+        foreach (var session in _sessions.Values.Where(s => s.IsValueCreated))
+        {
+            session.Value.Dispose();
+        }
+
+        _sessions.Clear();
+    }
+
+    /// <summary>Binds <paramref name="setting"/>'s weights on a device's session and hands it the split batch by batch while <paramref name="batchDone"/> says go on.</summary>
+    private void Run(ImageSet set, BitVector setting, CancellationToken cancellation, Func<OrtClassifier, OrtClassifier.WeightBinding, int, int, bool> batchDone)
     {
         using var lease = devices.Take();
-        using var classifier = new OrtClassifier(model.Path, scaling, threads, lease.Device, OnFallback, optimization: GraphOptimizationLevel.ORT_DISABLE_ALL, modelBytes: ModelBytes(setting));
+        var classifier = Session(lease.Device);
+        using var bound = classifier.BindWeights(weights.Weights.Select((w, i) => (w.Name, weights.At(i, setting.Bits[i]), w.Shape)));
         for (int start = 0; start < set.Count; start += batch)
         {
             cancellation.ThrowIfCancellationRequested();
-            if (!batchDone(classifier, start, Math.Min(batch, set.Count - start)))
+            if (!batchDone(classifier, bound, start, Math.Min(batch, set.Count - start)))
             {
                 return;
             }
         }
     }
 
-    /// <summary>The model with <paramref name="setting"/>'s fake-quantized weights in place of the float ones, serialized.</summary>
-    private byte[] ModelBytes(BitVector setting)
-    {
-        var proto = _inline.Value.Clone();
-        var replaced = CandidateWeights.Initializers(weights, setting, n => n).ToDictionary(t => t.Name, StringComparer.Ordinal);
-        var initializers = proto.Graph.Initializer;
-        for (int i = 0; i < initializers.Count; i++)
-        {
-            if (replaced.TryGetValue(initializers[i].Name, out var tensor))
-            {
-                initializers[i] = tensor;
-            }
-        }
+    /// <summary>The session on <paramref name="device"/>, opened at its first evaluation (the CPU's if CUDA fell back).</summary>
+    private OrtClassifier Session(ComputeDevice device) =>
+        _sessions.GetOrAdd(device, d => new(() => new OrtClassifier(
+            model.Path, scaling, threads, d, OnFallback, optimization: GraphOptimizationLevel.ORT_DISABLE_ALL, modelBytes: _modelBytes.Value, weightInputs: _weightInputs))).Value;
 
-        return proto.ToByteArray();
+    /// <summary>The model, every tensor inline, with each quantizable weight read from a float input of its name instead of its initializer.</summary>
+    private static ModelProto WeightInputs(OnnxModelFile model, WeightTable weights)
+    {
+        var proto = model.Proto.Clone();
+        ModelWriter.InlineExternal(proto, model.BaseDirectory);
+        var graph = proto.Graph;
+        var names = weights.Weights.Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
+        var initializers = graph.Initializer.Where(t => !names.Contains(t.Name)).ToList();
+        graph.Initializer.Clear();
+        graph.Initializer.AddRange(initializers);
+        // A model of IR version < 4 may list its initializers as inputs too: those stay, typed as they are.
+        var listed = graph.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        graph.Input.AddRange(weights.Weights.Where(w => !listed.Contains(w.Name)).Select(w => ValueInfos.Float(w.Name, w.Shape)));
+        return proto;
     }
 
     private void OnFallback(string line)

@@ -97,7 +97,7 @@ public static class SearchRunner
         var weightTable = new WeightTable(simulator.Graph, catalog, job.Quantization);
         bool ortProxies = job.ProxyEngine == ProxyEngine.Ort || (job.ProxyEngine == ProxyEngine.Auto && devices.AnyCuda);
         var backend = new SimulatorBackend(simulator, weightTable, calibration, search, job.Scaling, job.Batch, proxies: !ortProxies) { KeptParents = options.EffectiveBeamWidth };
-        OrtFullEvaluator? ort = devices.AnyCuda ? new OrtFullEvaluator(model, weightTable, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
+        using OrtFullEvaluator? ort = devices.AnyCuda ? new OrtFullEvaluator(model, weightTable, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
         using OrtDriftProxy? ortProxy = ortProxies ? new OrtDriftProxy(simulator.Graph, model, weightTable, calibration, job.Scaling, devices, threads, job.Batch, job.Warn) : null;
         ISearchBackend searchBackend = ort is null && ortProxy is null ? backend : new OrtEvaluatedBackend(backend, ort, search, ortProxy);
         if (ort is not null || ortProxy is not null)

@@ -30,16 +30,17 @@ public sealed class OrtClassifier : IClassifier
     {
     }
 
-    /// <param name="modelBytes">A serialized model to open instead of the file (e.g. with fake-quantized weights in place);
+    /// <param name="modelBytes">A serialized model to open instead of the file (e.g. one that reads its weights from inputs);
     /// <paramref name="modelPath"/> then only names it in messages.</param>
+    /// <param name="weightInputs">Inputs that are weights, bound once per evaluation (<see cref="BindWeights"/>); the image input is the other one.</param>
     public OrtClassifier(string modelPath, InputScaling scaling, int threads, ComputeDevice device, Action<string>? onFallback = null,
         IReadOnlyDictionary<string, string>? sessionConfig = null, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        byte[]? modelBytes = null)
+        byte[]? modelBytes = null, IReadOnlySet<string>? weightInputs = null)
     {
         _scaling = scaling;
         _modelPath = modelPath;
         (_session, ActualDevice) = OrtSessions.Open(modelPath, device, threads, optimization, sessionConfig, onFallback, modelBytes);
-        var input = _session.InputMetadata.Single();
+        var input = _session.InputMetadata.Single(i => weightInputs?.Contains(i.Key) != true);
         _inputName = input.Key;
         _inputDims = input.Value.Dimensions;
         if (_inputDims.Length is not (4 or 5))
@@ -62,14 +63,33 @@ public sealed class OrtClassifier : IClassifier
     /// <summary>The device actually used (the CPU after a CUDA fallback).</summary>
     public ComputeDevice ActualDevice { get; }
 
-    /// <summary>The fixed batch of an image model's input, or null when it is dynamic (a frame input's batch axis is found per call, <see cref="Logits"/>).</summary>
+    /// <summary>The fixed batch of an image model's input, or null when it is dynamic (a frame input's batch axis is found per call, <c>Logits</c>).</summary>
     public int? FixedBatch => _inputDims[0] > 0 && _inputDims.Length == 4 ? _inputDims[0] : null;
 
     public int Channels => _inputDims[^3];
     public int Height => _inputDims[^2];
     public int Width => _inputDims[^1];
 
-    public void Logits(ImageSet set, int start, int count, Span<float> logits)
+    public void Logits(ImageSet set, int start, int count, Span<float> logits) => Logits(set, start, count, logits, null);
+
+    /// <summary>
+    /// Binds weight inputs for the runs of one evaluation (<see cref="Logits(ImageSet, int, int, Span{float}, WeightBinding?)"/>):
+    /// ONNX Runtime copies each to the session's device here, once, rather than with every batch. The arrays must not change
+    /// until the binding is disposed.
+    /// </summary>
+    internal WeightBinding BindWeights(IEnumerable<(string Name, float[] Values, long[] Shape)> weights)
+    {
+        var binding = new WeightBinding(_session.CreateIoBinding());
+        foreach (var (name, values, shape) in weights)
+        {
+            binding.Bind(name, values, shape);
+        }
+
+        return binding;
+    }
+
+    /// <summary>Logits of <paramref name="count"/> images from <paramref name="start"/>, with <paramref name="weights"/> bound when the model reads weights from inputs.</summary>
+    internal void Logits(ImageSet set, int start, int count, Span<float> logits, WeightBinding? weights)
     {
         var axes = InputAxes.Of(_inputDims, set.TimeSteps, _inputName, _modelPath);
         int[] sampleDims = axes.SampleDims(_inputDims);
@@ -95,11 +115,45 @@ public sealed class OrtClassifier : IClassifier
 
             using var value = OrtValue.CreateTensorValueFromMemory(buffer, Array.ConvertAll(axes.WithBatch(_inputDims, feed), d => (long)d));
             using var runOptions = new RunOptions();
-            using var results = DeviceMemory.Guard(() => _session.Run(runOptions, [_inputName], [value], [_outputName]), _modelPath, ActualDevice, feed);
+            using var results = DeviceMemory.Guard(() => Run(runOptions, value, weights), _modelPath, ActualDevice, feed);
             ReadOnlySpan<float> output = results[0].GetTensorDataAsSpan<float>();
             output[..(n * Classes)].CopyTo(logits.Slice(done * Classes, n * Classes));
         }
     }
 
+    private IDisposableReadOnlyCollection<OrtValue> Run(RunOptions runOptions, OrtValue input, WeightBinding? weights)
+    {
+        if (weights is null)
+        {
+            return _session.Run(runOptions, [_inputName], [input], [_outputName]);
+        }
+
+        weights.Binding.BindInput(_inputName, input);
+        weights.Binding.BindOutputToDevice(_outputName, OrtMemoryInfo.DefaultInstance);
+        _session.RunWithBinding(runOptions, weights.Binding);
+        return weights.Binding.GetOutputValues();
+    }
+
     public void Dispose() => _session.Dispose();
+
+    /// <summary>Weight inputs bound for one evaluation (<see cref="BindWeights"/>); holds the host arrays' values until disposed.</summary>
+    internal sealed class WeightBinding(OrtIoBinding binding) : IDisposable
+    {
+        private readonly List<OrtValue> _values = [];
+
+        internal OrtIoBinding Binding => binding;
+
+        internal void Bind(string name, float[] values, long[] shape)
+        {
+            var value = OrtValue.CreateTensorValueFromMemory(values, shape);
+            _values.Add(value);
+            binding.BindInput(name, value);
+        }
+
+        public void Dispose()
+        {
+            binding.Dispose();
+            _values.ForEach(v => v.Dispose());
+        }
+    }
 }

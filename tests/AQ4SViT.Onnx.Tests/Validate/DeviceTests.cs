@@ -86,7 +86,7 @@ public sealed class DeviceTests
         var vector = new BitVector(catalog.Select(w => setting.BitsOfWeight(w.Name)));
         var set = SharedData.FashionMnist.Slice(0, 12);
         var emitted = FakeQuantEmitter.Write(model, setting, dir.File("fq.onnx"));
-        var evaluator = new OrtFullEvaluator(model, new WeightTable(model, catalog, QuantizationOptions.Default), InputScaling.PixelOver255, ComputeDevice.Cpu, threads: 1, batch: 5);
+        using var evaluator = new OrtFullEvaluator(model, new WeightTable(model, catalog, QuantizationOptions.Default), InputScaling.PixelOver255, ComputeDevice.Cpu, threads: 1, batch: 5);
 
         float[] logits = evaluator.Logits(set, vector, CancellationToken.None);
         float[] floatLogits = evaluator.Logits(set, BitVector.AllFloat(catalog.Count), CancellationToken.None);
@@ -107,8 +107,8 @@ public sealed class DeviceTests
         var weights = new WeightTable(model, catalog, QuantizationOptions.Default);
         var set = SharedData.FashionMnist.Slice(0, 10);
         var messages = new List<string>();
-        var cpu = new OrtFullEvaluator(model, weights, InputScaling.PixelOver255, ComputeDevice.Cpu, 1, 10);
-        var cuda = new OrtFullEvaluator(model, weights, InputScaling.PixelOver255, ComputeDevice.Cuda(1), 1, 10, messages.Add);
+        using var cpu = new OrtFullEvaluator(model, weights, InputScaling.PixelOver255, ComputeDevice.Cpu, 1, 10);
+        using var cuda = new OrtFullEvaluator(model, weights, InputScaling.PixelOver255, ComputeDevice.Cuda(1), 1, 10, messages.Add);
         var four = BitVector.AllFloat(catalog.Count).With(Enumerable.Range(0, catalog.Count), 4);
 
         double first = cuda.Accuracy(set, four, null, CancellationToken.None).Accuracy;
