@@ -99,6 +99,31 @@ public sealed class DeviceTests
     }
 
     [Fact]
+    public void OrtFullEvaluator_ConcurrentEvaluationsOnOneSession_EqualSerialOnes()
+    {
+        // Two devices named alike share one session (as cuda:0,cuda:0 does): each evaluation binds its own weights.
+        string path = RepoPaths.Model("tests/spikformer-d64");
+        var model = OnnxModelFile.Load(path);
+        var catalog = WeightCatalog.Find(model);
+        var weights = new WeightTable(model, catalog, QuantizationOptions.Default);
+        var set = SharedData.FashionMnist.Slice(0, 10);
+        BitVector[] settings = [.. new[] { 2, 3, 4, 8 }.Select(b => BitVector.AllFloat(catalog.Count).With(Enumerable.Range(0, catalog.Count), b))];
+        using var serial = new OrtFullEvaluator(model, weights, InputScaling.PixelOver255, ComputeDevice.Cpu, 1, 5);
+        using var shared = new OrtFullEvaluator(model, weights, InputScaling.PixelOver255, new DevicePool([ComputeDevice.Cpu, ComputeDevice.Cpu]), 1, 5);
+
+        float[][] expected = [.. settings.Select(s => serial.Logits(set, s, CancellationToken.None))];
+        var actual = new float[settings.Length * 3][];
+        Parallel.For(0, actual.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => actual[i] = shared.Logits(set, settings[i % settings.Length], CancellationToken.None));
+
+        for (int i = 0; i < actual.Length; i++)
+        {
+            Assert.Equal(expected[i % settings.Length], actual[i]);
+        }
+
+        Assert.Equal(4, expected.Select(l => string.Join(",", l)).Distinct().Count());
+    }
+
+    [Fact]
     public void OrtFullEvaluator_CudaMissing_TellsOnceAndMatchesCpu()
     {
         string path = RepoPaths.Model("tests/spikformer-d64");
