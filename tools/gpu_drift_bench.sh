@@ -14,15 +14,14 @@
 #                                                           10,000 images and a greedy search, both on cuda
 #   STEP=cpu    MODELS="spk sdt"                            the simulator on THREADS cores: one proxy (bench, CALIB_SIM
 #                                                           images) and a full evaluation of SIM_IMAGES images, projected
-#                                                           linearly (to 128 and 10,000 images); then the STEP=checks,
-#                                                           then the table
-#   STEP=checks                                             on the bundled model: a search on cuda and the same search on
-#                                                           cuda:0,cuda:0 with --jobs 2 (same setting and log?); an
-#                                                           evaluation at a batch too large for the GPU (the message)
+#                                                           linearly (to 128 and 10,000 images); an evaluation at a
+#                                                           batch too large for the GPU (the message); then the table
+#   STEP=pair                                               on the bundled model: a search on cuda and the same search on
+#                                                           cuda:0,cuda:0 with --jobs 2 (same setting and log?)
 #   STEP=table                                              the Markdown table, into $OUT
 set -u
 S=/tmp/stage; B=$S/bench; mkdir -p "$B"
-THREADS=${THREADS:-16}; TRAIN_SECONDS=${TRAIN_SECONDS:-120}; HEADS=${HEADS:-8}
+THREADS=${THREADS:-16}; TRAIN_SECONDS=${TRAIN_SECONDS:-100}; HEADS=${HEADS:-8}
 SPK_SHAPE=${SPK_SHAPE:-768-8}; SDT_SHAPE=${SDT_SHAPE:-512-8}   # DIM-DEPTH: 66 M and 25 M parameters at 224x224x1
 SEARCH_LIMIT=${SEARCH_LIMIT:-1000}; SEARCH_TIME=${SEARCH_TIME:-300}; MAX_DROP=${MAX_DROP:-3}; CALIB_SIM=${CALIB_SIM:-2}; SIM_IMAGES=${SIM_IMAGES:-8}
 BATCH=${BATCH:-32}; MODELS=${MODELS:-spk sdt}
@@ -126,10 +125,16 @@ go|cpu)
       timed eval-cpu timeout 80 "$AQ" eval "$M" --data "$DATA" --split all --limit "$SIM_IMAGES" --engine sim --threads "$THREADS" --batch 8 --json
     fi
   done
-  [ "$STEP" = cpu ] && STEP=checks bash tools/gpu_drift_bench.sh
+  if [ "$STEP" = cpu ]; then
+    # Point 5: a batch far too large for the GPU at 224x224 must end in one line naming the batch to use (exit 3).
+    M=$B/$(name_of sdt)/model.onnx; [ -f "$M" ] || M=$B/$(name_of spk)/model.onnx
+    timeout 120 $AQ eval "$M" --data "$DATA" --split all --limit 2048 --engine ort --device cuda --batch 2048 > $B/oom.out 2> $B/oom.err
+    rc=$?; row check oom.exit "$rc"; row check oom.message "$(grep -v "W:onnxruntime" $B/oom.err | tail -n 1 | tr '\t' ' ')"
+    grep -v "W:onnxruntime" $B/oom.err | tail -n 3
+  fi
   cp $TSV $OUT/ 2>/dev/null; cat $TSV
   [ "$STEP" = cpu ] && STEP=table bash tools/gpu_drift_bench.sh ;;
-checks)
+pair)
   [ -f "$S/pub/libonnxruntime_providers_cuda.so" ] || tar xJf "$S/cuda.tar.xz" -C "$S/pub" || exit 1
   cuda_env
   # Point 3: two devices named cuda:0,cuda:0 with --jobs 2 must give the serial run's setting and log (beam: its
@@ -145,11 +150,7 @@ checks)
   for k in proxy_engine full_evaluation_engine proxy_seconds_mean full_seconds_mean full_evaluations proxy_evaluations memory_saving; do
     row check "serial.$k" "$(json $B/check.serial.out $k)"; row check "pair.$k" "$(json $B/check.pair.out $k)"
   done
-  # Point 5: a batch far too large for the GPU at 224x224 must end in one line naming the batch to use (exit 3).
-  M=$B/$(name_of sdt)/model.onnx; [ -f "$M" ] || M=$B/$(name_of spk)/model.onnx
-  timeout 120 $AQ eval "$M" --data "$DATA" --split all --limit 2048 --engine ort --device cuda --batch 2048 > $B/oom.out 2> $B/oom.err
-  rc=$?; row check oom.exit "$rc"; row check oom.message "$(grep -v "W:onnxruntime" $B/oom.err | tail -n 1 | tr '\t' ' ')"
-  grep -v "W:onnxruntime" $B/oom.err | tail -n 3 ;;
+  cat $TSV ;;
 table)
   python3 - "$TSV" "$CALIB_SIM" "$SIM_IMAGES" "$SEARCH_LIMIT" "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)" > "$OUT/gpu-drift-bench.md" <<'PY'
 import sys
