@@ -98,7 +98,6 @@ json.dump({"config": cfg, "params": params, "top1_torch": None, "train_steps": s
 print("%s: %d params, %d steps, last loss %.3f, top-1 on test images 0-255 %.3f, data %s" % (arch, params, steps, float(loss), acc, used), flush=True)
 PY
     python3 tools/export.py --ckpt "$B/$name-ckpt" --exporter torchscript --name "$name" --out-root "$B" --check-images 2 --skip-ort-top1 || exit 1
-    touch "$B/$name.done"
   done
   ls -l "$B"/*/model.onnx; touch $B/models.done ;;
 go|cpu)
@@ -107,7 +106,8 @@ go|cpu)
   [ "$STEP" = go ] && { nvidia-smi -L; ldd $S/pub/libonnxruntime_providers_cuda.so | grep "not found"; }
   for MODEL in $MODELS; do
     M=$B/$(name_of $MODEL)/model.onnx
-    for i in $(seq 60); do [ -f "$B/$(name_of $MODEL).done" ] && break; sleep 5; done; tail -n 2 $B/models.log
+    # All models, not this one: training beside a timed run would share the GPU with it.
+    for i in $(seq 60); do [ -f "$B/models.done" ] && break; sleep 5; done; tail -n 2 $B/models.log
     [ -f "$M" ] || { echo "no $M"; continue; }
     row "$MODEL" params "$($AQ inspect "$M" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["weight_params"])')"
     if [ "$STEP" = go ]; then
