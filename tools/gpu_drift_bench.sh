@@ -10,8 +10,9 @@
 #   STEP=start  (carry .bench: pub.txz and the first part)  unpacks, starts training both models (TRAIN_SECONDS each on
 #                                                           the GPU, then TorchScript export) in the background
 #   STEP=chunk  (carry .bench: the next part)               appends it
-#   STEP=go     MODELS=spk (then MODELS=sdt)                unpacks the provider, waits for the model; a full evaluation of
-#                                                           10,000 images and a greedy search, both on cuda
+#   STEP=go     MODELS=spk (then MODELS=sdt)                unpacks the provider, waits for the models; a full evaluation of
+#                                                           10,000 images (SKIP_EVAL=1: none) and a greedy search, both on
+#                                                           cuda
 #   STEP=cpu    MODELS="spk sdt"                            the simulator on THREADS cores: one proxy (bench, CALIB_SIM
 #                                                           images) and a full evaluation of SIM_IMAGES images, projected
 #                                                           linearly (to 128 and 10,000 images); an evaluation at a
@@ -111,7 +112,7 @@ go|cpu)
     [ -f "$M" ] || { echo "no $M"; continue; }
     row "$MODEL" params "$($AQ inspect "$M" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["weight_params"])')"
     if [ "$STEP" = go ]; then
-      timed eval-gpu timeout 150 "$AQ" eval "$M" --data "$DATA" --split all --limit 10000 --engine ort --device cuda --batch "$BATCH" --json
+      [ -n "${SKIP_EVAL:-}" ] || timed eval-gpu timeout 150 "$AQ" eval "$M" --data "$DATA" --split all --limit 10000 --engine ort --device cuda --batch "$BATCH" --json
       timed search-gpu timeout $((SEARCH_TIME + 120)) "$AQ" search "$M" --data "$DATA" --device cuda --calib 128 --search-limit "$SEARCH_LIMIT" \
         --test-limit 1000 --confirm 1000 --max-drop "$MAX_DROP" --time-limit "$SEARCH_TIME" --batch "$BATCH" --granularity block \
         --out "$B/$MODEL-search-gpu" --force --quiet --json
