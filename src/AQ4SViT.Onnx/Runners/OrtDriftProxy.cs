@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using AQ4SViT.Onnx.Core;
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Emit;
@@ -26,8 +25,6 @@ internal sealed class OrtDriftProxy : IDisposable
     private readonly OnnxModelFile _model;
     private readonly WeightTable _weights;
     private readonly DevicePool _devices;
-    private readonly int _threads;
-    private readonly Action<string>? _onFallback;
     private readonly List<(float[] Values, long[] Shape, int Images)> _batches = [];
     private readonly string _inputName;
     private readonly string[] _outputs;
@@ -37,7 +34,7 @@ internal sealed class OrtDriftProxy : IDisposable
     // (inputs) not, and the two sides of an unchanged layer would then differ in the last bits (3e-9 where the
     // simulator has 0).
     private static readonly Dictionary<string, string> s_samePathBothSides = new() { ["session.disable_prepacking"] = "1" };
-    private readonly ConcurrentDictionary<ComputeDevice, Lazy<(InferenceSession Session, ComputeDevice Device)>> _sessions = new();
+    private readonly DeviceSessions<(InferenceSession Session, ComputeDevice Device)> _sessions;
 
     public OrtDriftProxy(SpikingGraph graph, OnnxModelFile model, WeightTable weights, ImageSet calibration, InputScaling scaling, DevicePool devices, int threads, int batch, Action<string>? onFallback = null)
     {
@@ -45,8 +42,6 @@ internal sealed class OrtDriftProxy : IDisposable
         _model = model;
         _weights = weights;
         _devices = devices;
-        _threads = threads;
-        _onFallback = onFallback;
         _inputName = graph.InputName;
         _layers = drift.LifLayers;
         Kind = graph.LifLayers.Count > 0 ? "membrane" : "logit";
@@ -61,6 +56,8 @@ internal sealed class OrtDriftProxy : IDisposable
             int[] bound = [.. Enumerable.Range(0, weights.Weights.Count).Where(i => inputs.Contains(DriftGraph.CandidateWeight(weights.Weights[i].Name)))];
             return (proto.ToByteArray(), bound);
         });
+        _sessions = new(devices, onFallback, (device, fallback) =>
+            OrtSessions.Open(model.Path, device, threads, GraphOptimizationLevel.ORT_DISABLE_ALL, s_samePathBothSides, fallback, _driftModel.Value.Bytes), s => s.Session.Dispose());
         FillBatches(graph, calibration, scaling, batch);
     }
 
@@ -79,71 +76,50 @@ internal sealed class OrtDriftProxy : IDisposable
     public MembraneDrift Drift(BitVector setting, CancellationToken cancellation)
     {
         using var lease = _devices.Take();
-        var (session, device) = Session(lease.Device);
-        var values = new List<OrtValue>();
-        try
+        var (session, device) = _sessions.On(lease.Device);
+        using var weights = new WeightBinding(session);
+        foreach (int i in _driftModel.Value.Bound)
         {
-            using var binding = session.CreateIoBinding();
-            foreach (int i in _driftModel.Value.Bound)
+            weights.Bind(DriftGraph.CandidateWeight(_weights.Weights[i].Name), _weights.At(i, setting.Bits[i]), _weights.Weights[i].Shape);
+        }
+
+        var binding = weights.Binding;
+        var sums = new double[_outputs.Length][];
+        foreach (var (batch, shape, images) in _batches)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            using var input = OrtValue.CreateTensorValueFromMemory(batch, shape);
+            binding.BindInput(_inputName, input);
+            foreach (string output in _outputs)
             {
-                var value = OrtValue.CreateTensorValueFromMemory(_weights.At(i, setting.Bits[i]), _weights.Weights[i].Shape);
-                values.Add(value);
-                binding.BindInput(DriftGraph.CandidateWeight(_weights.Weights[i].Name), value); // copied to the device here, once for every batch
+                binding.BindOutputToDevice(output, OrtMemoryInfo.DefaultInstance);
             }
 
-            var sums = new double[_outputs.Length][];
-            foreach (var (batch, shape, images) in _batches)
+            using var runOptions = new RunOptions(); // held for the whole Run: it passes only the native handle
+            DeviceMemory.Guard(() => { session.RunWithBinding(runOptions, binding); return 0; }, $"{_model.Path} (drift proxy)", device, images);
+            using var results = binding.GetOutputValues();
+            for (int k = 0; k < _outputs.Length; k++)
             {
-                cancellation.ThrowIfCancellationRequested();
-                using var input = OrtValue.CreateTensorValueFromMemory(batch, shape);
-                binding.BindInput(_inputName, input);
-                foreach (string output in _outputs)
+                var part = results[k].GetTensorDataAsSpan<double>();
+                sums[k] ??= new double[part.Length];
+                for (int i = 0; i < part.Length; i++)
                 {
-                    binding.BindOutputToDevice(output, OrtMemoryInfo.DefaultInstance);
-                }
-
-                using var runOptions = new RunOptions(); // held for the whole Run: it passes only the native handle
-                DeviceMemory.Guard(() => { session.RunWithBinding(runOptions, binding); return 0; }, $"{_model.Path} (drift proxy)", device, images);
-                using var results = binding.GetOutputValues();
-                for (int k = 0; k < _outputs.Length; k++)
-                {
-                    var part = results[k].GetTensorDataAsSpan<double>();
-                    sums[k] ??= new double[part.Length];
-                    for (int i = 0; i < part.Length; i++)
-                    {
-                        sums[k][i] += part[i];
-                    }
+                    sums[k][i] += part[i];
                 }
             }
-
-            var drift = new MembraneDrift();
-            for (int l = 0; l < _layers; l++)
-            {
-                drift.Add(l, new MembraneDrift.Term(sums[0][l], sums[1][l], (long)sums[3][l], (long)sums[2][l]));
-            }
-
-            drift.Add(_layers, new MembraneDrift.Term(sums[0][_layers], sums[1][_layers], 0, 0));
-            return drift;
         }
-        finally
+
+        var drift = new MembraneDrift();
+        for (int l = 0; l < _layers; l++)
         {
-            values.ForEach(v => v.Dispose());
+            drift.Add(l, new MembraneDrift.Term(sums[0][l], sums[1][l], (long)sums[3][l], (long)sums[2][l]));
         }
+
+        drift.Add(_layers, new MembraneDrift.Term(sums[0][_layers], sums[1][_layers], 0, 0));
+        return drift;
     }
 
-    public void Dispose()
-    {
-        foreach (var session in _sessions.Values.Where(s => s.IsValueCreated))
-        {
-            session.Value.Session.Dispose();
-        }
-
-        _sessions.Clear();
-    }
-
-    /// <summary>The drift model's session on <paramref name="device"/>, opened at its first candidate (the CPU's if CUDA fell back).</summary>
-    private (InferenceSession Session, ComputeDevice Device) Session(ComputeDevice device) =>
-        _sessions.GetOrAdd(device, d => new(() => OrtSessions.Open(_model.Path, d, _threads, GraphOptimizationLevel.ORT_DISABLE_ALL, s_samePathBothSides, OnFallback, _driftModel.Value.Bytes))).Value;
+    public void Dispose() => _sessions.Dispose();
 
     /// <summary>The calibration images scaled and laid out as the model's input, batch by batch, once for every candidate.</summary>
     private void FillBatches(SpikingGraph graph, ImageSet calibration, InputScaling scaling, int batch)
@@ -173,14 +149,6 @@ internal sealed class OrtDriftProxy : IDisposable
             }
 
             _batches.Add((values, Array.ConvertAll(axes.WithBatch(dims, n), d => (long)d), n));
-        }
-    }
-
-    private void OnFallback(string line)
-    {
-        if (_devices.FallBackToCpu())
-        {
-            _onFallback?.Invoke(line);
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using AQ4SViT.Onnx.Data;
 using AQ4SViT.Onnx.Emit;
 using AQ4SViT.Onnx.Import;
@@ -32,10 +31,7 @@ internal sealed class OrtFullEvaluator(OnnxModelFile model, WeightTable weights,
     {
     }
 
-    // The model with its quantizable weights as inputs, serialized once for the sessions of all devices.
-    private readonly Lazy<byte[]> _modelBytes = new(() => WeightInputs(model, weights).ToByteArray());
-    private readonly HashSet<string> _weightInputs = weights.Weights.Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<ComputeDevice, Lazy<OrtClassifier>> _sessions = new();
+    private readonly DeviceSessions<OrtClassifier> _sessions = Sessions(model, weights, scaling, devices, threads, onFallback);
 
     /// <summary>The device evaluations run on (the first of several; the CPU once CUDA failed).</summary>
     public ComputeDevice Device => devices.Devices[0];
@@ -76,21 +72,13 @@ internal sealed class OrtFullEvaluator(OnnxModelFile model, WeightTable weights,
         return logits;
     }
 
-    public void Dispose()
-    {
-        foreach (var session in _sessions.Values.Where(s => s.IsValueCreated))
-        {
-            session.Value.Dispose();
-        }
-
-        _sessions.Clear();
-    }
+    public void Dispose() => _sessions.Dispose();
 
     /// <summary>Binds <paramref name="setting"/>'s weights on a device's session and hands it the split batch by batch while <paramref name="batchDone"/> says go on.</summary>
-    private void Run(ImageSet set, BitVector setting, CancellationToken cancellation, Func<OrtClassifier, OrtClassifier.WeightBinding, int, int, bool> batchDone)
+    private void Run(ImageSet set, BitVector setting, CancellationToken cancellation, Func<OrtClassifier, WeightBinding, int, int, bool> batchDone)
     {
         using var lease = devices.Take();
-        var classifier = Session(lease.Device);
+        var classifier = _sessions.On(lease.Device);
         using var bound = classifier.BindWeights(weights.Weights.Select((w, i) => (w.Name, weights.At(i, setting.Bits[i]), w.Shape)));
         for (int start = 0; start < set.Count; start += batch)
         {
@@ -102,18 +90,21 @@ internal sealed class OrtFullEvaluator(OnnxModelFile model, WeightTable weights,
         }
     }
 
-    /// <summary>The session on <paramref name="device"/>, opened at its first evaluation (the CPU's if CUDA fell back).</summary>
-    private OrtClassifier Session(ComputeDevice device) =>
-        _sessions.GetOrAdd(device, d => new(() => new OrtClassifier(
-            model.Path, scaling, threads, d, OnFallback, optimization: GraphOptimizationLevel.ORT_DISABLE_ALL, modelBytes: _modelBytes.Value, weightInputs: _weightInputs))).Value;
+    /// <summary>The sessions, each on the model with its quantizable weights as inputs, serialized once for all devices.</summary>
+    private static DeviceSessions<OrtClassifier> Sessions(OnnxModelFile model, WeightTable weights, InputScaling scaling, DevicePool devices, int threads, Action<string>? onFallback)
+    {
+        var names = weights.Weights.Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
+        var bytes = new Lazy<byte[]>(() => WeightInputs(model, weights, names).ToByteArray());
+        return new(devices, onFallback, (device, fallback) => new OrtClassifier(
+            model.Path, scaling, threads, device, fallback, optimization: GraphOptimizationLevel.ORT_DISABLE_ALL, modelBytes: bytes.Value, weightInputs: names), c => c.Dispose());
+    }
 
-    /// <summary>The model, every tensor inline, with each quantizable weight read from a float input of its name instead of its initializer.</summary>
-    private static ModelProto WeightInputs(OnnxModelFile model, WeightTable weights)
+    /// <summary>The model, every tensor inline, with each quantizable weight (<paramref name="names"/>) read from a float input of its name instead of its initializer.</summary>
+    private static ModelProto WeightInputs(OnnxModelFile model, WeightTable weights, HashSet<string> names)
     {
         var proto = model.Proto.Clone();
         ModelWriter.InlineExternal(proto, model.BaseDirectory);
         var graph = proto.Graph;
-        var names = weights.Weights.Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
         var initializers = graph.Initializer.Where(t => !names.Contains(t.Name)).ToList();
         graph.Initializer.Clear();
         graph.Initializer.AddRange(initializers);
@@ -121,13 +112,5 @@ internal sealed class OrtFullEvaluator(OnnxModelFile model, WeightTable weights,
         var listed = graph.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         graph.Input.AddRange(weights.Weights.Where(w => !listed.Contains(w.Name)).Select(w => ValueInfos.Float(w.Name, w.Shape)));
         return proto;
-    }
-
-    private void OnFallback(string line)
-    {
-        if (devices.FallBackToCpu())
-        {
-            onFallback?.Invoke(line);
-        }
     }
 }

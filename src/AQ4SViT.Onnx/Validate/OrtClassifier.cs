@@ -72,14 +72,10 @@ public sealed class OrtClassifier : IClassifier
 
     public void Logits(ImageSet set, int start, int count, Span<float> logits) => Logits(set, start, count, logits, null);
 
-    /// <summary>
-    /// Binds weight inputs for the runs of one evaluation (<see cref="Logits(ImageSet, int, int, Span{float}, WeightBinding?)"/>):
-    /// ONNX Runtime copies each to the session's device here, once, rather than with every batch. The arrays must not change
-    /// until the binding is disposed.
-    /// </summary>
+    /// <summary>Binds weight inputs for the runs of one evaluation (<see cref="Logits(ImageSet, int, int, Span{float}, WeightBinding?)"/>).</summary>
     internal WeightBinding BindWeights(IEnumerable<(string Name, float[] Values, long[] Shape)> weights)
     {
-        var binding = new WeightBinding(_session.CreateIoBinding());
+        var binding = new WeightBinding(_session);
         foreach (var (name, values, shape) in weights)
         {
             binding.Bind(name, values, shape);
@@ -135,25 +131,4 @@ public sealed class OrtClassifier : IClassifier
     }
 
     public void Dispose() => _session.Dispose();
-
-    /// <summary>Weight inputs bound for one evaluation (<see cref="BindWeights"/>); holds the host arrays' values until disposed.</summary>
-    internal sealed class WeightBinding(OrtIoBinding binding) : IDisposable
-    {
-        private readonly List<OrtValue> _values = [];
-
-        internal OrtIoBinding Binding => binding;
-
-        internal void Bind(string name, float[] values, long[] shape)
-        {
-            var value = OrtValue.CreateTensorValueFromMemory(values, shape);
-            _values.Add(value);
-            binding.BindInput(name, value);
-        }
-
-        public void Dispose()
-        {
-            binding.Dispose();
-            _values.ForEach(v => v.Dispose());
-        }
-    }
 }
